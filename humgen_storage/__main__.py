@@ -1,0 +1,3 @@
+from humgen_storage.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,365 @@
+"""The one mpistat reader shared by every job.
+
+A file is read as gzip in binary, in newline-aligned blocks of a few MiB. Each block
+is matched in one ``findall`` call against a regular expression that validates
+every field of every line and captures only the fields the job asked for, so the
+per-line work left in Python is the job's own arithmetic. A block whose match count
+differs from its line count is rescanned line by line to find, count and log the
+malformed lines; that slow path only runs on bad input.
+
+Nothing here keeps per-record objects: rows of one block are handed to the job and
+dropped.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+import os
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+from humgen_storage.logs import volume_logger
+from humgen_storage.mpistat.paths import (
+    BASE64_FIELD,
+    QUOTED_FIELD,
+    PathDecodeError,
+    decode_base64_path,
+    decode_quoted_path,
+)
+
+try:  # igzip is 2-3x faster than zlib; the stdlib is the fallback where isal is missing.
+    from isal import igzip as _gzip
+    from isal import isal_zlib as _isal_zlib
+
+    _ZLIB_ERRORS: tuple[type[BaseException], ...] = (zlib.error, _isal_zlib.error)
+except ImportError:  # pragma: no cover - depends on the installation
+    import gzip as _gzip  # type: ignore[no-redef]
+
+    _ZLIB_ERRORS = (zlib.error,)
+
+BLOCK_SIZE = 4 * 1024 * 1024
+
+FIELDS = ("path", "size", "uid", "gid", "atime", "mtime", "ctime", "type", "inode", "nlink", "dev")
+WRSTAT_EXTRA = "apparent_size"
+FILE_TYPES = b"fdlsbcFX"
+
+_NAME_RE = re.compile(r"^(?P<date>\d{8})_(?P<volume>[0-9A-Za-z_-]+)\.dat\.gz$")
+
+# Field patterns: times may be negative (files dated before 1970 exist).
+_FIELD_PATTERNS = {
+    "size": rb"\d+",
+    "uid": rb"\d+",
+    "gid": rb"\d+",
+    "atime": rb"-?\d+",
+    "mtime": rb"-?\d+",
+    "ctime": rb"-?\d+",
+    "type": rb"[" + FILE_TYPES + rb"]",
+    "inode": rb"\d+",
+    "nlink": rb"\d+",
+    "dev": rb"\d+",
+    WRSTAT_EXTRA: rb"\d+",
+}
+
+
+class InputError(Exception):
+    """A volume's input cannot be used; the message is one line naming the file."""
+
+
+class Format(enum.Enum):
+    BASE64 = "base64"  # mpistat: 11 fields, base64 path
+    WRSTAT = "wrstat"  # wrstat: 12 fields, Go-quoted path
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return FIELDS + (WRSTAT_EXTRA,) if self is Format.WRSTAT else FIELDS
+
+    def decode_path(self, field: bytes) -> bytes:
+        if self is Format.WRSTAT:
+            return decode_quoted_path(field)
+        return decode_base64_path(field)
+
+
+def detect_format(first_byte: bytes) -> Format:
+    return Format.WRSTAT if first_byte == b'"' else Format.BASE64
+
+
+@functools.lru_cache(maxsize=64)
+def record_pattern(fmt: Format, fields: tuple[str, ...], whole_line: bool = False) -> re.Pattern[bytes]:
+    """A multi-line pattern that matches exactly the valid lines of ``fmt``.
+
+    Groups are the requested ``fields`` in line order (whatever order they were asked
+    in), preceded by the whole line when ``whole_line`` is set.
+    """
+    unknown = set(fields) - set(fmt.field_names)
+    if unknown:
+        raise ValueError(f"unknown fields: {sorted(unknown)}")
+    parts = []
+    for name in fmt.field_names:
+        if name == "path":
+            pattern = QUOTED_FIELD if fmt is Format.WRSTAT else BASE64_FIELD
+        else:
+            pattern = _FIELD_PATTERNS[name]
+        parts.append(b"(" + pattern + b")" if name in fields else pattern)
+    body = b"\t".join(parts)
+    if whole_line:
+        body = b"(" + body + b")"
+    return re.compile(b"^" + body + b"$", re.M)
+
+
+def field_order(fmt: Format, fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The order in which ``record_pattern`` captures ``fields``."""
+    return tuple(name for name in fmt.field_names if name in fields)
+
+
+def explain_bad_line(fmt: Format, line: bytes) -> str:
+    """Why a line does not match its format, for the log."""
+    parts = line.split(b"\t")
+    names = fmt.field_names
+    if len(parts) != len(names):
+        return f"expected {len(names)} tab-separated fields, found {len(parts)}"
+    for name, value in zip(names, parts, strict=True):
+        if name == "path":
+            try:
+                fmt.decode_path(value)
+            except PathDecodeError as exc:
+                return str(exc)
+        elif not re.fullmatch(_FIELD_PATTERNS[name], value):
+            return f"bad {name} field {value[:40]!r}"
+    return "malformed line"
+
+
+@dataclass
+class BlockScan:
+    """The valid rows of one block and the (line number, reason) of its malformed lines."""
+
+    rows: list[Any]
+    lines: int
+    bad: list[tuple[int, str]] = field(default_factory=list)
+
+
+def scan_block(fmt: Format, pattern: re.Pattern[bytes], data: bytes, first_line: int) -> BlockScan:
+    """Match every line of a newline-terminated block. Pure: safe to run in a worker."""
+    lines = data.count(b"\n")
+    rows = pattern.findall(data)
+    if len(rows) == lines:
+        return BlockScan(rows, lines)
+    # Some line is malformed: redo this block line by line to know which.
+    rows = []
+    bad = []
+    line_match = pattern.match
+    for offset, line in enumerate(data.split(b"\n")[:-1]):
+        match = line_match(line)
+        if match is None or match.end() != len(line):
+            bad.append((first_line + offset, explain_bad_line(fmt, line)))
+            continue
+        groups = match.groups()
+        rows.append(groups if len(groups) > 1 else groups[0])
+    return BlockScan(rows, lines, bad)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One mpistat file: ``<dir>/<YYYYMMDD>_<volume>.dat.gz``."""
+
+    path: Path
+    date: date
+    volume: str
+
+    @classmethod
+    def from_path(cls, path: Path | str) -> InputFile:
+        path = Path(path)
+        match = _NAME_RE.match(path.name)
+        if not match:
+            raise InputError(f"{path}: name is not <YYYYMMDD>_<volume>.dat.gz")
+        text = match.group("date")
+        try:
+            day = date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        except ValueError:
+            raise InputError(f"{path}: {text} in the name is not a date") from None
+        return cls(path, day, match.group("volume"))
+
+
+def volume_name_of_root(root: bytes) -> str | None:
+    """The second component of the root path: ``/lustre/scratch118`` -> ``scratch118``."""
+    parts = [part for part in root.split(b"/") if part]
+    if len(parts) < 2:
+        return None
+    return parts[1].decode("utf-8", errors="replace")
+
+
+class MpistatReader:
+    """Reads one mpistat file: header checks, blocks, rows and bad-line accounting.
+
+    Use as a context manager::
+
+        with MpistatReader(InputFile.from_path(p), max_bad_fraction=0.001) as reader:
+            for rows in reader.scan(("gid", "size")):
+                ...
+        reader.summary  # lines, bad lines; raises InputError past the threshold on exit
+    """
+
+    def __init__(
+        self,
+        source: InputFile,
+        max_bad_fraction: float = 0.001,
+        log_bad_lines: int = 5,
+        block_size: int = BLOCK_SIZE,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.max_bad_fraction = max_bad_fraction
+        self.log_bad_lines = log_bad_lines
+        self.block_size = block_size
+        self.on_progress = on_progress
+        self.log = volume_logger(__name__, source.volume)
+        self.lines = 0
+        self.bad_lines = 0
+        self._raw: IO[bytes] | None = None
+        self._stream: IO[bytes] | None = None
+        self._first: bytes = b""
+        self._consumed = 0
+        self.format = Format.BASE64
+        self.root = b""
+        self.volume_name = ""
+        self.mtime = 0.0
+        self.compressed_size = 0
+
+    # -- opening and the header ------------------------------------------------------
+
+    def _error(self, message: str) -> InputError:
+        return InputError(f"{self.source.path}: {message}")
+
+    def __enter__(self) -> MpistatReader:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        path = self.source.path
+        try:
+            stat = os.stat(path)
+            self._raw = open(path, "rb")  # noqa: SIM115 - closed in close()
+        except FileNotFoundError:
+            raise self._error("file not found") from None
+        except OSError as exc:
+            raise self._error(f"cannot read: {exc.strerror or exc}") from None
+        self.mtime = stat.st_mtime
+        self.compressed_size = stat.st_size
+        if stat.st_size == 0:
+            self.close()
+            raise self._error("empty file")
+        self._stream = _gzip.GzipFile(fileobj=self._raw, mode="rb")  # type: ignore[assignment]
+        self._first = self._read_chunk()
+        if not self._first:
+            self.close()
+            raise self._error("no records (empty gzip stream)")
+        self.format = detect_format(self._first[:1])
+        self._check_root()
+
+    def _check_root(self) -> None:
+        end = self._first.find(b"\n")
+        first_line = self._first if end < 0 else self._first[:end]
+        scan = scan_block(self.format, record_pattern(self.format, ("path", "type")), first_line + b"\n", 1)
+        if not scan.rows:
+            reason = scan.bad[0][1] if scan.bad else "malformed"
+            raise self._error(f"line 1: the first record (the volume's root) is malformed: {reason}")
+        path_field, _ = scan.rows[0]
+        try:
+            self.root = self.format.decode_path(path_field)
+        except PathDecodeError as exc:
+            raise self._error(f"line 1: the volume's root path: {exc}") from None
+        name = volume_name_of_root(self.root)
+        volume = self.source.volume
+        if name not in (f"scratch{volume}", volume):
+            shown = self.root.decode("utf-8", "backslashreplace")
+            raise self._error(
+                f"line 1: root {shown!r} is volume {name!r}, but the file name says volume {volume} "
+                f"(expected scratch{volume} or {volume})"
+            )
+        self.volume_name = name
+        self.log = volume_logger(__name__, name)
+
+    def _read_chunk(self) -> bytes:
+        assert self._stream is not None and self._raw is not None
+        try:
+            chunk = self._stream.read(self.block_size)
+        except EOFError:
+            raise self._error("truncated gzip stream (unexpected end of file)") from None
+        except (OSError, *_ZLIB_ERRORS) as exc:
+            raise self._error(f"corrupt gzip stream: {exc}") from None
+        if self.on_progress is not None:
+            position = self._raw.tell()
+            self.on_progress(position - self._consumed)
+            self._consumed = position
+        return chunk
+
+    def close(self) -> None:
+        for handle in (self._stream, self._raw):
+            if handle is not None:
+                try:
+                    handle.close()
+                except Exception:  # noqa: BLE001 - closing a broken stream must not mask the real error
+                    pass
+        self._stream = self._raw = None
+
+    # -- blocks and rows --------------------------------------------------------------
+
+    def blocks(self) -> Iterator[tuple[int, bytes]]:
+        """(number of the block's first line, newline-terminated lines), in file order."""
+        pending = self._first
+        self._first = b""
+        next_line = 1
+        while True:
+            chunk = self._read_chunk()
+            if not chunk:
+                break
+            pending += chunk
+            cut = pending.rfind(b"\n") + 1
+            if cut == 0:  # a single line longer than the block size: keep reading
+                continue
+            block, pending = pending[:cut], pending[cut:]
+            yield next_line, block
+            next_line += block.count(b"\n")
+        if pending:
+            if not pending.endswith(b"\n"):
+                pending += b"\n"  # a last line without its newline still counts
+            yield next_line, pending
+
+    def record_bad_lines(self, bad: list[tuple[int, str]]) -> None:
+        for line_no, reason in bad:
+            self.bad_lines += 1
+            if self.bad_lines <= self.log_bad_lines:
+                self.log.warning("%s line %d: malformed, skipped: %s", self.source.path, line_no, reason)
+            elif self.bad_lines == self.log_bad_lines + 1:
+                self.log.warning("%s: more malformed lines; counting without logging", self.source.path)
+
+    def scan(self, fields: tuple[str, ...], whole_line: bool = False) -> Iterator[list[Any]]:
+        """Valid rows per block: tuples of the captured fields (as bytes) in line order."""
+        pattern = record_pattern(self.format, fields, whole_line)
+        for first_line, block in self.blocks():
+            result = scan_block(self.format, pattern, block, first_line)
+            self.lines += result.lines
+            if result.bad:
+                self.record_bad_lines(result.bad)
+            yield result.rows
+        self.check_bad_fraction()
+
+    def check_bad_fraction(self) -> None:
+        if self.bad_lines and self.bad_lines > self.max_bad_fraction * self.lines:
+            raise self._error(
+                f"{self.bad_lines} of {self.lines} lines are malformed, more than "
+                f"max_bad_fraction {self.max_bad_fraction}"
+            )
+        if self.bad_lines:
+            self.log.warning(
+                "%s: skipped %d malformed of %d lines", self.source.path, self.bad_lines, self.lines
+            )

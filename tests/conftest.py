@@ -1,0 +1,5 @@
+"""Shared fixtures. Real services live in tests/services/ as pytest plugins."""
+
+pytest_plugins = [
+    "tests.services.mysql",
+]
