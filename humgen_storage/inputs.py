@@ -1,0 +1,79 @@
+"""Finding input sets: one mpistat file per configured volume for one date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from humgen_storage.errors import UsageError
+from humgen_storage.mpistat.reader import InputError, InputFile
+
+
+@dataclass(frozen=True)
+class InputSet:
+    """The files of one job for one date, in the configured volume order."""
+
+    date: dt.date
+    files: tuple[InputFile, ...]
+
+    @property
+    def volumes(self) -> tuple[str, ...]:
+        return tuple(f.volume for f in self.files)
+
+
+def set_for_date(mpistat_dir: Path, volumes: Sequence[str], day: dt.date) -> InputSet | None:
+    """The complete set for ``day``, or None when a volume's file is missing."""
+    stamp = day.strftime("%Y%m%d")
+    files = []
+    for volume in volumes:
+        path = mpistat_dir / f"{stamp}_{volume}.dat.gz"
+        if not path.is_file():
+            return None
+        files.append(InputFile(path, day, volume))
+    return InputSet(day, tuple(files))
+
+
+def newest_complete_set(
+    mpistat_dir: Path, volumes: Sequence[str], max_days_ago: int, today: dt.date | None = None
+) -> InputSet | None:
+    """The complete set with the latest date among today, today - 1, ... (max_days_ago days)."""
+    if not volumes:
+        return None
+    today = today or dt.date.today()
+    for days_ago in range(max_days_ago):
+        found = set_for_date(mpistat_dir, volumes, today - dt.timedelta(days=days_ago))
+        if found is not None:
+            return found
+    return None
+
+
+def set_from_files(paths: Sequence[str | Path], day: dt.date | None) -> InputSet:
+    """Files named on the command line: the date is ``day`` or else their common date."""
+    try:
+        files = tuple(InputFile.from_path(path) for path in paths)
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+    seen: set[str] = set()
+    for f in files:
+        if f.volume in seen:
+            raise UsageError(f"two files for volume {f.volume}: give one file per volume")
+        seen.add(f.volume)
+    if day is None:
+        dates = {f.date for f in files}
+        if len(dates) != 1:
+            shown = ", ".join(sorted(d.isoformat() for d in dates))
+            raise UsageError(f"the files have different dates ({shown}); say which with --date")
+        day = dates.pop()
+    return InputSet(day, files)
+
+
+def parse_date(text: str) -> dt.date:
+    """argparse type for --date YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None

@@ -1,0 +1,108 @@
+"""Running one task per volume in a multiprocessing pool, with shared progress.
+
+Every task runs to its end, so that one run reports every failing volume, each in one
+line. Workers add the compressed bytes they have read to one shared counter; the parent
+turns it into a progress bar (terminal) or periodic log lines (cron, LSF).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from humgen_storage.errors import JobFailed
+from humgen_storage.logs import Progress
+from humgen_storage.mpistat.reader import InputError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_progress_counter: Any = None
+
+
+def default_workers(configured: int | None = None) -> int:
+    """--workers / config, else the cores LSF gave the job, else the machine's."""
+    if configured:
+        return configured
+    lsf_cores = os.environ.get("LSB_DJOB_NUMPROC", "")
+    if lsf_cores.isdigit() and int(lsf_cores) > 0:
+        return int(lsf_cores)
+    return os.cpu_count() or 1
+
+
+def report_progress(compressed_bytes: int) -> None:
+    """Called by readers inside tasks: adds to the run's shared progress counter."""
+    counter = _progress_counter
+    if counter is not None:
+        with counter.get_lock():
+            counter.value += compressed_bytes
+
+
+def _init_worker(counter: Any) -> None:
+    global _progress_counter
+    _progress_counter = counter
+
+
+@dataclass
+class _Outcome(Generic[R]):
+    label: str
+    result: R | None = None
+    error: str | None = None
+
+
+def _run_task(func: Callable[[T], R], task: T, label: str) -> _Outcome[R]:
+    try:
+        return _Outcome(label, result=func(task))
+    except (InputError, JobFailed) as exc:
+        return _Outcome(label, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - reported per volume, with the traceback at debug level
+        log.debug("volume %s failed:\n%s", label, traceback.format_exc())
+        return _Outcome(label, error=f"volume {label}: unexpected {type(exc).__name__}: {exc}")
+
+
+def run_per_volume(
+    func: Callable[[T], R],
+    tasks: Sequence[T],
+    labels: Sequence[str],
+    workers: int,
+    total_bytes: int,
+    description: str,
+) -> list[R]:
+    """Run ``func`` on every task; results in task order, or JobFailed naming every failed volume.
+
+    ``func`` must be a module-level function (it is pickled to the workers).
+    """
+    global _progress_counter
+    counter = multiprocessing.Value("q", 0)
+    progress = Progress(total_bytes, description, log)
+    processes = max(1, min(workers, len(tasks)))
+    outcomes: list[_Outcome[R]]
+    try:
+        if processes == 1:
+            # One volume: no pool to start, and tracebacks stay simple.
+            _progress_counter = counter
+            outcomes = []
+            for task, label in zip(tasks, labels, strict=True):
+                outcomes.append(_run_task(func, task, label))
+                progress.update(counter.value - progress.done)
+        else:
+            with multiprocessing.Pool(processes, initializer=_init_worker, initargs=(counter,)) as pool:
+                pending = pool.starmap_async(_run_task, [(func, t, lb) for t, lb in zip(tasks, labels, strict=True)])
+                while not pending.ready():
+                    pending.wait(0.5)
+                    progress.update(counter.value - progress.done)
+                outcomes = pending.get()
+    finally:
+        _progress_counter = None
+        progress.close()
+    failures = [o.error for o in outcomes if o.error is not None]
+    if failures:
+        raise JobFailed(f"{len(failures)} of {len(tasks)} volumes failed", failures)
+    return [o.result for o in outcomes]  # type: ignore[misc]
