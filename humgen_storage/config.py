@@ -138,6 +138,10 @@ class SplitterConfig:
     )
     node_overhead: int = 50
     compress_level: int = 1
+    # Memory bound per pool worker: buffered lines of all groups together, and the size
+    # at which one group's buffer is written out (large writes, few gzip flushes).
+    buffer_bytes: int = 64 * 1024 * 1024
+    group_flush_bytes: int = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,14 @@ class S3Config:
     endpoint_url: str | None = None
     max_attempts: int = 5
     multipart_threshold: int = 64 * 1024 * 1024
+    multipart_chunksize: int = 64 * 1024 * 1024
+    region: str | None = None
+    # Per request; a server that stops answering fails a try after read_timeout.
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+    # Back-off before try n+1 is backoff_base * 2**(n-1) seconds, at most backoff_max.
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -190,7 +202,7 @@ class _Reader:
         value = self.parser.get(section, key).strip()
         return value or None
 
-    def str(self, section: str, key: str, default: str | None = None) -> str:
+    def text(self, section: str, key: str, default: str | None = None) -> str:
         value = self.raw(section, key)
         if value is None:
             if default is None:
@@ -198,7 +210,7 @@ class _Reader:
             return default
         return value
 
-    def int(self, section: str, key: str, default: int, minimum: int = 0) -> int:
+    def integer(self, section: str, key: str, default: int, minimum: int = 0) -> int:
         value = self.raw(section, key)
         if value is None:
             return default
@@ -210,7 +222,7 @@ class _Reader:
             raise self.error(section, key, f"must be at least {minimum}, got {number}")
         return number
 
-    def float(self, section: str, key: str, default: float, minimum: float = 0.0) -> float:
+    def number(self, section: str, key: str, default: float, minimum: float = 0.0) -> float:
         value = self.raw(section, key)
         if value is None:
             return default
@@ -222,7 +234,7 @@ class _Reader:
             raise self.error(section, key, f"must be at least {minimum}, got {number}")
         return number
 
-    def bool(self, section: str, key: str, default: bool) -> bool:
+    def flag(self, section: str, key: str, default: bool) -> bool:
         if self.raw(section, key) is None:
             return default
         try:
@@ -262,6 +274,19 @@ class _Reader:
         return result
 
 
+def _resolve(path: str, base: Path) -> str:
+    """A relative path in the file is relative to the file's directory."""
+    return path if os.path.isabs(path) else str((base / path).resolve())
+
+
+def _resolve_command(command: str, base: Path) -> str:
+    # A bare name ("lfs") is looked up on PATH; a relative path is relative to the file.
+    words = command.split(maxsplit=1)
+    if "/" in words[0]:
+        words[0] = _resolve(words[0], base)
+    return " ".join(words)
+
+
 def find_config_path(explicit: str | None) -> Path:
     if explicit:
         return Path(explicit)
@@ -294,12 +319,12 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
     paths = PathsConfig(
         mpistat_dir=mpistat_dir,
         report_dir=report_dir,
-        max_days_ago=r.int("paths", "max_days_ago", 10, minimum=1),
+        max_days_ago=r.integer("paths", "max_days_ago", 10, minimum=1),
     )
-    max_bad = r.float("input", "max_bad_fraction", 0.001)
+    max_bad = r.number("input", "max_bad_fraction", 0.001)
     if max_bad > 1:
         raise r.error("input", "max_bad_fraction", "must be a fraction between 0 and 1")
-    inputs = InputConfig(max_bad_fraction=max_bad, log_bad_lines=r.int("input", "log_bad_lines", 5))
+    inputs = InputConfig(max_bad_fraction=max_bad, log_bad_lines=r.integer("input", "log_bad_lines", 5))
 
     volumes = VolumesConfig(
         report=r.volumes("volumes", "report"),
@@ -308,7 +333,7 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
     )
 
     db_password = os.environ.get(MYSQL_PASSWORD_ENV) or r.raw("database", "password")
-    database = DatabaseConfig(url=r.str("database", "url"), password=db_password)
+    database = DatabaseConfig(url=r.text("database", "url"), password=db_password)
     if not database.url.startswith(("mysql://", "sqlite:///")):
         raise r.error("database", "url", "must start with mysql:// or sqlite:///")
 
@@ -321,31 +346,34 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
         ldif=ldif,
         bind_dn=r.raw("ldap", "bind_dn"),
         bind_password=os.environ.get(LDAP_PASSWORD_ENV) or r.raw("ldap", "bind_password"),
-        group_base=r.str("ldap", "group_base"),
-        people_base=r.str("ldap", "people_base"),
-        humgen_filter=r.str("ldap", "humgen_filter", "(objectClass=sangerHumgenProjectGroup)"),
-        pi_attribute=r.str("ldap", "pi_attribute", "sangerProjectPI"),
-        start_tls=r.bool("ldap", "start_tls", False),
+        group_base=r.text("ldap", "group_base"),
+        people_base=r.text("ldap", "people_base"),
+        humgen_filter=r.text("ldap", "humgen_filter", "(objectClass=sangerHumgenProjectGroup)"),
+        pi_attribute=r.text("ldap", "pi_attribute", "sangerProjectPI"),
+        start_tls=r.flag("ldap", "start_tls", False),
         ca_file=r.path("ldap", "ca_file", required=False),
-        page_size=r.int("ldap", "page_size", 500, minimum=1),
-        timeout=r.float("ldap", "timeout", 30.0),
+        page_size=r.integer("ldap", "page_size", 500, minimum=1),
+        timeout=r.number("ldap", "timeout", 30.0),
     )
 
     quota = QuotaConfig(
-        command=r.str("quota", "command", "lfs"),
-        timeout=r.float("quota", "timeout", 30.0),
-        workers=r.int("quota", "workers", 8, minimum=1),
+        command=_resolve_command(r.text("quota", "command", "lfs"), source.parent),
+        timeout=r.number("quota", "timeout", 30.0),
+        workers=r.integer("quota", "workers", 8, minimum=1),
     )
 
     archive = ArchiveConfig(
-        threshold_bytes=r.int("archive", "threshold_bytes", 104857600),
-        dirs=r.per_volume("archive", skip={"threshold_bytes"}),
+        threshold_bytes=r.integer("archive", "threshold_bytes", 104857600),
+        dirs={
+            volume: tuple(_resolve(d, source.parent) for d in dirs)
+            for volume, dirs in r.per_volume("archive", skip={"threshold_bytes"}).items()
+        },
     )
 
-    classes = DEFAULT_FILE_CLASSES
+    classes: tuple[tuple[str, str], ...] = DEFAULT_FILE_CLASSES
     if parser.has_section("file_classes"):
         classes = tuple(
-            (name.upper(), r.str("file_classes", name)) for name in parser.options("file_classes")
+            (name.upper(), r.text("file_classes", name)) for name in parser.options("file_classes")
         )
     for name, pattern in classes:
         try:
@@ -366,27 +394,38 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
     splitter = SplitterConfig(
         output_dir=output_dir,
         special_prefixes=tuple(prefixes.split()) if prefixes else DEFAULT_SPECIAL_PREFIXES,
-        max_open_files=r.int("splitter", "max_open_files", 256, minimum=4),
-        lines_per_second=r.float("splitter", "lines_per_second", 11000.0, minimum=1.0),
-        base_seconds=r.float("splitter", "base_seconds", 100.0),
-        node_overhead=r.int("splitter", "node_overhead", 50),
-        compress_level=r.int("splitter", "compress_level", 1),
+        max_open_files=r.integer("splitter", "max_open_files", 256, minimum=4),
+        lines_per_second=r.number("splitter", "lines_per_second", 11000.0, minimum=1.0),
+        base_seconds=r.number("splitter", "base_seconds", 100.0),
+        node_bytes_bands=_node_bytes_bands(r),
+        node_overhead=r.integer("splitter", "node_overhead", 50),
+        compress_level=r.integer("splitter", "compress_level", 1),
+        buffer_bytes=r.integer("splitter", "buffer_bytes", 64 * 1024 * 1024, minimum=1024 * 1024),
+        group_flush_bytes=r.integer("splitter", "group_flush_bytes", 1024 * 1024, minimum=4096),
     )
 
     s3 = S3Config(
-        bucket=r.str("s3", "bucket", "branchserve"),
+        bucket=r.text("s3", "bucket", "branchserve"),
         prefix=r.raw("s3", "prefix") or "",
         endpoint_url=r.raw("s3", "endpoint_url"),
-        max_attempts=r.int("s3", "max_attempts", 5, minimum=1),
+        max_attempts=r.integer("s3", "max_attempts", 5, minimum=1),
+        # S3 parts are at least 5 MiB (except the last).
+        multipart_threshold=r.integer("s3", "multipart_threshold", 64 * 1024 * 1024, minimum=5 * 1024 * 1024),
+        multipart_chunksize=r.integer("s3", "multipart_chunksize", 64 * 1024 * 1024, minimum=5 * 1024 * 1024),
+        region=r.raw("s3", "region"),
+        connect_timeout=r.number("s3", "connect_timeout", 10.0, minimum=0.001),
+        read_timeout=r.number("s3", "read_timeout", 120.0, minimum=0.001),
+        backoff_base=r.number("s3", "backoff_base", 1.0),
+        backoff_max=r.number("s3", "backoff_max", 60.0),
     )
 
     lsf = LsfConfig(
-        group=r.str("lsf", "group", "hgi"),
-        queue=r.str("lsf", "queue", "normal"),
-        report_memory_mb=r.int("lsf", "report_memory_mb", 2000, minimum=1),
-        report_cores=r.int("lsf", "report_cores", 4, minimum=1),
+        group=r.text("lsf", "group", "hgi"),
+        queue=r.text("lsf", "queue", "normal"),
+        report_memory_mb=r.integer("lsf", "report_memory_mb", 2000, minimum=1),
+        report_cores=r.integer("lsf", "report_cores", 4, minimum=1),
     )
-    workers = r.int("jobs", "workers", 0)
+    workers = r.integer("jobs", "workers", 0)
 
     config = Config(
         source=source,
@@ -405,6 +444,31 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
     )
     _warn_if_secret_readable(parser, source)
     return config
+
+
+def _node_bytes_bands(r: _Reader) -> tuple[tuple[float, int], ...]:
+    """``[splitter] node_bytes_bands = 0.8:12000 1.5:10000 2:9000 4:8500 8000``.
+
+    Pairs of (dir % below which it applies, bytes per node) in increasing order; the
+    last value, without a bound, applies above every bound.
+    """
+    default = SplitterConfig.__dataclass_fields__["node_bytes_bands"].default
+    value = r.raw("splitter", "node_bytes_bands")
+    if value is None:
+        return default  # type: ignore[no-any-return]
+    *bounded, last = value.split()
+    bands: list[tuple[float, int]] = []
+    try:
+        for item in bounded:
+            bound, _, per_node = item.partition(":")
+            bands.append((float(bound), int(per_node)))
+        bands.append((float("inf"), int(last)))
+    except ValueError:
+        raise r.error("splitter", "node_bytes_bands", f"expected 'percent:bytes ... bytes', got {value!r}") from None
+    bounds = [bound for bound, _ in bands]
+    if bounds != sorted(bounds):
+        raise r.error("splitter", "node_bytes_bands", "bounds must increase")
+    return tuple(bands)
 
 
 def _warn_if_secret_readable(parser: configparser.ConfigParser, source: Path) -> None:

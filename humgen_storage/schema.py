@@ -1,14 +1,21 @@
-"""schema: not written yet."""
+"""schema: create the database tables (idempotent, MySQL or SQLite)."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import logging
+
+from humgen_storage.config import Config
+from humgen_storage.sinks.database import open_database
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     pass
 
 
-def run(args: argparse.Namespace, config: Any) -> int:
-    raise NotImplementedError
+def run(args: argparse.Namespace, config: Config) -> int:
+    with open_database(config.database, base_dir=config.source.parent) as db:
+        log.info("tables lustre_usage, spaceman and spaceman_tmp are in place in %s", db.description)
+    return 0

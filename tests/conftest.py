@@ -2,4 +2,5 @@
 
 pytest_plugins = [
     "tests.services.mysql",
+    "tests.services.slapd",
 ]

@@ -44,7 +44,7 @@ def parse_url(cfg: DatabaseConfig, base_dir: Path | None = None) -> MysqlTarget 
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///") :])
         if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
+            path = (base_dir / path).resolve()
         return path
     parts = urlsplit(url)
     if parts.scheme != "mysql" or not parts.hostname or not parts.path.strip("/"):

@@ -1,0 +1,134 @@
+"""The report's on-disk staging area: ``<report_dir>/.staging/<YYYYMMDD>/``.
+
+It holds the directory (LDAP groups and PIs, loaded once per run) and one SQLite file
+per staged volume. Each file is written under a temporary name and renamed when
+complete, so its presence means the volume was staged in full; no two processes
+ever write one SQLite file. The finaliser reads them all; a leftover area from a
+crashed run is discarded by the next full run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+from humgen_storage.directory import Group, GroupDirectory
+
+DIRECTORY_FILE = "directory.db"
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """One row of lustre_usage, as staged and as loaded."""
+
+    volume_name: str
+    pi: str | None
+    group: str
+    used: int
+    quota: int | None
+    consumption: str
+    last_modified: float | None
+    archived: str | None
+    date: str  # YYYY-MM-DD
+    is_humgen: bool
+
+
+@dataclass(frozen=True)
+class StagedVolume:
+    volume: str  # the number, e.g. "118"
+    volume_name: str  # e.g. "scratch118"
+    source: str  # the input file it came from
+    lines: int
+    bad_lines: int
+    rows: tuple[UsageRow, ...]
+
+
+@contextmanager
+def _atomic_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    connection = sqlite3.connect(temporary)
+    try:
+        yield connection
+        connection.commit()
+        connection.close()
+        os.replace(temporary, path)
+    except BaseException:
+        connection.close()
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+class Staging:
+    def __init__(self, staging_root: Path, day: dt.date) -> None:
+        self.day = day
+        self.directory = staging_root / day.strftime("%Y%m%d")
+
+    def discard(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _volume_path(self, volume: str) -> Path:
+        return self.directory / f"volume-{volume}.db"
+
+    # -- the directory ------------------------------------------------------------------
+
+    def save_directory(self, groups: GroupDirectory) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with _atomic_sqlite(self.directory / DIRECTORY_FILE) as db:
+            db.execute("CREATE TABLE groups (gid INTEGER PRIMARY KEY, name TEXT, is_humgen INTEGER, pi TEXT)")
+            db.executemany(
+                "INSERT INTO groups VALUES (?, ?, ?, ?)",
+                [(g.gid, g.name, int(g.is_humgen), g.pi) for g in groups.groups.values()],
+            )
+
+    def has_directory(self) -> bool:
+        return (self.directory / DIRECTORY_FILE).is_file()
+
+    def load_directory(self) -> GroupDirectory:
+        with closing(sqlite3.connect(self.directory / DIRECTORY_FILE)) as db:
+            rows = db.execute("SELECT gid, name, is_humgen, pi FROM groups").fetchall()
+        return GroupDirectory({gid: Group(gid, name, bool(humgen), pi) for gid, name, humgen, pi in rows})
+
+    # -- volumes ------------------------------------------------------------------------
+
+    def save_volume(self, staged: StagedVolume) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with _atomic_sqlite(self._volume_path(staged.volume)) as db:
+            db.execute(
+                "CREATE TABLE volume (volume TEXT, volume_name TEXT, source TEXT, lines INTEGER, bad_lines INTEGER)"
+            )
+            db.execute(
+                "INSERT INTO volume VALUES (?, ?, ?, ?, ?)",
+                (staged.volume, staged.volume_name, staged.source, staged.lines, staged.bad_lines),
+            )
+            db.execute(
+                "CREATE TABLE usage (volume_name TEXT, pi TEXT, grp TEXT, used INTEGER, quota INTEGER,"
+                " consumption TEXT, last_modified REAL, archived TEXT, date TEXT, is_humgen INTEGER)"
+            )
+            db.executemany("INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [astuple(r) for r in staged.rows])
+
+    def staged_volumes(self) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(p.name[len("volume-") : -len(".db")] for p in self.directory.glob("volume-*.db"))
+
+    def load_volume(self, volume: str) -> StagedVolume | None:
+        path = self._volume_path(volume)
+        if not path.is_file():
+            return None
+        with closing(sqlite3.connect(path)) as db:
+            volume_row = db.execute("SELECT volume, volume_name, source, lines, bad_lines FROM volume").fetchone()
+            rows = db.execute(
+                "SELECT volume_name, pi, grp, used, quota, consumption, last_modified, archived, date, is_humgen"
+                " FROM usage"
+            ).fetchall()
+        return StagedVolume(
+            *volume_row,
+            rows=tuple(UsageRow(*row[:-1], is_humgen=bool(row[-1])) for row in rows),
+        )

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install the test services that are missing, as root with apt (see README).
+# slapd is started by the test suite itself; MariaDB only when no server answers.
+set -euo pipefail
+
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq; APT_UPDATED=1; fi
+    apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! [ -x /usr/sbin/slapd ] || ! command -v ldapadd >/dev/null 2>&1; then
+    echo "installing slapd and ldap-utils"
+    apt_install slapd ldap-utils
+fi
+
+mysql_answers() {
+    python3 - <<'PY'
+import os, socket, sys
+from urllib.parse import urlsplit
+url = urlsplit(os.environ.get("HUMGEN_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306"))
+try:
+    socket.create_connection((url.hostname or "127.0.0.1", url.port or 3306), timeout=3).close()
+except OSError:
+    sys.exit(1)
+PY
+}
+
+if ! mysql_answers; then
+    if [ -n "${HUMGEN_TEST_MYSQL_URL:-}" ]; then
+        echo "HUMGEN_TEST_MYSQL_URL=$HUMGEN_TEST_MYSQL_URL does not answer" >&2
+        exit 1
+    fi
+    if ! [ -x /usr/sbin/mariadbd ]; then
+        echo "installing mariadb-server"
+        apt_install mariadb-server
+    fi
+    echo "starting MariaDB"
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+    for _ in $(seq 1 30); do mysql_answers && break; sleep 1; done
+    mysql_answers || { echo "MariaDB did not start" >&2; exit 1; }
+fi
