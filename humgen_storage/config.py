@@ -29,6 +29,15 @@ DEFAULT_SPECIAL_PREFIXES = (
     "/lustre/scratch116/tol/projects",
 )
 
+# [splitter] node_bytes_bands: (dir % below which it applies, bytes per node).
+DEFAULT_NODE_BYTES_BANDS: tuple[tuple[float, int], ...] = (
+    (0.8, 12000),
+    (1.5, 10000),
+    (2.0, 9000),
+    (4.0, 8500),
+    (float("inf"), 8000),
+)
+
 DEFAULT_FILE_CLASSES = (
     ("BAM", r"\.(bam|sam)(\.gz)?$"),
     ("CRAM", r"\.cram(\.gz)?$"),
@@ -129,13 +138,7 @@ class SplitterConfig:
     lines_per_second: float = 11000.0
     base_seconds: float = 100.0
     # (upper bound of dir %, bytes per node); the last pair's bound is ignored (applies above)
-    node_bytes_bands: tuple[tuple[float, int], ...] = (
-        (0.8, 12000),
-        (1.5, 10000),
-        (2.0, 9000),
-        (4.0, 8500),
-        (float("inf"), 8000),
-    )
+    node_bytes_bands: tuple[tuple[float, int], ...] = DEFAULT_NODE_BYTES_BANDS
     node_overhead: int = 50
     compress_level: int = 1
     # Memory bound per pool worker: buffered lines of all groups together, and the size
@@ -452,10 +455,9 @@ def _node_bytes_bands(r: _Reader) -> tuple[tuple[float, int], ...]:
     Pairs of (dir % below which it applies, bytes per node) in increasing order; the
     last value, without a bound, applies above every bound.
     """
-    default = SplitterConfig.__dataclass_fields__["node_bytes_bands"].default
     value = r.raw("splitter", "node_bytes_bands")
     if value is None:
-        return default  # type: ignore[no-any-return]
+        return DEFAULT_NODE_BYTES_BANDS
     *bounded, last = value.split()
     bands: list[tuple[float, int]] = []
     try:

@@ -25,8 +25,8 @@ import logging
 import math
 import ssl
 from collections.abc import Hashable, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Protocol
 
 from ldap3 import ANONYMOUS, BASE, NONE, SIMPLE, SUBTREE, Connection, Server, Tls
@@ -91,7 +91,7 @@ class DirectoryError(Exception):
 def load_directory(cfg: LdapConfig) -> GroupDirectory:
     """Load every group, its humgen flag and its PI from the server or LDIF file."""
     humgen_query = f"(&{_checked_filter(cfg.humgen_filter)}(gidNumber=*))"
-    with _open_source(cfg) as source:
+    with closing(_open_source(cfg)) as source:
         directory = _load_groups(source, cfg, humgen_query)
     log.info(
         "directory %s: %d groups, %d humgen, %d with a PI",
@@ -117,16 +117,9 @@ class _GroupEntry:
 
 
 def _load_groups(source: _Source, cfg: LdapConfig, humgen_query: str) -> GroupDirectory:
-    names = _first_by_gid(
-        _group_entries(source.search_subtree(cfg.group_base, POSIX_GROUP_FILTER, ["cn", "gidNumber"]), cfg),
-        "posixGroup",
-    )
-    humgen = _first_by_gid(
-        _group_entries(
-            source.search_subtree(cfg.group_base, humgen_query, ["cn", "gidNumber", cfg.pi_attribute]),
-            cfg,
-        ),
-        "humgen group",
+    names = _groups_by_gid(source, cfg, POSIX_GROUP_FILTER, ["cn", "gidNumber"], "posixGroup")
+    humgen = _groups_by_gid(
+        source, cfg, humgen_query, ["cn", "gidNumber", cfg.pi_attribute], "humgen group"
     )
     pis = _resolve_pis(source, humgen, names)
     groups = {
@@ -141,15 +134,24 @@ def _load_groups(source: _Source, cfg: LdapConfig, humgen_query: str) -> GroupDi
     return GroupDirectory(groups)
 
 
-def _group_entries(entries: Iterable[Entry], cfg: LdapConfig) -> Iterator[_GroupEntry]:
+def _groups_by_gid(
+    source: _Source, cfg: LdapConfig, search_filter: str, attributes: list[str], kind: str
+) -> dict[int, _GroupEntry]:
+    entries = source.search_subtree(cfg.group_base, search_filter, attributes)
+    return _first_by_gid(_group_entries(entries, cfg.pi_attribute), kind)
+
+
+def _group_entries(entries: Iterable[Entry], pi_attribute: str) -> Iterator[_GroupEntry]:
     for entry in entries:
         gid_text = entry.first("gidNumber")
         try:
             gid = int(gid_text or "")
         except ValueError:
-            log.warning("directory: skipping %s: gidNumber %r is not an integer", entry.dn, gid_text)
+            log.warning(
+                "directory: skipping %s: gidNumber %r is not an integer", entry.dn, gid_text
+            )
             continue
-        yield _GroupEntry(gid, entry.first("cn"), entry.dn, entry.first(cfg.pi_attribute))
+        yield _GroupEntry(gid, entry.first("cn"), entry.dn, entry.first(pi_attribute))
 
 
 def _first_by_gid(entries: Iterable[_GroupEntry], kind: str) -> dict[int, _GroupEntry]:
@@ -242,36 +244,20 @@ class _Source(Protocol):
 
     where: str
 
-    def search_subtree(self, base: str, search_filter: str, attributes: Sequence[str]) -> Iterator[Entry]: ...
+    def search_subtree(
+        self, base: str, search_filter: str, attributes: Sequence[str]
+    ) -> Iterator[Entry]: ...
 
     def read_entry(self, dn: str, attributes: Sequence[str]) -> Entry | None: ...
 
     def close(self) -> None: ...
 
 
-class _ClosingSource:
-    """Context manager that closes a source however the load ends."""
-
-    def __init__(self, source: _Source) -> None:
-        self.source = source
-
-    def __enter__(self) -> _Source:
-        return self.source
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.source.close()
-
-
-def _open_source(cfg: LdapConfig) -> _ClosingSource:
+def _open_source(cfg: LdapConfig) -> _Source:
     if cfg.ldif is not None:
-        return _ClosingSource(_LdifSource(cfg))
+        return _LdifSource(cfg)
     if cfg.url:
-        return _ClosingSource(_LdapSource(cfg))
+        return _LdapSource(cfg)
     raise DirectoryError("[ldap]: set exactly one of 'url' and 'ldif'")
 
 
@@ -286,7 +272,9 @@ class _LdifSource:
         except LdifError as exc:
             raise DirectoryError(str(exc)) from None
 
-    def search_subtree(self, base: str, search_filter: str, attributes: Sequence[str]) -> Iterator[Entry]:
+    def search_subtree(
+        self, base: str, search_filter: str, attributes: Sequence[str]
+    ) -> Iterator[Entry]:
         try:
             if not self.directory.has_subtree(base):
                 # A server answers noSuchObject; an empty result would hide a typo.
@@ -323,7 +311,9 @@ class _LdapSource:
         if cfg.bind_dn and not cfg.bind_password:
             # An empty simple-bind password is an unauthenticated bind, which servers
             # may accept as anonymous: refuse rather than run with the wrong identity.
-            raise self._error("bind", f"bind_dn {cfg.bind_dn} is set but no bind password was given")
+            raise self._error(
+                "bind", f"bind_dn {cfg.bind_dn} is set but no bind password was given"
+            )
         try:
             server = Server(cfg.url, connect_timeout=cfg.timeout, get_info=NONE, tls=self._tls())
             connection = Connection(
@@ -334,21 +324,32 @@ class _LdapSource:
                 # ldap3 packs this into a struct timeval as whole seconds on Linux.
                 receive_timeout=max(1, math.ceil(cfg.timeout)),
                 read_only=True,
+                # The server judges DNs: ldap3's own check rejects valid ones such as
+                # "uid=pi2, ou=people, ..." (spaces after commas) held in PI attributes.
+                check_names=False,
                 raise_exceptions=False,
                 auto_referrals=False,
             )
+        except LDAPException as exc:
+            raise self._error("bad server settings", exc) from None
+        try:
+            self._open_and_bind(connection, start_tls=cfg.start_tls and not server.ssl)
+        except BaseException:
+            _close_quietly(connection)
+            raise
+        return connection
+
+    def _open_and_bind(self, connection: Connection, start_tls: bool) -> None:
+        try:
             connection.open()
-            if cfg.start_tls and not server.ssl:
-                connection.start_tls()
+            if start_tls and not connection.start_tls():
+                raise self._error("StartTLS", "the server did not start TLS")
             bound = connection.bind()
         except LDAPException as exc:
             raise self._error("cannot connect", exc) from None
         if not bound:
-            identity = cfg.bind_dn or "anonymous"
-            result = connection.result or {}
-            connection.unbind()
-            raise self._error(f"bind as {identity} failed", _describe(result))
-        return connection
+            identity = self.cfg.bind_dn or "anonymous"
+            raise self._error(f"bind as {identity} failed", _describe(connection.result or {}))
 
     def _tls(self) -> Tls | None:
         if not (self.cfg.start_tls or (self.cfg.url or "").lower().startswith("ldaps://")):
@@ -363,7 +364,9 @@ class _LdapSource:
         except LDAPException as exc:
             raise self._error(f"ca_file {self.cfg.ca_file}", exc) from None
 
-    def search_subtree(self, base: str, search_filter: str, attributes: Sequence[str]) -> Iterator[Entry]:
+    def search_subtree(
+        self, base: str, search_filter: str, attributes: Sequence[str]
+    ) -> Iterator[Entry]:
         try:
             responses = self.connection.extend.standard.paged_search(
                 search_base=base,
@@ -375,7 +378,11 @@ class _LdapSource:
                 paged_criticality=True,
                 generator=True,
             )
-            entries = [_entry_from_response(response) for response in responses if response.get("type") == "searchResEntry"]
+            entries = [
+                _entry_from_response(response)
+                for response in responses
+                if response.get("type") == "searchResEntry"
+            ]
         except LDAPException as exc:
             raise self._error(f"search {search_filter} under {base}", exc) from None
         # The paged generator does not raise when raise_exceptions is off, so the last
@@ -408,10 +415,15 @@ class _LdapSource:
         return None
 
     def close(self) -> None:
-        try:
-            self.connection.unbind()
-        except LDAPException as exc:
-            log.debug("directory %s: unbind failed: %s", self.where, exc)
+        _close_quietly(self.connection)
+
+
+def _close_quietly(connection: Connection) -> None:
+    """Unbind and close the socket; a failure here cannot change the load's outcome."""
+    try:
+        connection.unbind()
+    except LDAPException as exc:
+        log.debug("directory: closing the LDAP connection failed: %s", exc)
 
 
 def _entry_from_response(response: dict[str, Any]) -> Entry:

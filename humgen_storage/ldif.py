@@ -29,7 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 # One RDN: its (attribute type, normalised value) pairs, sorted so that the order
 # of a multi-valued RDN's parts does not matter.
@@ -44,6 +44,7 @@ _HEX_PAIR = re.compile(r"[0-9A-Fa-f]{2}")
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
 # Characters that RFC 4514 lets a DN escape with a backslash instead of hex.
 _DN_SPECIALS = frozenset(' "#+,;<=>\\')
+_Ordered = TypeVar("_Ordered", int, str)
 
 
 class LdifError(Exception):
@@ -284,13 +285,14 @@ class OrderingFilter(Filter):
         return any(self._matches_value(stored) for stored in entry.values(self.attribute))
 
     def _matches_value(self, stored: str) -> bool:
-        left: int | str
-        right: int | str
+        # Integers (gidNumber) order numerically, as integerOrderingMatch does.
         if _INTEGER.match(stored.strip()) and _INTEGER.match(self.value.strip()):
-            left, right = int(stored), int(self.value)
-        else:
-            left, right = normalise_value(stored), normalise_value(self.value)
-        return left >= right if self.greater else left <= right
+            return _ordered(int(stored), int(self.value), self.greater)
+        return _ordered(normalise_value(stored), normalise_value(self.value), self.greater)
+
+
+def _ordered(left: _Ordered, right: _Ordered, greater: bool) -> bool:
+    return left >= right if greater else left <= right
 
 
 def _fold(piece: str) -> str:
@@ -459,7 +461,9 @@ def _parse_records(source: Path, data: bytes) -> Iterator[Entry]:
         entry, normalised = _parse_record(source, record)
         if normalised in seen:
             raise LdifError(
-                source, record[0].number, f"duplicate entry {entry.dn!r} (first at line {seen[normalised]})"
+                source,
+                record[0].number,
+                f"duplicate entry {entry.dn!r} (first at line {seen[normalised]})",
             )
         seen[normalised] = record[0].number
         yield entry
@@ -474,7 +478,11 @@ def _unfold(source: Path, data: bytes) -> Iterator[_LogicalLine]:
         physical = physical.removesuffix(b"\r")
         if physical.startswith(b" "):
             if pending is None:
-                raise LdifError(source, number, "continuation line (starting with a space) with no line to continue")
+                raise LdifError(
+                    source,
+                    number,
+                    "continuation line (starting with a space) with no line to continue",
+                )
             pending = _LogicalLine(pending.number, pending.content + physical[1:])
             continue
         if pending is not None:
@@ -506,13 +514,17 @@ def _is_version_line(line: _LogicalLine) -> bool:
 
 def _check_version(source: Path, line: _LogicalLine) -> None:
     if line.content.split(b":", 1)[1].strip() != b"1":
-        raise LdifError(source, line.number, "unsupported LDIF version (only 'version: 1' is defined)")
+        raise LdifError(
+            source, line.number, "unsupported LDIF version (only 'version: 1' is defined)"
+        )
 
 
 def _parse_record(source: Path, record: list[_LogicalLine]) -> tuple[Entry, NormalisedDn]:
     first_name, dn = _parse_attribute_line(source, record[0])
     if first_name.lower() != "dn":
-        raise LdifError(source, record[0].number, f"expected 'dn:' to start an entry, found {first_name!r}")
+        raise LdifError(
+            source, record[0].number, f"expected 'dn:' to start an entry, found {first_name!r}"
+        )
     try:
         normalised = normalise_dn(dn)
     except DnError as exc:
@@ -523,7 +535,9 @@ def _parse_record(source: Path, record: list[_LogicalLine]) -> tuple[Entry, Norm
         if name.lower() == "changetype":
             # ldapadd-style files mark every record 'changetype: add'; that is content.
             if value.strip().lower() != "add":
-                raise LdifError(source, line.number, f"change records are not supported (changetype: {value})")
+                raise LdifError(
+                    source, line.number, f"change records are not supported (changetype: {value})"
+                )
             continue
         if name.lower() in ("control", "dn"):
             raise LdifError(source, line.number, f"unexpected '{name}:' line inside an entry")
@@ -546,7 +560,9 @@ def _parse_attribute_line(source: Path, line: _LogicalLine) -> tuple[str, str]:
     try:
         return name, rest.lstrip(b" ").decode("utf-8")
     except UnicodeDecodeError:
-        raise LdifError(source, line.number, f"value of {name!r} is not UTF-8 (use '{name}::' and base64)") from None
+        raise LdifError(
+            source, line.number, f"value of {name!r} is not UTF-8 (use '{name}::' and base64)"
+        ) from None
 
 
 def _decode_base64(source: Path, number: int, name: str, encoded: bytes) -> str:

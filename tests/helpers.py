@@ -31,3 +31,40 @@ def write_mpistat(
     if mtime is not None:
         os.utime(path, (mtime, mtime))
     return path
+
+
+REPO = Path(__file__).resolve().parent.parent
+LFS_STANDIN = REPO / "fixtures" / "bin" / "lfs"
+TEST_LDIF = REPO / "fixtures" / "ldap" / "test-directory.ldif"
+
+
+def write_ini(path: Path, sections: dict[str, dict[str, object]]) -> Path:
+    """Write an INI file from nested dicts (values are str()-ed)."""
+    lines = []
+    for section, values in sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {value}" for key, value in values.items())
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def base_sections(tmp_path: Path, database_url: str | None = None) -> dict[str, dict[str, object]]:
+    """A complete config for tests: SQLite in tmp_path, the test LDIF, the lfs stand-in."""
+    return {
+        "paths": {
+            "mpistat_dir": tmp_path / "mpistat",
+            "report_dir": tmp_path / "reports",
+            "max_days_ago": 10,
+        },
+        "volumes": {"report": "118", "inspector": "118", "splitter": "118"},
+        "database": {"url": database_url or f"sqlite:///{tmp_path / 'usage.db'}"},
+        "ldap": {
+            "ldif": TEST_LDIF,
+            "group_base": "ou=group,dc=example,dc=org",
+            "people_base": "ou=people,dc=example,dc=org",
+        },
+        "quota": {"command": LFS_STANDIN, "timeout": 5},
+        "splitter": {"output_dir": tmp_path / "groups"},
+    }

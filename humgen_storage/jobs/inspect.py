@@ -1,14 +1,473 @@
-"""inspect: not written yet."""
+"""inspect: per-project directory inventory of the inspector roots (Spaceman).
+
+Without PATH every root of every inspector volume is scanned (one pool worker per
+volume) in the newest complete set of the inspector volumes, or the set of --date.
+With PATH (which need not exist here) the path is mapped onto the configured root
+patterns and only rows at or below it are printed, from its volume's newest file.
+--tosql also merges the table into the Spaceman tables, keeping people's decisions.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import datetime as dt
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from humgen_storage.aggregate.inspector import (
+    DEFAULT_DEPTH,
+    INSPECTOR_FIELDS,
+    InspectorRow,
+    PathSelection,
+    ProjectInspector,
+    select_path,
+)
+from humgen_storage.config import Config, ConfigError
+from humgen_storage.errors import JobFailed, UsageError
+from humgen_storage.inputs import InputSet, newest_complete_set, parse_date, set_for_date
+from humgen_storage.logs import volume_logger
+from humgen_storage.mpistat.paths import display_name
+from humgen_storage.mpistat.reader import InputFile, MpistatReader
+from humgen_storage.pool import default_workers, report_progress, run_per_volume
+from humgen_storage.sinks.spaceman import SpacemanRow, merge_into_spaceman
+from humgen_storage.sinks.tsv import tsv_line, write_tsv
+
+log = logging.getLogger(__name__)
+
+TIB = 2**40
+TOTAL_DIRECTORY = "*TOTAL*"
+# The class columns of the table, by their configured names, in output order.
+CLASS_COLUMNS = ("BAM", "CRAM", "VCF", "PEDBED")
+
+PROJECT_HEADER = (
+    "Project",
+    "Directory",
+    "Total",
+    "BAM",
+    "CRAM",
+    "VCF",
+    "PED/BED",
+    "Files",
+    "Last Modified (days)",
+    "PI",
+    "Unix Group",
+    "Volume",
+    "Project Total",
+)
+GENERIC_HEADER = (
+    "Directory",
+    "Total",
+    "BAM",
+    "CRAM",
+    "VCF",
+    "PED/BED",
+    "Files",
+    "Last Modified (days)",
+    "Total (bytes)",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument(
+        "path",
+        nargs="?",
+        metavar="PATH",
+        help="only rows at or below this directory (mapped onto the configured roots; "
+        "need not exist on this host)",
+    )
+    parser.add_argument(
+        "--depth",
+        type=_depth,
+        default=DEFAULT_DEPTH,
+        help="directory levels below a root to report (default %(default)s; "
+        "one more below a users directory)",
+    )
+    parser.add_argument(
+        "--generic", action="store_true", help="whole paths and human-readable sizes, with Total (bytes)"
+    )
+    parser.add_argument("--noheader", action="store_true", help="do not print the header line")
+    parser.add_argument(
+        "--tosql", action="store_true", help="also merge the rows into the spaceman table (not with PATH)"
+    )
+    parser.add_argument(
+        "--date", type=parse_date, help="use the inputs of this date (YYYY-MM-DD) instead of the newest"
+    )
 
 
-def run(args: argparse.Namespace, config: Any) -> int:
-    raise NotImplementedError
+def _depth(text: str) -> int:
+    try:
+        depth = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if depth < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {depth}")
+    return depth
+
+
+# ------------------------------------------------------------------------ per volume
+
+
+@dataclass(frozen=True)
+class VolumeTask:
+    """What a pool worker needs to inspect one volume (picklable)."""
+
+    source: InputFile
+    roots: tuple[str, ...]
+    file_classes: tuple[tuple[str, str], ...]
+    depth: int
+    max_bad_fraction: float
+    log_bad_lines: int
+    only_under: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class VolumeInspection:
+    volume: str
+    rows: list[InspectorRow]
+
+
+def inspect_volume(task: VolumeTask) -> VolumeInspection:
+    """Read one volume's file and aggregate it (runs in a pool worker)."""
+    vlog = volume_logger(__name__, task.source.volume)
+    started = time.monotonic()
+    with MpistatReader(
+        task.source,
+        max_bad_fraction=task.max_bad_fraction,
+        log_bad_lines=task.log_bad_lines,
+        on_progress=report_progress,
+    ) as reader:
+        inspector = ProjectInspector(
+            roots=task.roots,
+            file_classes=task.file_classes,
+            reference=reader.mtime,
+            path_format=reader.format,
+            depth=task.depth,
+            only_under=task.only_under,
+        )
+        undecodable = 0
+        for rows in reader.scan(INSPECTOR_FIELDS):
+            inspector.add_records(rows)
+            # Undecodable paths are malformed lines: the reader's bad-fraction rule,
+            # checked when the scan ends, must include them.
+            reader.bad_lines += inspector.undecodable.count - undecodable
+            undecodable = inspector.undecodable.count
+    for reason in inspector.undecodable.examples:
+        vlog.warning("%s: skipped a record with an undecodable path: %s", task.source.path, reason)
+    rows = inspector.finish()
+    if not rows:
+        vlog.warning(
+            "%s: no records under the roots %s; check [inspector] %s",
+            task.source.path,
+            " ".join(task.roots),
+            task.source.volume,
+        )
+    vlog.info(
+        "%s: %d lines, %d records under the roots, %d rows in %.1f s",
+        task.source.path,
+        reader.lines,
+        inspector.records,
+        len(rows),
+        time.monotonic() - started,
+    )
+    return VolumeInspection(task.source.volume, rows)
+
+
+# ------------------------------------------------------------------------ the table
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One printed row: a volume's aggregate with its group's names resolved."""
+
+    volume: str
+    row: InspectorRow
+    pi: str | None
+    unix_group: str | None
+
+    @property
+    def project(self) -> str:
+        return display_name(self.row.project)
+
+    @property
+    def directory(self) -> str:
+        return display_name(self.row.directory) if self.row.directory else TOTAL_DIRECTORY
+
+    def class_bytes(self) -> list[int]:
+        return [self.row.class_bytes.get(name, 0) for name in CLASS_COLUMNS]
+
+    def project_values(self) -> list[object]:
+        sizes = [self.row.total_bytes, *self.class_bytes()]
+        return [
+            self.project,
+            self.directory,
+            *(tib(size) for size in sizes),
+            self.row.files,
+            self.row.last_modified_days,
+            self.pi,
+            self.unix_group,
+            self.volume,
+            tib(self.row.project_total_bytes),
+        ]
+
+    def generic_values(self) -> list[object]:
+        sizes = [self.row.total_bytes, *self.class_bytes()]
+        return [
+            display_name(b"/".join(self.row.short_path)),
+            *(human_size(size) for size in sizes),
+            self.row.files,
+            self.row.last_modified_days,
+            self.row.total_bytes,
+        ]
+
+    def spaceman_row(self) -> SpacemanRow:
+        bam, cram, vcf, pedbed = (tib(size) for size in self.class_bytes())
+        return SpacemanRow(
+            project=self.project,
+            directory=self.directory,
+            volume=self.volume,
+            files=self.row.files,
+            total=tib(self.row.total_bytes),
+            bam=bam,
+            cram=cram,
+            vcf=vcf,
+            pedbed=pedbed,
+            last_modified_days=self.row.last_modified_days,
+            pi=self.pi,
+            project_total=tib(self.row.project_total_bytes),
+            unix_group=self.unix_group,
+        )
+
+
+def tib(size: int) -> float:
+    return round(size / TIB, 3)
+
+
+_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_size(size: int) -> str:
+    """Bytes below 1 KiB as an integer, else ``round(x, 2)`` in the largest unit under 1024."""
+    if size < 1024:
+        return str(size)
+    value = float(size)
+    for unit in _UNITS:
+        value /= 1024
+        shown = round(value, 2)
+        if shown < 1024 or unit == _UNITS[-1]:
+            return f"{shown} {unit}"
+    raise AssertionError("unreachable")
+
+
+def build_table(
+    inspections: Sequence[VolumeInspection], config: Config, with_names: bool = True
+) -> list[TableRow]:
+    """Rows of every volume (in run order, already sorted within a volume), with the PI
+    and Unix Group of each row's gid from the directory when ``with_names``."""
+    directory = None
+    if with_names and any(inspection.rows for inspection in inspections):
+        from humgen_storage.directory import DirectoryError, load_directory
+
+        try:
+            directory = load_directory(config.ldap)
+        except DirectoryError as exc:
+            raise JobFailed("cannot load the group directory", [str(exc)]) from None
+    table = []
+    for inspection in inspections:
+        for row in inspection.rows:
+            pi = unix_group = None
+            if directory is not None and row.gid is not None:
+                group = directory.lookup(row.gid)
+                pi, unix_group = group.pi, group.name
+            table.append(TableRow(inspection.volume, row, pi, unix_group))
+    return table
+
+
+def write_table(table: Sequence[TableRow], out: IO[str], generic: bool = False, header: bool = True) -> None:
+    if header:
+        out.write(tsv_line(GENERIC_HEADER if generic else PROJECT_HEADER))
+    for row in table:
+        out.write(tsv_line(row.generic_values() if generic else row.project_values()))
+
+
+# ------------------------------------------------------------------------ running
+
+
+def _roots_by_volume(config: Config, volumes: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    roots = {}
+    for volume in volumes:
+        patterns = config.inspector.roots.get(volume)
+        if not patterns:
+            raise ConfigError(f"{config.source}: [inspector] {volume}: no root patterns for inspector volume {volume}")
+        roots[volume] = patterns
+    return roots
+
+
+def _check_class_names(config: Config) -> None:
+    unused = [name for name, _ in config.inspector.file_classes if name not in CLASS_COLUMNS]
+    if unused:
+        log.warning(
+            "[file_classes] %s: not a column of the inspector table (%s); ignored",
+            ", ".join(unused),
+            ", ".join(CLASS_COLUMNS),
+        )
+
+
+def inspect_set(
+    config: Config, input_set: InputSet, depth: int, only_under: tuple[bytes, ...] = ()
+) -> list[VolumeInspection]:
+    """Aggregate every file of the set, one pool worker per volume."""
+    roots = _roots_by_volume(config, input_set.volumes)
+    _check_class_names(config)
+    tasks = [
+        VolumeTask(
+            source=source,
+            roots=roots[source.volume],
+            file_classes=config.inspector.file_classes,
+            depth=depth,
+            max_bad_fraction=config.input.max_bad_fraction,
+            log_bad_lines=config.input.log_bad_lines,
+            only_under=only_under,
+        )
+        for source in input_set.files
+    ]
+    total_bytes = sum(_size(source.path) for source in input_set.files)
+    log.info(
+        "inspect %s: volumes %s, depth %d", input_set.date.isoformat(), " ".join(input_set.volumes), depth
+    )
+    return run_per_volume(
+        inspect_volume,
+        tasks,
+        [source.volume for source in input_set.files],
+        default_workers(config.workers),
+        total_bytes,
+        "inspect",
+    )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # the reader reports the missing file as the volume's failure
+
+
+def save_to_spaceman(config: Config, table: Sequence[TableRow], volumes: Sequence[str]) -> None:
+    """Merge the table into spaceman in one transaction (see sinks.spaceman)."""
+    from humgen_storage.sinks.database import DatabaseError, open_database
+
+    try:
+        with open_database(config.database, base_dir=config.source.parent) as database:
+            counts = merge_into_spaceman(database, [row.spaceman_row() for row in table], volumes)
+            where = database.description
+    except DatabaseError as exc:
+        raise JobFailed("cannot write the spaceman table", [str(exc)]) from None
+    log.info(
+        "spaceman in %s: %d rows updated, %d new, %d gone (volumes %s)",
+        where,
+        counts.updated,
+        counts.inserted,
+        counts.deleted,
+        " ".join(volumes),
+    )
+
+
+def _input_set(config: Config, volumes: Sequence[str], day: dt.date | None) -> InputSet:
+    mpistat_dir = config.paths.mpistat_dir
+    if day is not None:
+        found = set_for_date(mpistat_dir, volumes, day)
+        if found is None:
+            raise JobFailed(
+                f"no complete set of inspector inputs for {day.isoformat()} in {mpistat_dir} "
+                f"(volumes {' '.join(volumes)})"
+            )
+        return found
+    found = newest_complete_set(mpistat_dir, volumes, config.paths.max_days_ago)
+    if found is None:
+        raise JobFailed(
+            f"no complete set of inspector inputs in {mpistat_dir} for the last "
+            f"{config.paths.max_days_ago} days (volumes {' '.join(volumes)})"
+        )
+    return found
+
+
+def normalise_path(text: str) -> bytes:
+    """Absolute, without '.', '..', repeated or trailing slashes; not resolved (it need not exist)."""
+    return os.fsencode(os.path.normpath(os.path.abspath(text)))
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    if args.tosql and args.path is not None:
+        raise UsageError("--tosql writes whole volumes; it cannot be used with PATH")
+    volumes = config.volumes.inspector
+    if not volumes:
+        raise ConfigError(f"{config.source}: [volumes] inspector: no inspector volumes configured")
+    if args.path is not None:
+        return _run_path(args, config, volumes)
+    input_set = _input_set(config, volumes, args.date)
+    inspections = inspect_set(config, input_set, args.depth)
+    table = build_table(inspections, config, with_names=not args.generic or args.tosql)
+    if args.tosql:
+        save_to_spaceman(config, table, input_set.volumes)
+    write_table(table, sys.stdout, generic=args.generic, header=not args.noheader)
+    sys.stdout.flush()
+    return 0
+
+
+def _run_path(args: argparse.Namespace, config: Config, volumes: Sequence[str]) -> int:
+    roots = _roots_by_volume(config, volumes)
+    path = normalise_path(args.path)
+    selection: PathSelection | None = select_path(path, roots)
+    if selection is None:
+        raise UsageError(
+            f"{args.path} is not under any inspector root ("
+            + "; ".join(f"{volume}: {' '.join(patterns)}" for volume, patterns in roots.items())
+            + ")"
+        )
+    log.info(
+        "%s: volume %s, short path %s",
+        args.path,
+        selection.volume,
+        display_name(b"/".join(selection.short_prefix)) or "(the roots)",
+    )
+    input_set = _input_set(config, [selection.volume], args.date)
+    inspections = inspect_set(config, input_set, args.depth, only_under=selection.project)
+    selected = [
+        VolumeInspection(inspection.volume, [row for row in inspection.rows if selection.selects(row)])
+        for inspection in inspections
+    ]
+    if not any(inspection.rows for inspection in selected):
+        log.warning(
+            "no rows at or below %s at depth %d (a deeper --depth may show it)", args.path, args.depth
+        )
+    table = build_table(selected, config, with_names=not args.generic)
+    write_table(table, sys.stdout, generic=args.generic, header=not args.noheader)
+    sys.stdout.flush()
+    return 0
+
+
+# ------------------------------------------------------------------------ the manager's entry
+
+
+def done_marker(config: Config, day: dt.date) -> Path:
+    """The TSV whose presence tells the manager the inspector ran for ``day``."""
+    return config.paths.output_files_dir / f"inspector-{day:%Y%m%d}.tsv"
+
+
+def run_managed(config: Config, input_set: InputSet) -> int:
+    """``inspect --tosql`` on ``input_set``: print the table, and write it to the
+    done-marker only after the database has committed."""
+    inspections = inspect_set(config, input_set, DEFAULT_DEPTH)
+    table = build_table(inspections, config)
+    save_to_spaceman(config, table, input_set.volumes)
+    write_table(table, sys.stdout)
+    sys.stdout.flush()
+    marker = done_marker(config, input_set.date)
+    write_tsv(marker, PROJECT_HEADER, [row.project_values() for row in table])
+    log.info("wrote %s", marker)
+    return 0

@@ -25,7 +25,7 @@ from humgen_storage.config import Config
 from humgen_storage.directory import GroupDirectory, load_directory
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.inputs import InputSet, newest_complete_set, parse_date, set_for_date, set_from_files
-from humgen_storage.locking import job_lock
+from humgen_storage.locking import job_lock, lock_dir
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.reader import InputFile, MpistatReader
 from humgen_storage.pool import default_workers, report_progress, run_per_volume
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if args.stage_only:
         # Array elements run side by side: each stages its own volume, without the job lock.
         return stage_only(config, args.volume, args.date, workers)
-    with job_lock(config.paths.report_dir / ".locks", JOB) as held_by:
+    with job_lock(lock_dir(config), JOB) as held_by:
         if held_by:
             log.info("another report is running (%s); nothing to do", held_by)
             return 0
@@ -128,7 +128,7 @@ def run_report(config: Config, input_set: InputSet, force: bool, workers: int) -
         if not force and _already_loaded(config, db, day):
             return 0
         staging.save_directory(load_directory(config.ldap))
-        tasks = [StageTask(config, f) for f in input_set.files]
+        tasks = [StageTask(config, f, day) for f in input_set.files]
         total = sum(_size(f.path) for f in input_set.files)
         run_per_volume(
             stage_volume,
@@ -151,7 +151,7 @@ def stage_only(config: Config, volume: str, day: dt.date | None, workers: int) -
     if not staging.has_directory():
         staging.save_directory(load_directory(config.ldap))
     try:
-        stage_volume(StageTask(config, source))
+        stage_volume(StageTask(config, source, day))
     except Exception as exc:
         raise JobFailed(f"volume {volume} was not staged", [str(exc)]) from None
     log.info("staged volume %s for %s in %s", volume, day, staging.directory)
@@ -202,6 +202,7 @@ def finalise(config: Config, db: Database, staging: Staging, volumes: tuple[str,
 class StageTask:
     config: Config
     source: InputFile
+    day: dt.date  # the set's date (--date may differ from the date in the file's name)
 
 
 def _size(path: Path) -> int:
@@ -214,7 +215,7 @@ def _size(path: Path) -> int:
 def stage_volume(task: StageTask) -> str:
     """Aggregate one volume and stage its rows; returns the volume number."""
     config, source = task.config, task.source
-    staging = Staging(config.paths.staging_root, source.date)
+    staging = Staging(config.paths.staging_root, task.day)
     groups = staging.load_directory()
     with MpistatReader(
         source,
@@ -225,7 +226,7 @@ def stage_volume(task: StageTask) -> str:
         aggregate = UsageAggregate(reference=math.floor(reader.mtime))
         for rows in reader.scan(USAGE_FIELDS):
             aggregate.add_rows(rows)
-        rows_out = usage_rows(config, groups, aggregate, reader.volume_name, reader.mtime, source)
+        rows_out = usage_rows(config, groups, aggregate, reader.volume_name, reader.mtime, source.volume, task.day)
         staging.save_volume(
             StagedVolume(
                 volume=source.volume,
@@ -248,7 +249,8 @@ def usage_rows(
     aggregate: UsageAggregate,
     volume_name: str,
     reference: float,
-    source: InputFile,
+    volume: str,
+    day: dt.date,
 ) -> list[UsageRow]:
     """The lustre_usage rows of one volume: totals joined with directory, quota and archive."""
     vlog = volume_logger(__name__, volume_name)
@@ -260,7 +262,7 @@ def usage_rows(
     quotas = fetch_quotas(
         sorted({g.name for g in named.values() if g.name is not None}), f"/lustre/{volume_name}", config.quota
     )
-    archive_dirs = config.archive.dirs.get(source.volume, ())
+    archive_dirs = config.archive.dirs.get(volume, ())
     rows = []
     for gid, total in sorted(totals.items()):
         group = named[gid]
@@ -278,7 +280,7 @@ def usage_rows(
                 consumption=consumption(total.used, quota),
                 last_modified=days_since(reference, total.newest_mtime),
                 archived=archived,
-                date=source.date.isoformat(),
+                date=day.isoformat(),
                 is_humgen=group.is_humgen,
             )
         )

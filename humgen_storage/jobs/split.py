@@ -1,14 +1,373 @@
-"""split: not written yet."""
+"""split: one gzip file of mpistat lines per Unix group for TreeServe, uploaded to S3.
+
+Flow (spec section 6): load the directory once; a pool splits each volume into its
+own per-group part files (lines byte for byte, in input order); the parent joins the
+parts per group in volume order, writes ``index.txt``, ``groupfile`` and
+``passwdfile``, uploads the directory to S3 and only then renames it to
+``<output_dir>/<YYYYMMDD>`` (or ``-o DIR``), the manager's done-marker. A failed
+volume or upload leaves no dated directory, and a failed volume uploads nothing.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from humgen_storage.aggregate.selection import GroupSelector, IndexConstants, Rule
+from humgen_storage.config import Config
+from humgen_storage.directory import GroupDirectory, load_directory
+from humgen_storage.errors import JobFailed, UsageError
+from humgen_storage.inputs import (
+    InputSet,
+    newest_complete_set,
+    parse_date,
+    set_for_date,
+    set_from_files,
+)
+from humgen_storage.locking import job_lock
+from humgen_storage.logs import volume_logger
+from humgen_storage.mpistat.reader import InputFile, MpistatReader
+from humgen_storage.pool import default_workers, report_progress, run_per_volume
+from humgen_storage.sinks.groupfiles import (
+    INDEX_FILE,
+    GroupPartWriter,
+    OutputBuild,
+    PartInfo,
+    join_parts,
+    write_getent_files,
+    write_index,
+)
+
+log = logging.getLogger(__name__)
+
+JOB = "split"
+SCAN_FIELDS = ("path", "gid", "type")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument(
+        "files", nargs="*", metavar="FILE", help="mpistat files (default: the newest complete set)"
+    )
+    parser.add_argument(
+        "--id", action="store_true", help="name group files <gid>.dat.gz instead of <group>.dat.gz"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="output directory (default: [splitter] output_dir/YYYYMMDD)",
+    )
+    parser.add_argument(
+        "--no-upload", action="store_true", help="build the directory but do not upload it to S3"
+    )
+    parser.add_argument("--date", type=parse_date, help="the set's date, YYYY-MM-DD")
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: LSF's or all cores)"
+    )
 
 
-def run(args: argparse.Namespace, config: Any) -> int:
-    raise NotImplementedError
+def done_marker(config: Config, day: dt.date) -> Path:
+    """The dated output directory: it exists only once a run is complete (and uploaded)."""
+    return config.splitter.output_dir / day.strftime("%Y%m%d")
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    workers = default_workers(args.workers or config.workers)
+    with job_lock(config.paths.report_dir / ".locks", JOB) as held_by:
+        if held_by:
+            log.info("another split is running (%s); nothing to do", held_by)
+            return 0
+        if args.files:
+            input_set = set_from_files(args.files, args.date)
+        else:
+            input_set = _configured_set(config, args.date)
+        output = (
+            Path(args.output).absolute() if args.output else done_marker(config, input_set.date)
+        )
+        return run_split(
+            config, input_set, output, by_id=args.id, upload=not args.no_upload, workers=workers
+        )
+
+
+def run_managed(config: Config, input_set: InputSet) -> int:
+    """The manager's entry point: the lock is already held."""
+    return run_split(
+        config,
+        input_set,
+        done_marker(config, input_set.date),
+        by_id=False,
+        upload=True,
+        workers=default_workers(config.workers),
+    )
+
+
+def _configured_set(config: Config, day: dt.date | None) -> InputSet:
+    volumes = config.volumes.splitter
+    if not volumes:
+        raise UsageError(f"{config.source}: [volumes] splitter lists no volumes")
+    if day is not None:
+        found = set_for_date(config.paths.mpistat_dir, volumes, day)
+        if found is None:
+            raise JobFailed(
+                f"no complete set of splitter volumes for {day} in {config.paths.mpistat_dir}"
+            )
+        return found
+    newest = newest_complete_set(config.paths.mpistat_dir, volumes, config.paths.max_days_ago)
+    if newest is None:
+        raise JobFailed(
+            f"no complete set of splitter volumes ({' '.join(volumes)}) in {config.paths.mpistat_dir} "
+            f"within the last {config.paths.max_days_ago} days"
+        )
+    return newest
+
+
+# ------------------------------------------------------------------ one volume
+
+
+@dataclass(frozen=True)
+class SplitTask:
+    """Everything a pool worker needs for one volume (pickled to the worker)."""
+
+    source: InputFile
+    parts_dir: Path
+    selector: GroupSelector
+    directory: GroupDirectory
+    max_bad_fraction: float
+    log_bad_lines: int
+    max_open_files: int
+    compress_level: int
+    buffer_bytes: int
+    group_flush_bytes: int
+
+
+@dataclass
+class VolumeSplit:
+    """What one volume contributed."""
+
+    volume: str
+    parts: dict[str, PartInfo]
+    lines: int = 0
+    selected: int = 0
+    skipped: int = 0
+    undecodable: int = 0
+    # gid -> (name, records) of groups skipped because their name is not a file name
+    unsafe: dict[int, tuple[str | None, int]] = field(default_factory=dict)
+
+
+def split_volume(task: SplitTask) -> VolumeSplit:
+    """Split one mpistat file into per-group part files. Runs in a pool worker."""
+    vlog = volume_logger(__name__, task.source.volume)
+    writer = GroupPartWriter(
+        task.parts_dir / task.source.volume,
+        max_open_files=task.max_open_files,
+        compress_level=task.compress_level,
+        buffer_bytes=task.buffer_bytes,
+        group_flush_bytes=task.group_flush_bytes,
+    )
+    selector = task.selector
+    # gid field bytes -> (rule, slot of the group's part); decided once per gid. The
+    # slot is None when the records are never written (unselected, or unsafe name).
+    routes: dict[bytes, tuple[Rule, int | None]] = {}
+    unsafe_names: dict[int, str | None] = {}
+    unsafe_counts: dict[bytes, int] = {}
+    skipped = selected = 0
+
+    def resolve(gid_field: bytes) -> tuple[Rule, int | None]:
+        gid = int(gid_field)
+        route = selector.route(gid, task.directory.name(gid))
+        if route.rule is Rule.NEVER:
+            return (Rule.NEVER, None)
+        if route.stem is None:
+            unsafe_names[gid] = route.name
+            return (route.rule, None)
+        return (route.rule, writer.slot(route.stem))
+
+    try:
+        with MpistatReader(
+            task.source,
+            max_bad_fraction=task.max_bad_fraction,
+            log_bad_lines=task.log_bad_lines,
+            on_progress=report_progress,
+        ) as reader:
+            matcher = selector.matcher(reader.format)
+            never, under_prefix = Rule.NEVER, Rule.UNDER_PREFIX
+            for rows in reader.scan(SCAN_FIELDS, whole_line=True):
+                lines_by_slot: dict[int, list[bytes]] = {}
+                dirs_by_slot: dict[int, int] = {}
+                for line, path_field, gid_field, type_field in rows:
+                    route = routes.get(gid_field)
+                    if route is None:
+                        route = routes[gid_field] = resolve(gid_field)
+                    rule, slot = route
+                    if rule is never or (rule is under_prefix and not matcher.matches(path_field)):
+                        skipped += 1
+                        continue
+                    if slot is None:  # selected, but the group's name is not a file name
+                        unsafe_counts[gid_field] = unsafe_counts.get(gid_field, 0) + 1
+                        continue
+                    bucket = lines_by_slot.get(slot)
+                    if bucket is None:
+                        bucket = lines_by_slot[slot] = []
+                    bucket.append(line)
+                    if type_field == b"d":
+                        dirs_by_slot[slot] = dirs_by_slot.get(slot, 0) + 1
+                    selected += 1
+                writer.add_block(lines_by_slot, dirs_by_slot)
+            total_lines = reader.lines
+        parts = {stem: part for stem, part in writer.close().items() if part.lines}
+    except BaseException:
+        writer.abort()
+        raise
+    if matcher.undecodable:
+        vlog.warning(
+            "%s: %d records with an undecodable path were not matched against the special prefixes",
+            task.source.path,
+            matcher.undecodable,
+        )
+    vlog.info(
+        "%s: %d records, %d written to %d group files, %d skipped",
+        task.source.path,
+        total_lines,
+        selected,
+        len(parts),
+        skipped + sum(unsafe_counts.values()),
+    )
+    return VolumeSplit(
+        volume=task.source.volume,
+        parts=parts,
+        lines=total_lines,
+        selected=selected,
+        skipped=skipped,
+        undecodable=matcher.undecodable,
+        unsafe=_by_gid(unsafe_counts, unsafe_names),
+    )
+
+
+def _by_gid(
+    counts: dict[bytes, int], names: dict[int, str | None]
+) -> dict[int, tuple[str | None, int]]:
+    # Several spellings of one gid ("42", "042") count together.
+    merged: dict[int, tuple[str | None, int]] = {}
+    for gid_field, count in counts.items():
+        gid = int(gid_field)
+        merged[gid] = (names.get(gid), merged.get(gid, (None, 0))[1] + count)
+    return merged
+
+
+# ------------------------------------------------------------------ the whole run
+
+
+def run_split(
+    config: Config, input_set: InputSet, output: Path, by_id: bool, upload: bool, workers: int
+) -> int:
+    files = input_set.files
+    if not files:
+        raise UsageError("no input files")
+    directory = load_directory(config.ldap)
+    splitter = config.splitter
+    selector = GroupSelector.create(directory.humgen_gids(), splitter.special_prefixes, by_id=by_id)
+    # The open-file limit holds for the whole run: it is shared among the workers.
+    processes = max(1, min(workers, len(files), splitter.max_open_files))
+    open_files_per_worker = max(1, splitter.max_open_files // processes)
+
+    build = OutputBuild(output)
+    build.start()
+    log.info(
+        "split %s: %d volumes (%s) into %s, %d workers, at most %d open output files each",
+        input_set.date,
+        len(files),
+        " ".join(input_set.volumes),
+        output,
+        processes,
+        open_files_per_worker,
+    )
+    try:
+        tasks = [
+            SplitTask(
+                source=source,
+                parts_dir=build.parts_dir,
+                selector=selector,
+                directory=directory,
+                max_bad_fraction=config.input.max_bad_fraction,
+                log_bad_lines=config.input.log_bad_lines,
+                max_open_files=open_files_per_worker,
+                compress_level=splitter.compress_level,
+                buffer_bytes=splitter.buffer_bytes,
+                group_flush_bytes=splitter.group_flush_bytes,
+            )
+            for source in files
+        ]
+        results = run_per_volume(
+            split_volume,
+            tasks,
+            [f.volume for f in files],
+            processes,
+            sum(_size(f.path) for f in files),
+            f"split {input_set.date}",
+        )
+        _warn_unsafe_names(results)
+        totals = join_parts(build.temporary, [r.parts for r in results])
+        constants = IndexConstants(
+            lines_per_second=splitter.lines_per_second,
+            base_seconds=splitter.base_seconds,
+            node_bytes_bands=splitter.node_bytes_bands,
+            node_overhead=splitter.node_overhead,
+        )
+        groups = write_index(build.temporary, totals.values(), constants, by_id)
+        write_getent_files(build.temporary)
+        selected = sum(r.selected for r in results)
+        skipped = sum(r.skipped + sum(count for _, count in r.unsafe.values()) for r in results)
+        log.info(
+            "split %s: %d group files, %d records written, %d skipped",
+            input_set.date,
+            groups,
+            selected,
+            skipped,
+        )
+        if groups == 0:
+            log.warning(
+                "split %s: no record belongs to a selected group; only %s is written",
+                input_set.date,
+                INDEX_FILE,
+            )
+        if upload:
+            # Imported here: boto3 is slow to import and only needed for the upload.
+            from humgen_storage.sinks.s3 import upload_directory
+
+            upload_directory(build.temporary, config.s3, last=(INDEX_FILE,))
+        else:
+            log.info("--no-upload: nothing sent to S3")
+        build.install()
+    except BaseException:
+        build.discard()
+        raise
+    log.info("split %s: complete in %s", input_set.date, output)
+    return 0
+
+
+def _warn_unsafe_names(results: list[VolumeSplit]) -> None:
+    skipped: dict[int, tuple[str | None, int]] = {}
+    for result in results:
+        for gid, (name, count) in result.unsafe.items():
+            skipped[gid] = (name, skipped.get(gid, (name, 0))[1] + count)
+    for gid, (name, count) in sorted(skipped.items()):
+        log.warning(
+            "group %r (gid %d) is not a safe file name: its %d records are skipped (--id writes %d.dat.gz)",
+            name,
+            gid,
+            count,
+            gid,
+        )
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # the reader reports the missing file

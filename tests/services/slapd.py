@@ -55,7 +55,11 @@ SLAPD_CANDIDATES = (
     "/usr/libexec/slapd",
     "/usr/local/libexec/slapd",
 )
-SCHEMA_DIR_CANDIDATES = ("/etc/ldap/schema", "/etc/openldap/schema", "/usr/local/etc/openldap/schema")
+SCHEMA_DIR_CANDIDATES = (
+    "/etc/ldap/schema",
+    "/etc/openldap/schema",
+    "/usr/local/etc/openldap/schema",
+)
 MODULE_DIR_CANDIDATES = (
     "/usr/lib/ldap",
     "/usr/lib/openldap",
@@ -132,7 +136,9 @@ def _find_slapd() -> str:
         if not os.access(configured, os.X_OK):
             _fail(f"${SLAPD_ENV}={configured} is not an executable")
         return configured
-    found = shutil.which("slapd") or next((c for c in SLAPD_CANDIDATES if os.access(c, os.X_OK)), None)
+    found = shutil.which("slapd") or next(
+        (c for c in SLAPD_CANDIDATES if os.access(c, os.X_OK)), None
+    )
     if found is None:
         _fail(
             "OpenLDAP slapd not found (install it: apt-get install slapd ldap-utils, "
@@ -234,7 +240,9 @@ def _write_certificates(workdir: Path) -> Path:
     (workdir / "server.pem").write_bytes(server_cert.public_bytes(pem))
     key_path = workdir / "server-key.pem"
     key_path.write_bytes(
-        server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     key_path.chmod(0o600)
     return workdir / "ca.pem"
@@ -245,7 +253,9 @@ def _load_data(binary: str, config_path: Path, ldif_path: Path, workdir: Path) -
     # slapadd does not understand RFC 2849's optional 'version: 1' line; drop it.
     text = ldif_path.read_text(encoding="utf-8")
     load_path = workdir / "load.ldif"
-    load_path.write_text(re.sub(r"\A((?:#[^\n]*\n|\n)*)version:[ \t]*1[ \t]*\n", r"\1", text), encoding="utf-8")
+    load_path.write_text(
+        re.sub(r"\A((?:#[^\n]*\n|\n)*)version:[ \t]*1[ \t]*\n", r"\1", text), encoding="utf-8"
+    )
     completed = subprocess.run(
         [binary, "-T", "add", "-f", str(config_path), "-l", str(load_path), "-q"],
         capture_output=True,
@@ -254,7 +264,9 @@ def _load_data(binary: str, config_path: Path, ldif_path: Path, workdir: Path) -
         check=False,
     )
     if completed.returncode != 0:
-        _fail(f"loading {ldif_path} failed (exit {completed.returncode}): {completed.stderr.strip()}")
+        _fail(
+            f"loading {ldif_path} failed (exit {completed.returncode}): {completed.stderr.strip()}"
+        )
 
 
 def _free_port() -> int:

@@ -1,0 +1,201 @@
+"""Which records the splitter writes, to which group file, and the TreeServe index.
+
+Pure logic, no I/O (spec section 6):
+
+* a record goes to group G when its gid is a humgen group, or when its path equals
+  or lies below one of the special prefixes (whole path components) and its gid has
+  a posixGroup name; everything else is skipped;
+* a group's file is ``<name>.dat.gz`` (``<gid>.dat.gz`` with ``--id``); a name that
+  is not a safe file name is skipped;
+* ``index.txt`` holds an estimate of TreeServe's build time and memory per group.
+
+The per-record work is kept small: the decision that depends only on the gid is made
+once per gid, and paths are decoded only for records of named, non-humgen gids whose
+path field could start with a special prefix.
+"""
+
+from __future__ import annotations
+
+import binascii
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from humgen_storage.config import DEFAULT_NODE_BYTES_BANDS
+from humgen_storage.mpistat.paths import PathDecodeError
+from humgen_storage.mpistat.reader import Format
+
+# Longest file name most filesystems allow (NAME_MAX), in bytes.
+NAME_MAX = 255
+GROUP_FILE_SUFFIX = ".dat.gz"
+
+
+class Rule(enum.Enum):
+    """What the gid alone says about a record."""
+
+    ALWAYS = "humgen gid"  # selected whatever the path
+    UNDER_PREFIX = "named gid"  # selected only under a special prefix
+    NEVER = "unnamed, non-humgen gid"
+
+
+@dataclass(frozen=True)
+class GroupRoute:
+    """Where the records of one gid go.
+
+    ``stem`` is the output file's name without ``.dat.gz``; None when the group would
+    be selected but its name cannot be a file name (the records are skipped).
+    """
+
+    gid: int
+    rule: Rule
+    stem: str | None
+    name: str | None
+
+
+def is_safe_file_name(name: str | None) -> bool:
+    """A group name usable as ``<name>.dat.gz`` in the output directory.
+
+    Spec: not empty, no ``/`` or NUL, not starting with ``.``. Also (our addition) the
+    resulting file name must fit in NAME_MAX bytes, or creating it would fail the run.
+    """
+    if not name or name.startswith(".") or "/" in name or "\0" in name:
+        return False
+    try:
+        encoded = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return len(encoded) + len(GROUP_FILE_SUFFIX) <= NAME_MAX
+
+
+@dataclass(frozen=True)
+class GroupSelector:
+    """The selection rule: humgen gids, the special prefixes, and how files are named."""
+
+    humgen_gids: frozenset[int]
+    special_prefixes: tuple[bytes, ...]
+    by_id: bool = False
+    # Each prefix followed by "/", computed once: "below" means whole components.
+    below_prefixes: tuple[bytes, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        below = tuple(p if p.endswith(b"/") else p + b"/" for p in self.special_prefixes)
+        object.__setattr__(self, "below_prefixes", below)
+
+    @classmethod
+    def create(
+        cls, humgen_gids: Iterable[int], special_prefixes: Sequence[str], by_id: bool = False
+    ) -> GroupSelector:
+        prefixes = tuple(normalise_prefix(prefix) for prefix in special_prefixes)
+        return cls(frozenset(humgen_gids), tuple(p for p in prefixes if p), by_id)
+
+    def route(self, gid: int, name: str | None) -> GroupRoute:
+        """The gid-only part of the decision, given the gid's posixGroup name (or None)."""
+        if gid in self.humgen_gids:
+            rule = Rule.ALWAYS
+        elif name is not None and self.special_prefixes:
+            rule = Rule.UNDER_PREFIX
+        else:
+            return GroupRoute(gid, Rule.NEVER, None, name)
+        if self.by_id:
+            stem: str | None = str(gid)
+        else:
+            stem = name if is_safe_file_name(name) else None
+        return GroupRoute(gid, rule, stem, name)
+
+    def under_special_prefix(self, path: bytes) -> bool:
+        """True when ``path`` equals a prefix or lies below it (whole components)."""
+        return path.startswith(self.below_prefixes) or path in self.special_prefixes
+
+    def matcher(self, fmt: Format) -> PrefixMatcher:
+        return PrefixMatcher(self, fmt)
+
+
+def normalise_prefix(prefix: str | bytes) -> bytes:
+    """Raw bytes of a configured prefix, without trailing slashes (``/`` itself stays)."""
+    raw = prefix.encode("utf-8", "surrogateescape") if isinstance(prefix, str) else prefix
+    stripped = raw.rstrip(b"/")
+    return stripped if stripped else raw
+
+
+class PrefixMatcher:
+    """Tests raw path fields of one input format against the special prefixes.
+
+    For the base64 format a path can only start with a prefix if its field starts with
+    the base64 of the prefix's first whole 3-byte groups; checking that first means
+    most records (paths on other volumes, other trees) are never decoded. Decoding is
+    the fallback that decides.
+    """
+
+    def __init__(self, selector: GroupSelector, fmt: Format) -> None:
+        self.selector = selector
+        self.fmt = fmt
+        self.field_heads: tuple[bytes, ...] | None = None
+        if fmt is Format.BASE64:
+            heads = []
+            for prefix in selector.special_prefixes:
+                whole = len(prefix) // 3 * 3
+                heads.append(binascii.b2a_base64(prefix[:whole], newline=False))
+            self.field_heads = tuple(heads)
+        self.undecodable = 0
+
+    def matches(self, path_field: bytes) -> bool:
+        if self.field_heads is not None and not path_field.startswith(self.field_heads):
+            return False
+        try:
+            path = self.fmt.decode_path(path_field)
+        except PathDecodeError:
+            # The reader validates the field's characters, not every decoding rule.
+            self.undecodable += 1
+            return False
+        return self.selector.under_special_prefix(path)
+
+
+# --------------------------------------------------------------------- index.txt
+
+INDEX_HEADER = ("Group", "Build time (sec)", "Memory use (bytes)")
+
+
+@dataclass(frozen=True)
+class IndexConstants:
+    """The TreeServe estimate's constants (``[splitter]`` in the config)."""
+
+    lines_per_second: float = 11000.0
+    base_seconds: float = 100.0
+    # (dir % below which it applies, bytes per node) in increasing order; the last
+    # pair's bound is +inf.
+    node_bytes_bands: tuple[tuple[float, int], ...] = DEFAULT_NODE_BYTES_BANDS
+    node_overhead: int = 50
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    group: str
+    build_seconds: float
+    memory_bytes: int
+
+    def line(self) -> str:
+        # The float as Python prints it (repr), as the legacy splitter did.
+        return f"{self.group}\t{self.build_seconds!r}\t{self.memory_bytes}\n"
+
+
+def bytes_per_node(dir_percent: float, bands: Sequence[tuple[float, int]]) -> int:
+    for bound, per_node in bands:
+        if dir_percent < bound:
+            return per_node
+    return bands[-1][1]
+
+
+def index_row(group: str, lines: int, dirs: int, constants: IndexConstants) -> IndexRow:
+    """TreeServe's estimate for a group of ``lines`` records, ``dirs`` of them directories."""
+    build_seconds = lines / constants.lines_per_second + constants.base_seconds
+    dir_percent = 100 * dirs / lines if lines else 0.0
+    per_node = bytes_per_node(dir_percent, constants.node_bytes_bands)
+    memory = int((2 * dirs + constants.node_overhead) * per_node)
+    return IndexRow(group, float(build_seconds), memory)
+
+
+def index_sort_key(stem: str, by_id: bool) -> tuple[int, bytes]:
+    """Rows by name, comparing bytes; with --id the stems are gids, by number."""
+    if by_id and stem.isdigit():
+        return (int(stem), b"")
+    return (0, stem.encode("utf-8", "surrogateescape"))
