@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.services.mysql",
     "tests.services.slapd",
+    "tests.services.s3",
 ]

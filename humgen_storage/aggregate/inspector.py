@@ -96,7 +96,9 @@ def encoded_prefix(literal: bytes, path_format: Format) -> bytes:
     return binascii.b2a_base64(literal[:whole], newline=False)
 
 
-def encoded_prefixes(roots: Sequence[InspectorRoot], path_format: Format) -> tuple[bytes, ...] | None:
+def encoded_prefixes(
+    roots: Sequence[InspectorRoot], path_format: Format
+) -> tuple[bytes, ...] | None:
     """Prefixes for ``bytes.startswith``; None when some root allows any path (no filter)."""
     prefixes = tuple(encoded_prefix(root.literal, path_format) for root in roots)
     if not prefixes or any(len(prefix) <= 1 for prefix in prefixes):
@@ -369,9 +371,12 @@ class ProjectInspector:
                     files=total[_FILES],
                     total_bytes=total[_TOTAL],
                     class_bytes={
-                        name: total[_FIRST_CLASS + index] for index, name in enumerate(self.class_names)
+                        name: total[_FIRST_CLASS + index]
+                        for index, name in enumerate(self.class_names)
                     },
-                    last_modified_days=days_since(self.reference, None if newest == _NO_MTIME else newest),
+                    last_modified_days=days_since(
+                        self.reference, None if newest == _NO_MTIME else newest
+                    ),
                     gid=self._row_gids.get(key),
                     project_total_bytes=project[_TOTAL],
                 )
@@ -433,7 +438,9 @@ def _human_match(components: Sequence[bytes], root: Sequence[str]) -> int | None
     if not (_matches(root[0], components[0]) and _matches(root[1], components[1])):
         return None
     for index in range(2, len(components)):
-        if _matches(root[-1], components[index]) and _is_subsequence(components[2:index], root[2:-1]):
+        if _matches(root[-1], components[index]) and _is_subsequence(
+            components[2:index], root[2:-1]
+        ):
             return index
     return None
 
@@ -472,9 +479,15 @@ def select_path(path: bytes, roots_by_volume: Mapping[str, Sequence[str]]) -> Pa
             if index is not None:
                 return PathSelection(volume, tuple(components[index:]))
     for volume, patterns in roots_by_volume.items():
-        below = [pattern for pattern in patterns if _above_root(components, pattern.strip("/").split("/"))]
+        below = [
+            pattern
+            for pattern in patterns
+            if _above_root(components, pattern.strip("/").split("/"))
+        ]
         if below:
             every_root = len(below) == len(patterns)
-            names = () if every_root else tuple(pattern.strip("/").split("/")[-1] for pattern in below)
+            names = (
+                () if every_root else tuple(pattern.strip("/").split("/")[-1] for pattern in below)
+            )
             return PathSelection(volume, (), names)
     return None

@@ -29,12 +29,14 @@ from humgen_storage.aggregate.inspector import (
     select_path,
 )
 from humgen_storage.config import Config, ConfigError
+from humgen_storage.directory import DirectoryError, load_directory
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.inputs import InputSet, newest_complete_set, parse_date, set_for_date
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.paths import display_name
 from humgen_storage.mpistat.reader import InputFile, MpistatReader
 from humgen_storage.pool import default_workers, report_progress, run_per_volume
+from humgen_storage.sinks.database import DatabaseError, open_database
 from humgen_storage.sinks.spaceman import SpacemanRow, merge_into_spaceman
 from humgen_storage.sinks.tsv import tsv_line, write_tsv
 
@@ -89,14 +91,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "one more below a users directory)",
     )
     parser.add_argument(
-        "--generic", action="store_true", help="whole paths and human-readable sizes, with Total (bytes)"
+        "--generic",
+        action="store_true",
+        help="whole paths and human-readable sizes, with Total (bytes)",
     )
     parser.add_argument("--noheader", action="store_true", help="do not print the header line")
     parser.add_argument(
-        "--tosql", action="store_true", help="also merge the rows into the spaceman table (not with PATH)"
+        "--tosql",
+        action="store_true",
+        help="also merge the rows into the spaceman table (not with PATH)",
     )
     parser.add_argument(
-        "--date", type=parse_date, help="use the inputs of this date (YYYY-MM-DD) instead of the newest"
+        "--date",
+        type=parse_date,
+        help="use the inputs of this date (YYYY-MM-DD) instead of the newest",
     )
 
 
@@ -271,8 +279,6 @@ def build_table(
     and Unix Group of each row's gid from the directory when ``with_names``."""
     directory = None
     if with_names and any(inspection.rows for inspection in inspections):
-        from humgen_storage.directory import DirectoryError, load_directory
-
         try:
             directory = load_directory(config.ldap)
         except DirectoryError as exc:
@@ -288,7 +294,9 @@ def build_table(
     return table
 
 
-def write_table(table: Sequence[TableRow], out: IO[str], generic: bool = False, header: bool = True) -> None:
+def write_table(
+    table: Sequence[TableRow], out: IO[str], generic: bool = False, header: bool = True
+) -> None:
     if header:
         out.write(tsv_line(GENERIC_HEADER if generic else PROJECT_HEADER))
     for row in table:
@@ -303,7 +311,9 @@ def _roots_by_volume(config: Config, volumes: Sequence[str]) -> dict[str, tuple[
     for volume in volumes:
         patterns = config.inspector.roots.get(volume)
         if not patterns:
-            raise ConfigError(f"{config.source}: [inspector] {volume}: no root patterns for inspector volume {volume}")
+            raise ConfigError(
+                f"{config.source}: [inspector] {volume}: no root patterns for inspector volume {volume}"
+            )
         roots[volume] = patterns
     return roots
 
@@ -338,7 +348,10 @@ def inspect_set(
     ]
     total_bytes = sum(_size(source.path) for source in input_set.files)
     log.info(
-        "inspect %s: volumes %s, depth %d", input_set.date.isoformat(), " ".join(input_set.volumes), depth
+        "inspect %s: volumes %s, depth %d",
+        input_set.date.isoformat(),
+        " ".join(input_set.volumes),
+        depth,
     )
     return run_per_volume(
         inspect_volume,
@@ -359,8 +372,6 @@ def _size(path: Path) -> int:
 
 def save_to_spaceman(config: Config, table: Sequence[TableRow], volumes: Sequence[str]) -> None:
     """Merge the table into spaceman in one transaction (see sinks.spaceman)."""
-    from humgen_storage.sinks.database import DatabaseError, open_database
-
     try:
         with open_database(config.database, base_dir=config.source.parent) as database:
             counts = merge_into_spaceman(database, [row.spaceman_row() for row in table], volumes)
@@ -438,12 +449,16 @@ def _run_path(args: argparse.Namespace, config: Config, volumes: Sequence[str]) 
     input_set = _input_set(config, [selection.volume], args.date)
     inspections = inspect_set(config, input_set, args.depth, only_under=selection.project)
     selected = [
-        VolumeInspection(inspection.volume, [row for row in inspection.rows if selection.selects(row)])
+        VolumeInspection(
+            inspection.volume, [row for row in inspection.rows if selection.selects(row)]
+        )
         for inspection in inspections
     ]
     if not any(inspection.rows for inspection in selected):
         log.warning(
-            "no rows at or below %s at depth %d (a deeper --depth may show it)", args.path, args.depth
+            "no rows at or below %s at depth %d (a deeper --depth may show it)",
+            args.path,
+            args.depth,
         )
     table = build_table(selected, config, with_names=not args.generic)
     write_table(table, sys.stdout, generic=args.generic, header=not args.noheader)

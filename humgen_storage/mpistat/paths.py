@@ -90,6 +90,8 @@ def go_quote(path: bytes) -> bytes:
             out += b"\\" + reverse[char.encode()]
         elif char.isprintable() or char == " ":
             out += char.encode("utf-8")
+        elif code < 0x80:  # Go writes ASCII control bytes and DEL as \xNN
+            out += b"\\x%02x" % code
         elif code < 0x10000:
             out += b"\\u%04x" % code
         else:

@@ -66,59 +66,36 @@ class MergeCounts:
     deleted: int
 
 
-_KEY_COLUMNS = ("Project", "Directory", "Volume")
-# The measured columns, updated on existing rows.
-_DATA_COLUMNS = (
-    "Files",
-    "Total",
-    "BAM",
-    "CRAM",
-    "VCF",
-    "PEDBED",
-    "Last Modified (days)",
-    "PI",
-    "Project Total",
-    "Unix Group",
-)
-# SpacemanRow field order.
-_COLUMNS = (
-    "Project",
-    "Directory",
-    "Volume",
-    "Files",
-    "Total",
-    "BAM",
-    "CRAM",
-    "VCF",
-    "PEDBED",
-    "Last Modified (days)",
-    "PI",
-    "Project Total",
-    "Unix Group",
-)
-
-
-def _names(columns: Sequence[str], prefix: str = "") -> str:
-    return ", ".join(f"{prefix}`{column}`" for column in columns)
-
-
+# The statements are written out in full: no SQL text is built at run time.
+# Column order everywhere is SpacemanRow's.
 _INSERT_TMP = (
-    f"INSERT INTO `spaceman_tmp` ({_names(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+    "INSERT INTO `spaceman_tmp` (`Project`, `Directory`, `Volume`, `Files`, `Total`, `BAM`, "
+    "`CRAM`, `VCF`, `PEDBED`, `Last Modified (days)`, `PI`, `Project Total`, `Unix Group`) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
-_UPDATE_BY_INDEX = (
-    "UPDATE `spaceman` SET "
-    + ", ".join(f"`{column}` = %s" for column in _DATA_COLUMNS)
-    + " WHERE `index` = %s"
+_SELECT_EXISTING = (
+    "SELECT `index`, `Project`, `Directory`, `Volume` FROM `spaceman` WHERE `Volume` = %s"
 )
 _DELETE_BY_INDEX = "DELETE FROM `spaceman` WHERE `index` = %s"
+# Everything but the key, the index and people's columns (Status, Action, Comment).
+_UPDATE_BY_INDEX = (
+    "UPDATE `spaceman` SET `Files` = %s, `Total` = %s, `BAM` = %s, `CRAM` = %s, `VCF` = %s, "
+    "`PEDBED` = %s, `Last Modified (days)` = %s, `PI` = %s, `Project Total` = %s, "
+    "`Unix Group` = %s WHERE `index` = %s"
+)
 # New rows come from spaceman_tmp; the NOT EXISTS probe uses spaceman's unique key.
 _INSERT_NEW = (
-    f"INSERT INTO `spaceman` ({_names(_COLUMNS)}, `Status`, `Action`, `Comment`) "
-    f"SELECT {_names(_COLUMNS, 't.')}, %s, %s, %s FROM `spaceman_tmp` t "
+    "INSERT INTO `spaceman` (`Project`, `Directory`, `Volume`, `Files`, `Total`, `BAM`, "
+    "`CRAM`, `VCF`, `PEDBED`, `Last Modified (days)`, `PI`, `Project Total`, `Unix Group`, "
+    "`Status`, `Action`, `Comment`) "
+    "SELECT t.`Project`, t.`Directory`, t.`Volume`, t.`Files`, t.`Total`, t.`BAM`, t.`CRAM`, "
+    "t.`VCF`, t.`PEDBED`, t.`Last Modified (days)`, t.`PI`, t.`Project Total`, t.`Unix Group`, "
+    "%s, %s, %s FROM `spaceman_tmp` t "
     "WHERE NOT EXISTS (SELECT 1 FROM `spaceman` s WHERE s.`Project` = t.`Project` "
     "AND s.`Directory` = t.`Directory` AND s.`Volume` = t.`Volume`) "
     "ORDER BY t.`index`"
 )
+_EMPTY_TMP = "DELETE FROM `spaceman_tmp`"
 
 
 def merge_into_spaceman(
@@ -133,27 +110,25 @@ def merge_into_spaceman(
     if len(new_rows) != len(rows):
         raise ValueError("two rows share a (Project, Directory, Volume) key")
     with database.transaction() as cursor:
-        cursor.execute("DELETE FROM `spaceman_tmp`")
+        cursor.execute(_EMPTY_TMP)
         cursor.executemany(_INSERT_TMP, [row.values() for row in rows])
 
+        # Compared in Python, exactly; rows are then addressed by their primary key.
         existing: dict[tuple[str, str, str], int] = {}
-        if volumes:
-            placeholders = ", ".join(["%s"] * len(volumes))
-            cursor.execute(
-                f"SELECT `index`, {_names(_KEY_COLUMNS)} FROM `spaceman` "  # noqa: S608 - fixed text
-                f"WHERE `Volume` IN ({placeholders})",
-                list(volumes),
-            )
-            existing = {(project, directory, volume): index for index, project, directory, volume in cursor.fetchall()}
+        for volume in volumes:
+            cursor.execute(_SELECT_EXISTING, (volume,))
+            for index, project, directory, row_volume in cursor.fetchall():
+                existing[(project, directory, row_volume)] = index
 
         gone = [index for key, index in existing.items() if key not in new_rows]
         cursor.executemany(_DELETE_BY_INDEX, [(index,) for index in gone])
 
         kept = [(key, index) for key, index in existing.items() if key in new_rows]
+        # values()[3:] are the columns after the key, in _UPDATE_BY_INDEX's order.
         cursor.executemany(
             _UPDATE_BY_INDEX, [(*new_rows[key].values()[3:], index) for key, index in kept]
         )
 
         inserted = cursor.execute(_INSERT_NEW, (NO_DECISION, NO_DECISION, ""))
-        cursor.execute("DELETE FROM `spaceman_tmp`")
+        cursor.execute(_EMPTY_TMP)
     return MergeCounts(inserted=max(inserted, 0), updated=len(kept), deleted=len(gone))
