@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 import os
 import traceback
+from concurrent.futures import ALL_COMPLETED, ProcessPoolExecutor, wait
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -35,6 +36,12 @@ def default_workers(configured: int | None = None) -> int:
     if lsf_cores.isdigit() and int(lsf_cores) > 0:
         return int(lsf_cores)
     return os.cpu_count() or 1
+
+
+def plan_workers(workers: int, volumes: int) -> tuple[int, int]:
+    """(volumes run at once, block workers per volume), keeping processes within ``workers``."""
+    at_once = max(1, min(workers, volumes))
+    return at_once, max(1, workers // at_once)
 
 
 def report_progress(compressed_bytes: int) -> None:
@@ -80,25 +87,30 @@ def run_per_volume(
     ``func`` must be a module-level function (it is pickled to the workers).
     """
     global _progress_counter
-    counter = multiprocessing.Value("q", 0)
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("q", 0)
     progress = Progress(total_bytes, description, log)
     processes = max(1, min(workers, len(tasks)))
     outcomes: list[_Outcome[R]]
     try:
         if processes == 1:
-            # One volume: no pool to start, and tracebacks stay simple.
+            # One at a time: no pool to start, and tracebacks stay simple.
             _progress_counter = counter
             outcomes = []
             for task, label in zip(tasks, labels, strict=True):
                 outcomes.append(_run_task(func, task, label))
                 progress.update(counter.value - progress.done)
         else:
-            with multiprocessing.Pool(processes, initializer=_init_worker, initargs=(counter,)) as pool:
-                pending = pool.starmap_async(_run_task, [(func, t, lb) for t, lb in zip(tasks, labels, strict=True)])
-                while not pending.ready():
-                    pending.wait(0.5)
+            # ProcessPoolExecutor's workers are not daemons, so a volume's task may
+            # start its own block-parsing processes (mpistat/parallel.py).
+            with ProcessPoolExecutor(
+                processes, mp_context=context, initializer=_init_worker, initargs=(counter,)
+            ) as pool:
+                futures = [pool.submit(_run_task, func, t, lb) for t, lb in zip(tasks, labels, strict=True)]
+                while not all(f.done() for f in futures):
+                    wait(futures, timeout=0.5, return_when=ALL_COMPLETED)
                     progress.update(counter.value - progress.done)
-                outcomes = pending.get()
+                outcomes = [f.result() for f in futures]
     finally:
         _progress_counter = None
         progress.close()

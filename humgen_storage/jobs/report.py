@@ -18,9 +18,10 @@ import logging
 import math
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from humgen_storage.aggregate.usage import USAGE_FIELDS, UsageAggregate, consumption, days_since
+from humgen_storage.aggregate.usage import UsageAggregate, consumption, days_since
 from humgen_storage.config import Config
 from humgen_storage.directory import GroupDirectory, load_directory
 from humgen_storage.errors import JobFailed, UsageError
@@ -28,7 +29,8 @@ from humgen_storage.inputs import InputSet, newest_complete_set, parse_date, set
 from humgen_storage.locking import job_lock, lock_dir
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.reader import InputFile, MpistatReader
-from humgen_storage.pool import default_workers, report_progress, run_per_volume
+from humgen_storage.mpistat.parallel import aggregate_file
+from humgen_storage.pool import default_workers, plan_workers, report_progress, run_per_volume
 from humgen_storage.quota import fetch_quotas
 from humgen_storage.sinks.database import Database, open_database
 from humgen_storage.sinks.usage import has_rows_for, load_rows, report_tsv_path, rows_for, write_report_tsv
@@ -128,13 +130,14 @@ def run_report(config: Config, input_set: InputSet, force: bool, workers: int) -
         if not force and _already_loaded(config, db, day):
             return 0
         staging.save_directory(load_directory(config.ldap))
-        tasks = [StageTask(config, f, day) for f in input_set.files]
+        at_once, block_workers = plan_workers(workers, len(input_set.files))
+        tasks = [StageTask(config, f, day, block_workers) for f in input_set.files]
         total = sum(_size(f.path) for f in input_set.files)
         run_per_volume(
             stage_volume,
             tasks,
             [f.volume for f in input_set.files],
-            workers,
+            at_once,
             total,
             f"report {day}",
         )
@@ -151,7 +154,7 @@ def stage_only(config: Config, volume: str, day: dt.date | None, workers: int) -
     if not staging.has_directory():
         staging.save_directory(load_directory(config.ldap))
     try:
-        stage_volume(StageTask(config, source, day))
+        stage_volume(StageTask(config, source, day, workers))
     except Exception as exc:
         raise JobFailed(f"volume {volume} was not staged", [str(exc)]) from None
     log.info("staged volume %s for %s in %s", volume, day, staging.directory)
@@ -203,6 +206,7 @@ class StageTask:
     config: Config
     source: InputFile
     day: dt.date  # the set's date (--date may differ from the date in the file's name)
+    block_workers: int = 1  # processes parsing this volume's blocks
 
 
 def _size(path: Path) -> int:
@@ -223,9 +227,8 @@ def stage_volume(task: StageTask) -> str:
         log_bad_lines=config.input.log_bad_lines,
         on_progress=report_progress,
     ) as reader:
-        aggregate = UsageAggregate(reference=math.floor(reader.mtime))
-        for rows in reader.scan(USAGE_FIELDS):
-            aggregate.add_rows(rows)
+        reference = math.floor(reader.mtime)
+        aggregate = aggregate_file(reader, partial(UsageAggregate, reference), workers=task.block_workers)
         rows_out = usage_rows(config, groups, aggregate, reader.volume_name, reader.mtime, source.volume, task.day)
         staging.save_volume(
             StagedVolume(

@@ -113,6 +113,13 @@ def record_pattern(fmt: Format, fields: tuple[str, ...], whole_line: bool = Fals
     return re.compile(b"^" + body + b"$", re.M)
 
 
+@functools.lru_cache(maxsize=4)
+def block_pattern(fmt: Format) -> re.Pattern[bytes]:
+    """Matches a whole block of valid lines, capturing nothing (the fastest check)."""
+    line = record_pattern(fmt, ()).pattern[1:-1]  # without the ^ and $ anchors
+    return re.compile(b"(?:" + line + b"\n)*+")
+
+
 def field_order(fmt: Format, fields: tuple[str, ...]) -> tuple[str, ...]:
     """The order in which ``record_pattern`` captures ``fields``."""
     return tuple(name for name in fmt.field_names if name in fields)
@@ -162,6 +169,22 @@ def scan_block(fmt: Format, pattern: re.Pattern[bytes], data: bytes, first_line:
         groups = match.groups()
         rows.append(groups if len(groups) > 1 else groups[0])
     return BlockScan(rows, lines, bad)
+
+
+def clean_block(fmt: Format, data: bytes, first_line: int) -> tuple[bytes, int, list[tuple[int, str]]]:
+    """(the block's valid lines, its line count, its malformed lines). Pure."""
+    lines = data.count(b"\n")
+    if block_pattern(fmt).fullmatch(data) is not None:
+        return data, lines, []
+    good = []
+    bad = []
+    line_match = record_pattern(fmt, ()).fullmatch
+    for offset, line in enumerate(data.split(b"\n")[:-1]):
+        if line_match(line) is None:
+            bad.append((first_line + offset, explain_bad_line(fmt, line)))
+        else:
+            good.append(line)
+    return b"".join(line + b"\n" for line in good), lines, bad
 
 
 @dataclass(frozen=True)
@@ -334,13 +357,15 @@ class MpistatReader:
                 pending += b"\n"  # a last line without its newline still counts
             yield next_line, pending
 
-    def record_bad_lines(self, bad: list[tuple[int, str]]) -> None:
-        for line_no, reason in bad:
-            self.bad_lines += 1
-            if self.bad_lines <= self.log_bad_lines:
-                self.log.warning("%s line %d: malformed, skipped: %s", self.source.path, line_no, reason)
-            elif self.bad_lines == self.log_bad_lines + 1:
-                self.log.warning("%s: more malformed lines; counting without logging", self.source.path)
+    def record_bad_lines(self, bad: list[tuple[int, str]], total: int | None = None) -> None:
+        """Count ``total`` (default: all of ``bad``) malformed lines; log the first few."""
+        logged_before = min(self.bad_lines, self.log_bad_lines)
+        for line_no, reason in bad[: max(0, self.log_bad_lines - logged_before)]:
+            self.log.warning("%s line %d: malformed, skipped: %s", self.source.path, line_no, reason)
+        before = self.bad_lines
+        self.bad_lines += len(bad) if total is None else total
+        if before <= self.log_bad_lines < self.bad_lines:
+            self.log.warning("%s: more malformed lines; counting without logging", self.source.path)
 
     def scan(self, fields: tuple[str, ...], whole_line: bool = False) -> Iterator[list[Any]]:
         """Valid rows per block: tuples of the captured fields (as bytes) in line order."""

@@ -1,0 +1,40 @@
+"""Numeric columns of a validated block, cut with numpy: no Python object per record.
+
+A block that passed ``clean_block`` has exactly one separator (tab or newline) after
+each field, so the separator positions, reshaped to one row per line, give every
+field's start and end. A column is parsed by gathering its digits right-aligned into
+a (lines × width) matrix and multiplying by powers of ten.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from humgen_storage.mpistat.reader import Format
+
+_TAB, _NEWLINE, _ZERO, _MINUS = 9, 10, 48, 45
+_POWERS = 10 ** np.arange(18, -1, -1, dtype=np.int64)
+
+Column = npt.NDArray[np.int64]
+
+
+def numeric_columns(fmt: Format, block: bytes, names: tuple[str, ...]) -> dict[str, Column]:
+    """The named numeric fields of every line of a clean block, as int64 arrays."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    fields = fmt.field_names
+    separators = np.flatnonzero((data == _TAB) | (data == _NEWLINE)).reshape(-1, len(fields))
+    return {name: _parse(data, separators, fields.index(name)) for name in names}
+
+
+def _parse(data: npt.NDArray[np.uint8], separators: npt.NDArray[np.intp], index: int) -> Column:
+    starts = separators[:, index - 1] + 1  # the path (field 0) is never numeric
+    ends = separators[:, index]
+    negative = data[starts] == _MINUS
+    starts = starts + negative
+    width = int((ends - starts).max(initial=1))
+    positions = ends[:, None] - width + np.arange(width)
+    digits = data[positions].astype(np.int64) - _ZERO
+    digits[positions < starts[:, None]] = 0  # left padding: bytes of earlier fields
+    values = digits @ _POWERS[-width:]
+    return np.where(negative, -values, values)

@@ -1,0 +1,140 @@
+"""Parallelism within one volume: one process decompresses, several parse and aggregate.
+
+The reading process hands newline-aligned blocks to ``workers - 1`` helper processes
+through a bounded queue; when the queue is full it parses the block itself, so it
+never idles and the number of busy processes stays at ``workers``. Each process
+folds its blocks into its own partial aggregate; the partials are merged exactly at
+the end (the aggregates define ``merge``; hard-link tables are unions, so an inode
+seen by two workers still counts once).
+
+Memory is bounded: at most ``2 × workers`` blocks are in flight.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from humgen_storage.mpistat.reader import Format, MpistatReader, clean_block
+
+
+class Partial(Protocol):
+    """A per-volume aggregate that can absorb blocks of valid lines and other partials."""
+
+    def add_block(self, fmt: Format, block: bytes) -> None: ...
+
+    def merge(self, other: Any) -> None: ...
+
+
+P = TypeVar("P", bound=Partial)
+
+# How many malformed lines each process remembers for the log; the rest are counted.
+_KEEP_BAD = 20
+
+
+@dataclass
+class _WorkerResult:
+    partial: Any
+    lines: int = 0
+    bad_count: int = 0
+    bad_first: list[tuple[int, str]] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class _Parser:
+    """Validates blocks and folds them into one partial aggregate, counting bad lines."""
+
+    fmt: Format
+    partial: Any
+    result: _WorkerResult = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.result = _WorkerResult(self.partial)
+
+    def parse(self, first_line: int, block: bytes) -> None:
+        valid, lines, bad = clean_block(self.fmt, block, first_line)
+        self.result.lines += lines
+        if bad:
+            self.result.bad_count += len(bad)
+            room = _KEEP_BAD - len(self.result.bad_first)
+            self.result.bad_first.extend(bad[:room])
+        self.partial.add_block(self.fmt, valid)
+
+
+def _worker_main(parser: _Parser, tasks: Any, results: Any) -> None:
+    try:
+        while True:
+            item = tasks.get()
+            if item is None:
+                break
+            parser.parse(*item)
+        results.put(parser.result)
+    except BaseException as exc:  # report, never hang the reader
+        results.put(_WorkerResult(None, error=f"{type(exc).__name__}: {exc}"))
+
+
+def aggregate_file(reader: MpistatReader, make_partial: Callable[[], P], workers: int = 1) -> P:
+    """Fold every valid line of an open reader into one aggregate, using ``workers`` processes."""
+    local = _Parser(reader.format, make_partial())
+    helpers: list[multiprocessing.process.BaseProcess] = []
+    context = multiprocessing.get_context("fork")
+    tasks: Any = context.Queue(maxsize=2 * workers)
+    results: Any = context.Queue()
+    try:
+        for _ in range(max(0, workers - 1)):
+            process = context.Process(
+                target=_worker_main,
+                args=(_Parser(reader.format, make_partial()), tasks, results),
+                daemon=True,
+            )
+            process.start()
+            helpers.append(process)
+        for first_line, block in reader.blocks():
+            if helpers:
+                try:
+                    tasks.put_nowait((first_line, block))
+                    continue
+                except queue.Full:
+                    pass  # every helper is busy: parse this one here
+            local.parse(first_line, block)
+        for _ in helpers:
+            tasks.put(None)
+        outcomes = [local.result] + [_collect(results, helpers) for _ in helpers]
+    finally:
+        for process in helpers:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+        tasks.close()
+        results.close()
+    errors = [o.error for o in outcomes if o.error]
+    if errors:
+        raise RuntimeError(f"{reader.source.path}: a parsing process failed: {errors[0]}")
+    merged: P = local.partial
+    bad_first: list[tuple[int, str]] = []
+    for outcome in outcomes:
+        if outcome is not local.result:
+            merged.merge(outcome.partial)
+        reader.lines += outcome.lines
+        bad_first.extend(outcome.bad_first)
+    bad_total = sum(o.bad_count for o in outcomes)
+    bad_first.sort()
+    reader.record_bad_lines(bad_first, total=bad_total)
+    reader.check_bad_fraction()
+    return merged
+
+
+def _collect(results: Any, helpers: list[multiprocessing.process.BaseProcess]) -> _WorkerResult:
+    """The next helper's result; fails instead of hanging if a helper died."""
+    while True:
+        try:
+            result: _WorkerResult = results.get(timeout=1.0)
+            return result
+        except queue.Empty:
+            if not all(p.is_alive() or p.exitcode == 0 for p in helpers):
+                dead = [p.exitcode for p in helpers if not p.is_alive()]
+                return _WorkerResult(None, error=f"a parsing process exited with status {dead}")

@@ -1,0 +1,66 @@
+"""The parallel block path gives exactly the single-process result (issue 7)."""
+
+from __future__ import annotations
+
+import random
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from humgen_storage.aggregate.usage import UsageAggregate
+from humgen_storage.mpistat.parallel import aggregate_file
+from humgen_storage.mpistat.reader import InputFile, MpistatReader
+from humgen_storage.mpistat.writer import Record
+from tests.helpers import write_mpistat
+
+R = 1_800_000_000
+
+
+def records(n: int) -> list[Record]:
+    rng = random.Random(7)
+    out = [Record(b"/lustre/scratch118", 4096, 0, 0, R, R, R, "d", 1, 1)]
+    links: list[tuple[int, int, int]] = []
+    for i in range(n):
+        gid = 1000 + rng.randrange(30)
+        if links and rng.random() < 0.05:  # a later name of an earlier multi-link inode
+            inode, size, gid = links[rng.randrange(len(links))]
+            nlink = 2
+        else:
+            inode, size = 10 + i, rng.randrange(10**9)
+            nlink = rng.choice([1] * 20 + [0, 2, 3])
+            if nlink > 1:
+                links.append((inode, size, gid))
+        mtime = R - rng.randrange(10**8) + (10**6 if rng.random() < 0.01 else 0)
+        name = b"/lustre/scratch118/d%d/f%d%s" % (i % 97, i, b"\t\n\xff" if i % 50 == 0 else b"")
+        out.append(Record(name, size, 1, gid, R, mtime, R, "f", inode, nlink, 1 + i % 2))
+    return out
+
+
+def aggregate(path: Path, workers: int, block_size: int, **kwargs: object) -> tuple[UsageAggregate, int, int]:
+    with MpistatReader(InputFile.from_path(path), block_size=block_size, **kwargs) as reader:  # type: ignore[arg-type]
+        result = aggregate_file(reader, partial(UsageAggregate, R), workers=workers)
+    return result, reader.lines, reader.bad_lines
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_parallel_equals_single_process(tmp_path: Path, workers: int) -> None:
+    path = write_mpistat(tmp_path, "20261120", "118", records(20000))
+    # 3 KiB blocks: thousands of blocks, lines cut at every boundary position over the
+    # run, and the names of one inode spread over blocks parsed by different workers.
+    single, lines1, _ = aggregate(path, 1, 1 << 20)
+    parallel, lines2, _ = aggregate(path, workers, 3000)
+    assert parallel.totals() == single.totals()
+    assert lines1 == lines2 == 20001
+    assert parallel.records == single.records == 20001
+
+
+def test_parallel_counts_bad_lines_and_logs_the_first(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    good = records(3000)
+    bad = [b"bad line %d\n" % i for i in range(3)]
+    path = write_mpistat(tmp_path, "20261120", "118", good[:1000], extra_lines=bad + [r.line() for r in good[1000:]])
+    result, lines, bad_lines = aggregate(path, 2, 2000, max_bad_fraction=0.01, log_bad_lines=2)
+    assert (lines, bad_lines) == (3004, 3)
+    logged = [r.getMessage() for r in caplog.records if "malformed, skipped" in r.getMessage()]
+    assert [m.split(": malformed")[0][-9:] for m in logged] == ["line 1001", "line 1002"]
+    assert result.records == 3001
