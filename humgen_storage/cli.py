@@ -53,7 +53,11 @@ def _common_options(parser: argparse.ArgumentParser, top: bool) -> None:
         help="configuration file (default: $HUMGEN_STORAGE_CONFIG, else ./humgen_storage.ini)",
     )
     parser.add_argument(
-        "-v", "--verbose", action="store_true", default=default_verbose, help="show debug logs and tracebacks"
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default_verbose,
+        help="show debug logs and tracebacks",
     )
 
 
@@ -107,7 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             log.exception("%s failed", args.command)
         else:
-            log.error("%s failed: %s: %s (run with -v for details)", args.command, type(exc).__name__, exc)
+            log.error(
+                "%s failed: %s: %s (run with -v for details)", args.command, type(exc).__name__, exc
+            )
         return EXIT_FAILED
 
 

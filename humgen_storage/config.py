@@ -327,7 +327,9 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
     max_bad = r.number("input", "max_bad_fraction", 0.001)
     if max_bad > 1:
         raise r.error("input", "max_bad_fraction", "must be a fraction between 0 and 1")
-    inputs = InputConfig(max_bad_fraction=max_bad, log_bad_lines=r.integer("input", "log_bad_lines", 5))
+    inputs = InputConfig(
+        max_bad_fraction=max_bad, log_bad_lines=r.integer("input", "log_bad_lines", 5)
+    )
 
     volumes = VolumesConfig(
         report=r.volumes("volumes", "report"),
@@ -413,8 +415,12 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
         endpoint_url=r.raw("s3", "endpoint_url"),
         max_attempts=r.integer("s3", "max_attempts", 5, minimum=1),
         # S3 parts are at least 5 MiB (except the last).
-        multipart_threshold=r.integer("s3", "multipart_threshold", 64 * 1024 * 1024, minimum=5 * 1024 * 1024),
-        multipart_chunksize=r.integer("s3", "multipart_chunksize", 64 * 1024 * 1024, minimum=5 * 1024 * 1024),
+        multipart_threshold=r.integer(
+            "s3", "multipart_threshold", 64 * 1024 * 1024, minimum=5 * 1024 * 1024
+        ),
+        multipart_chunksize=r.integer(
+            "s3", "multipart_chunksize", 64 * 1024 * 1024, minimum=5 * 1024 * 1024
+        ),
         region=r.raw("s3", "region"),
         connect_timeout=r.number("s3", "connect_timeout", 10.0, minimum=0.001),
         read_timeout=r.number("s3", "read_timeout", 120.0, minimum=0.001),
@@ -466,7 +472,9 @@ def _node_bytes_bands(r: _Reader) -> tuple[tuple[float, int], ...]:
             bands.append((float(bound), int(per_node)))
         bands.append((float("inf"), int(last)))
     except ValueError:
-        raise r.error("splitter", "node_bytes_bands", f"expected 'percent:bytes ... bytes', got {value!r}") from None
+        raise r.error(
+            "splitter", "node_bytes_bands", f"expected 'percent:bytes ... bytes', got {value!r}"
+        ) from None
     bounds = [bound for bound, _ in bands]
     if bounds != sorted(bounds):
         raise r.error("splitter", "node_bytes_bands", "bounds must increase")
@@ -477,7 +485,10 @@ def _warn_if_secret_readable(parser: configparser.ConfigParser, source: Path) ->
     """Warn when the file holds a password and others than its owner can read it."""
     holds_secret = bool(
         (parser.has_option("database", "password") and parser.get("database", "password").strip())
-        or (parser.has_option("ldap", "bind_password") and parser.get("ldap", "bind_password").strip())
+        or (
+            parser.has_option("ldap", "bind_password")
+            and parser.get("ldap", "bind_password").strip()
+        )
         or re.search(r"://[^/@:]*:[^/@]+@", parser.get("database", "url", fallback=""))
     )
     if not holds_secret:

@@ -44,7 +44,9 @@ def setup_logging(verbose: bool = False) -> None:
 class VolumeLogger(logging.LoggerAdapter[logging.Logger]):
     """A logger whose lines carry the volume they concern."""
 
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
         extra = dict(kwargs.get("extra") or {})
         extra.setdefault("volume", (self.extra or {}).get("volume", "-"))
         kwargs["extra"] = extra
@@ -79,7 +81,12 @@ class Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=total, desc=description, unit="B", unit_scale=True, unit_divisor=1024, leave=False
+                total=total,
+                desc=description,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                leave=False,
             )
 
     def update(self, compressed_bytes: int) -> None:

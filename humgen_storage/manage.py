@@ -50,10 +50,14 @@ def run(args: argparse.Namespace, config: Config) -> int:
     module = job_module(job)
     with job_lock(lock_dir(config), job) as held_by:
         if held_by:
-            log.info("%s: the lock is held (%s); another run is working, nothing to do", job, held_by)
+            log.info(
+                "%s: the lock is held (%s); another run is working, nothing to do", job, held_by
+            )
             return 0
         volumes = config.volumes.for_job(job)
-        input_set = newest_complete_set(config.paths.mpistat_dir, volumes, config.paths.max_days_ago)
+        input_set = newest_complete_set(
+            config.paths.mpistat_dir, volumes, config.paths.max_days_ago
+        )
         if input_set is None:
             log.error(
                 "%s: no complete set of volumes %s in %s within the last %d days: "
@@ -66,8 +70,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
             return 1
         marker = module.done_marker(config, input_set.date)
         if marker.exists():
-            log.info("%s for %s is already done (%s exists); nothing to do", job, input_set.date, marker)
+            log.info(
+                "%s for %s is already done (%s exists); nothing to do", job, input_set.date, marker
+            )
             return 0
         link_latest(config.paths.report_dir, input_set)
-        log.info("%s: running on the set of %s (%s)", job, input_set.date, " ".join(input_set.volumes))
+        log.info(
+            "%s: running on the set of %s (%s)", job, input_set.date, " ".join(input_set.volumes)
+        )
         return int(module.run_managed(config, input_set))

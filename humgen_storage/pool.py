@@ -11,8 +11,8 @@ import logging
 import multiprocessing
 import os
 import traceback
-from concurrent.futures import ALL_COMPLETED, ProcessPoolExecutor, wait
 from collections.abc import Callable, Sequence
+from concurrent.futures import ALL_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -106,7 +106,9 @@ def run_per_volume(
             with ProcessPoolExecutor(
                 processes, mp_context=context, initializer=_init_worker, initargs=(counter,)
             ) as pool:
-                futures = [pool.submit(_run_task, func, t, lb) for t, lb in zip(tasks, labels, strict=True)]
+                futures = [
+                    pool.submit(_run_task, func, t, lb) for t, lb in zip(tasks, labels, strict=True)
+                ]
                 while not all(f.done() for f in futures):
                     wait(futures, timeout=0.5, return_when=ALL_COMPLETED)
                     progress.update(counter.value - progress.done)

@@ -17,5 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     with open_database(config.database, base_dir=config.source.parent) as db:
-        log.info("tables lustre_usage, spaceman and spaceman_tmp are in place in %s", db.description)
+        log.info(
+            "tables lustre_usage, spaceman and spaceman_tmp are in place in %s", db.description
+        )
     return 0

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
+from typing import Any
 
 from humgen_storage.directory import Group, GroupDirectory
 
@@ -81,7 +82,9 @@ class Staging:
     def save_directory(self, groups: GroupDirectory) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         with _atomic_sqlite(self.directory / DIRECTORY_FILE) as db:
-            db.execute("CREATE TABLE groups (gid INTEGER PRIMARY KEY, name TEXT, is_humgen INTEGER, pi TEXT)")
+            db.execute(
+                "CREATE TABLE groups (gid INTEGER PRIMARY KEY, name TEXT, is_humgen INTEGER, pi TEXT)"
+            )
             db.executemany(
                 "INSERT INTO groups VALUES (?, ?, ?, ?)",
                 [(g.gid, g.name, int(g.is_humgen), g.pi) for g in groups.groups.values()],
@@ -93,7 +96,9 @@ class Staging:
     def load_directory(self) -> GroupDirectory:
         with closing(sqlite3.connect(self.directory / DIRECTORY_FILE)) as db:
             rows = db.execute("SELECT gid, name, is_humgen, pi FROM groups").fetchall()
-        return GroupDirectory({gid: Group(gid, name, bool(humgen), pi) for gid, name, humgen, pi in rows})
+        return GroupDirectory(
+            {gid: Group(gid, name, bool(humgen), pi) for gid, name, humgen, pi in rows}
+        )
 
     # -- volumes ------------------------------------------------------------------------
 
@@ -111,24 +116,52 @@ class Staging:
                 "CREATE TABLE usage (volume_name TEXT, pi TEXT, grp TEXT, used INTEGER, quota INTEGER,"
                 " consumption TEXT, last_modified REAL, archived TEXT, date TEXT, is_humgen INTEGER)"
             )
-            db.executemany("INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [astuple(r) for r in staged.rows])
+            db.executemany(
+                "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [astuple(r) for r in staged.rows],
+            )
 
     def staged_volumes(self) -> list[str]:
         if not self.directory.is_dir():
             return []
-        return sorted(p.name[len("volume-") : -len(".db")] for p in self.directory.glob("volume-*.db"))
+        return sorted(
+            p.name[len("volume-") : -len(".db")] for p in self.directory.glob("volume-*.db")
+        )
 
     def load_volume(self, volume: str) -> StagedVolume | None:
         path = self._volume_path(volume)
         if not path.is_file():
             return None
         with closing(sqlite3.connect(path)) as db:
-            volume_row = db.execute("SELECT volume, volume_name, source, lines, bad_lines FROM volume").fetchone()
+            volume_row = db.execute(
+                "SELECT volume, volume_name, source, lines, bad_lines FROM volume"
+            ).fetchone()
             rows = db.execute(
                 "SELECT volume_name, pi, grp, used, quota, consumption, last_modified, archived, date, is_humgen"
                 " FROM usage"
             ).fetchall()
+        number, volume_name, source, lines, bad_lines = volume_row
         return StagedVolume(
-            *volume_row,
-            rows=tuple(UsageRow(*row[:-1], is_humgen=bool(row[-1])) for row in rows),
+            volume=number,
+            volume_name=volume_name,
+            source=source,
+            lines=lines,
+            bad_lines=bad_lines,
+            rows=tuple(_usage_row(row) for row in rows),
         )
+
+
+def _usage_row(row: tuple[Any, ...]) -> UsageRow:
+    volume_name, pi, group, used, quota, consumption, last_modified, archived, date, is_humgen = row
+    return UsageRow(
+        volume_name,
+        pi,
+        group,
+        used,
+        quota,
+        consumption,
+        last_modified,
+        archived,
+        date,
+        bool(is_humgen),
+    )

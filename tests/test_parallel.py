@@ -37,7 +37,9 @@ def records(n: int) -> list[Record]:
     return out
 
 
-def aggregate(path: Path, workers: int, block_size: int, **kwargs: object) -> tuple[UsageAggregate, int, int]:
+def aggregate(
+    path: Path, workers: int, block_size: int, **kwargs: object
+) -> tuple[UsageAggregate, int, int]:
     with MpistatReader(InputFile.from_path(path), block_size=block_size, **kwargs) as reader:  # type: ignore[arg-type]
         result = aggregate_file(reader, partial(UsageAggregate, R), workers=workers)
     return result, reader.lines, reader.bad_lines
@@ -55,10 +57,14 @@ def test_parallel_equals_single_process(tmp_path: Path, workers: int) -> None:
     assert parallel.records == single.records == 20001
 
 
-def test_parallel_counts_bad_lines_and_logs_the_first(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_parallel_counts_bad_lines_and_logs_the_first(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     good = records(3000)
     bad = [b"bad line %d\n" % i for i in range(3)]
-    path = write_mpistat(tmp_path, "20261120", "118", good[:1000], extra_lines=bad + [r.line() for r in good[1000:]])
+    path = write_mpistat(
+        tmp_path, "20261120", "118", good[:1000], extra_lines=bad + [r.line() for r in good[1000:]]
+    )
     result, lines, bad_lines = aggregate(path, 2, 2000, max_bad_fraction=0.01, log_bad_lines=2)
     assert (lines, bad_lines) == (3004, 3)
     logged = [r.getMessage() for r in caplog.records if "malformed, skipped" in r.getMessage()]

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from humgen_storage.mpistat.paths import PathDecodeError, decode_quoted_path, display_name, go_quote
-from humgen_storage.mpistat.reader import Format, InputError, InputFile, MpistatReader, scan_block, record_pattern
+from humgen_storage.mpistat.reader import (
+    Format,
+    InputError,
+    InputFile,
+    MpistatReader,
+    record_pattern,
+    scan_block,
+)
 from humgen_storage.mpistat.writer import Record
 from tests.helpers import write_mpistat
 
@@ -23,7 +30,9 @@ ODD_PATHS = [
 ]
 
 
-def read_all(path: Path, fields: tuple[str, ...], **kwargs: object) -> tuple[MpistatReader, list[object]]:
+def read_all(
+    path: Path, fields: tuple[str, ...], **kwargs: object
+) -> tuple[MpistatReader, list[object]]:
     rows: list[object] = []
     with MpistatReader(InputFile.from_path(path), **kwargs) as reader:  # type: ignore[arg-type]
         for block in reader.scan(fields):
@@ -42,7 +51,9 @@ def test_odd_paths_round_trip_in_both_formats(tmp_path: Path, fmt: Format) -> No
     assert reader.format is fmt
     assert reader.volume_name == "scratch118"
     assert reader.root == b"/lustre/scratch118"
-    decoded = [(fmt.decode_path(r[0]), int(r[1]), int(r[2]), int(r[3]), r[4], int(r[5])) for r in rows]  # type: ignore[index]
+    decoded = [
+        (fmt.decode_path(r[0]), int(r[1]), int(r[2]), int(r[3]), r[4], int(r[5])) for r in rows
+    ]  # type: ignore[index]
     assert decoded == [(r.path, r.size, r.gid, r.mtime, r.type.encode(), r.nlink) for r in records]
     assert reader.lines == len(records) and reader.bad_lines == 0
 
@@ -66,7 +77,9 @@ def test_every_go_escape(quoted: bytes, raw: bytes) -> None:
         assert decode_quoted_path(quoted) == raw
 
 
-@pytest.mark.parametrize("bad", [b'"unterminated', b'"bad \\q escape"', b'"\\x4"', b'"\\U00110000"', b"noquotes"])
+@pytest.mark.parametrize(
+    "bad", [b'"unterminated', b'"bad \\q escape"', b'"\\x4"', b'"\\U00110000"', b"noquotes"]
+)
 def test_bad_quoted_paths(bad: bytes) -> None:
     with pytest.raises(PathDecodeError):
         decode_quoted_path(bad)
@@ -115,14 +128,22 @@ def test_malformed_lines_below_the_threshold_are_skipped_and_logged(
 
 def test_malformed_lines_above_the_threshold_fail_the_volume(tmp_path: Path) -> None:
     path = write_mpistat(tmp_path, "20261120", "118", good_lines(995), extra_lines=BAD_LINES)
-    with pytest.raises(InputError, match=r"5 of 1000 lines are malformed, more than max_bad_fraction 0\.001"):
+    with pytest.raises(
+        InputError, match=r"5 of 1000 lines are malformed, more than max_bad_fraction 0\.001"
+    ):
         read_all(path, ("size",), max_bad_fraction=0.001)
 
 
-def test_line_numbers_stay_right_across_blocks(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    path = write_mpistat(tmp_path, "20261120", "118", good_lines(3000), extra_lines=[b"bad\n"] + [
-        Record(b"/lustre/scratch118/after", size=7).line()
-    ])
+def test_line_numbers_stay_right_across_blocks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_mpistat(
+        tmp_path,
+        "20261120",
+        "118",
+        good_lines(3000),
+        extra_lines=[b"bad\n"] + [Record(b"/lustre/scratch118/after", size=7).line()],
+    )
     reader, rows = read_all(path, ("path", "size"), max_bad_fraction=0.01, block_size=1000)
     assert len(rows) == 3001 and reader.lines == 3002
     assert f"{path} line 3001: malformed" in caplog.text
@@ -189,7 +210,9 @@ def test_volume_names_accepted(tmp_path: Path, root: bytes) -> None:
 @pytest.mark.parametrize("root", [b"/lustre/scratch119", b"/lustre/scratch1180", b"/lustre", b"/"])
 def test_volume_mismatch(tmp_path: Path, root: bytes) -> None:
     path = write_mpistat(tmp_path, "20261120", "118", [Record(root, type="d")])
-    with pytest.raises(InputError, match=r"20261120_118\.dat\.gz: line 1: root .* file name says volume 118"):
+    with pytest.raises(
+        InputError, match=r"20261120_118\.dat\.gz: line 1: root .* file name says volume 118"
+    ):
         read_all(path, ("size",))
 
 
@@ -199,14 +222,18 @@ def test_malformed_first_record(tmp_path: Path) -> None:
         read_all(path, ("size",))
 
 
-@pytest.mark.parametrize("name", ["118.dat.gz", "2026112_118.dat.gz", "20261320_118.dat.gz", "20261120_118.dat"])
+@pytest.mark.parametrize(
+    "name", ["118.dat.gz", "2026112_118.dat.gz", "20261320_118.dat.gz", "20261120_118.dat"]
+)
 def test_bad_file_names(name: str) -> None:
     with pytest.raises(InputError):
         InputFile.from_path(name)
 
 
 def test_scan_block_captures_in_line_order_and_whole_lines() -> None:
-    line = Record(b"/x/y", size=5, uid=6, gid=7, atime=8, mtime=9, ctime=10, inode=11, nlink=12, dev=13).line()
+    line = Record(
+        b"/x/y", size=5, uid=6, gid=7, atime=8, mtime=9, ctime=10, inode=11, nlink=12, dev=13
+    ).line()
     pattern = record_pattern(Format.BASE64, ("dev", "size"), whole_line=True)
     scan = scan_block(Format.BASE64, pattern, line, 1)
     assert scan.rows == [(line[:-1], b"5", b"13")]

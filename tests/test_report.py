@@ -74,19 +74,47 @@ EXPECTED = [
     ["scratch118", "-", "cellgen", str(200 * 2**20), "-", "0.0 TiB", "7.0", "-", "True"],
     ["scratch118", "-", "tol", "10", "-", "0.0 TiB", "1.0", "{archive2}/tol", "True"],
     ["scratch118", "-", "vr-projects", "2048", "0", "0.0 TiB (Unlimited)", "4.0", "-", "False"],
-    ["scratch118", "Adams", "team113", str(3 * TIB), str(4 * TIB), "3.0 TiB of 4.0 TiB (75.0%)", "1.3", "-", "True"],
-    ["scratch118", "Barrett", "hgi", "1510", "1024", "0.0 TiB of 0.0 TiB (147.5%)", "0.5", "-", "True"],
+    [
+        "scratch118",
+        "Adams",
+        "team113",
+        str(3 * TIB),
+        str(4 * TIB),
+        "3.0 TiB of 4.0 TiB (75.0%)",
+        "1.3",
+        "-",
+        "True",
+    ],
+    [
+        "scratch118",
+        "Barrett",
+        "hgi",
+        "1510",
+        "1024",
+        "0.0 TiB of 0.0 TiB (147.5%)",
+        "0.5",
+        "-",
+        "True",
+    ],
 ]
 
 
 @pytest.fixture(params=["sqlite-ldif", "mysql-slapd"])
-def site(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def site(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
     """A configured site: config file, archive dirs, lfs stand-in quotas and call log."""
     sections = base_sections(tmp_path)
     if request.param == "mysql-slapd":
-        sections["database"]["url"] = request.getfixturevalue("mysql_db") and request.getfixturevalue("mysql_url")
+        sections["database"]["url"] = request.getfixturevalue(
+            "mysql_db"
+        ) and request.getfixturevalue("mysql_url")
         server = request.getfixturevalue("slapd")
-        sections["ldap"] = {"url": server.url, "group_base": server.group_base, "people_base": server.people_base}
+        sections["ldap"] = {
+            "url": server.url,
+            "group_base": server.group_base,
+            "people_base": server.people_base,
+        }
     archive1, archive2 = tmp_path / "archive1", tmp_path / "archive2"
     (archive1 / "cellgen").mkdir(parents=True)
     (archive1 / "cellgen" / ".imirrored").touch()
@@ -128,7 +156,10 @@ def db_rows(config_path: str, day: str = "2026-11-20") -> list[tuple[Any, ...]]:
             " WHERE `date` = %s ORDER BY `Unix Group`",
             (day,),
         )
-    return [(*row[:6], None if row[6] is None else float(row[6]), row[7], str(row[8]), int(row[9])) for row in rows]
+    return [
+        (*row[:6], None if row[6] is None else float(row[6]), row[7], str(row[8]), int(row[9]))
+        for row in rows
+    ]
 
 
 def test_every_column_hand_computed(site: dict[str, Any]) -> None:
@@ -138,13 +169,24 @@ def test_every_column_hand_computed(site: dict[str, Any]) -> None:
 
     rows = {row[2]: row for row in db_rows(site["config"])}
     assert rows["hgi"] == (
-        "scratch118", "Barrett", "hgi", 1510, 1024, "0.0 TiB of 0.0 TiB (147.5%)", 0.5, None, "2026-11-20", 1,
+        "scratch118",
+        "Barrett",
+        "hgi",
+        1510,
+        1024,
+        "0.0 TiB of 0.0 TiB (147.5%)",
+        0.5,
+        None,
+        "2026-11-20",
+        1,
     )
     assert rows["4242"][1] is None and rows["4242"][4] is None and rows["4242"][6] is None
     assert rows["cellgen"][1] is None  # humgen, but its PI has no entry
 
     # lfs ran for named groups only, never for the unknown gids 0 and 4242
-    calls = [json.loads(line)["argv"] for line in (site["tmp"] / "lfs.log").read_text().splitlines()]
+    calls = [
+        json.loads(line)["argv"] for line in (site["tmp"] / "lfs.log").read_text().splitlines()
+    ]
     asked = sorted(argv[argv.index("-g") + 1] for argv in calls)
     assert asked == ["cellgen", "hgi", "team113", "tol", "vr-projects"]
     assert all(argv[-1] == "/lustre/scratch118" and "-q" in argv for argv in calls)
@@ -156,7 +198,9 @@ def test_wrstat_format_gives_the_same_rows(site: dict[str, Any]) -> None:
     assert tsv_rows(site["tsv"]) == expected_rows(site)
 
 
-def test_warnings_name_unknown_group_and_failing_quota(site: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+def test_warnings_name_unknown_group_and_failing_quota(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     path = write_mpistat(site["mpistat"], DAY, "118", volume_118(), mtime=R)
     assert main(["--config", site["config"], "report", str(path)]) == 0
     text = caplog.text
@@ -186,15 +230,21 @@ def test_truncated_volume_writes_nothing_and_keeps_yesterday(site: dict[str, Any
     assert db_rows(site["config"], "2026-11-19") == before
 
 
-def test_bad_lines_over_the_threshold_fail_the_run(site: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
-    path = write_mpistat(site["mpistat"], DAY, "118", volume_118(), extra_lines=[b"not\ta\trecord\n"], mtime=R)
+def test_bad_lines_over_the_threshold_fail_the_run(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_mpistat(
+        site["mpistat"], DAY, "118", volume_118(), extra_lines=[b"not\ta\trecord\n"], mtime=R
+    )
     assert main(["--config", site["config"], "report", str(path)]) == 1
     assert f"{path}: 1 of 14 lines are malformed" in caplog.text
     assert f"{path} line 14: malformed" in caplog.text
     assert not site["tsv"].exists()
 
 
-def test_date_already_loaded_changes_nothing(site: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+def test_date_already_loaded_changes_nothing(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     files = two_volumes(site)
     assert main(["--config", site["config"], "report", *files]) == 0
     before = db_rows(site["config"])
@@ -239,7 +289,9 @@ def _crash_before_finalising(config: str, files: list[str]) -> None:
 
 def test_crash_between_staging_and_finalising(site: dict[str, Any]) -> None:
     files = two_volumes(site)
-    child = multiprocessing.get_context("fork").Process(target=_crash_before_finalising, args=(site["config"], files))
+    child = multiprocessing.get_context("fork").Process(
+        target=_crash_before_finalising, args=(site["config"], files)
+    )
     child.start()
     child.join(60)
     assert child.exitcode == 9
@@ -254,17 +306,25 @@ def test_crash_between_staging_and_finalising(site: dict[str, Any]) -> None:
     assert not staged.exists()
 
 
-def test_files_with_different_dates_need_date(site: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+def test_files_with_different_dates_need_date(
+    site: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
     a = write_mpistat(site["mpistat"], "20261119", "118", volume_118()[:1], mtime=R)
-    b = write_mpistat(site["mpistat"], "20261120", "115", [Record(b"/lustre/scratch115", type="d")], mtime=R)
+    b = write_mpistat(
+        site["mpistat"], "20261120", "115", [Record(b"/lustre/scratch115", type="d")], mtime=R
+    )
     assert main(["--config", site["config"], "report", str(a), str(b)]) == 2
     assert "different dates" in capsys.readouterr().err
     assert main(["--config", site["config"], "report", "--date", "2026-11-20", str(a), str(b)]) == 0
     assert {r[0] for r in db_rows(site["config"])} == {"scratch115", "scratch118"}
 
 
-def test_volume_mismatch_is_a_one_line_error(site: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
-    path = write_mpistat(site["mpistat"], DAY, "118", [Record(b"/lustre/scratch119", type="d")], mtime=R)
+def test_volume_mismatch_is_a_one_line_error(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write_mpistat(
+        site["mpistat"], DAY, "118", [Record(b"/lustre/scratch119", type="d")], mtime=R
+    )
     assert main(["--config", site["config"], "report", str(path)]) == 1
     assert "is volume 'scratch119', but the file name says volume 118" in caplog.text
     assert "Traceback" not in caplog.text

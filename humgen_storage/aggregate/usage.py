@@ -39,7 +39,12 @@ class UsageAggregate:
         if not block:
             return
         columns = numeric_columns(fmt, block, USAGE_FIELDS)
-        gid, size, nlink, mtime = columns["gid"], columns["size"], columns["nlink"], columns["mtime"]
+        gid, size, nlink, mtime = (
+            columns["gid"],
+            columns["size"],
+            columns["nlink"],
+            columns["mtime"],
+        )
         self.records += len(gid)
 
         order = np.argsort(gid, kind="stable")
@@ -52,14 +57,18 @@ class UsageAggregate:
         newest = np.maximum.reduceat(known, starts)
 
         used, newest_mtime = self.used, self.newest_mtime
-        for g, total, when in zip(sorted_gid[starts].tolist(), sums.tolist(), newest.tolist(), strict=True):
+        for g, total, when in zip(
+            sorted_gid[starts].tolist(), sums.tolist(), newest.tolist(), strict=True
+        ):
             used[g] = used.get(g, 0) + total
             if when != _NO_MTIME and when > newest_mtime.get(g, _NO_MTIME):
                 newest_mtime[g] = when
 
         multi = np.flatnonzero(nlink > 1)
         if len(multi):
-            keys = zip(columns["dev"][multi].tolist(), columns["inode"][multi].tolist(), strict=True)
+            keys = zip(
+                columns["dev"][multi].tolist(), columns["inode"][multi].tolist(), strict=True
+            )
             values = zip(gid[multi].tolist(), size[multi].tolist(), strict=True)
             self.links.update(zip(keys, values, strict=True))
 
@@ -79,7 +88,9 @@ class UsageAggregate:
         used = dict(self.used)
         for gid, size in self.links.values():
             used[gid] = used.get(gid, 0) + size
-        return {gid: GroupTotals(gid, total, self.newest_mtime.get(gid)) for gid, total in used.items()}
+        return {
+            gid: GroupTotals(gid, total, self.newest_mtime.get(gid)) for gid, total in used.items()
+        }
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,27 @@ from humgen_storage.aggregate.usage import UsageAggregate, consumption, days_sin
 from humgen_storage.config import Config
 from humgen_storage.directory import GroupDirectory, load_directory
 from humgen_storage.errors import JobFailed, UsageError
-from humgen_storage.inputs import InputSet, newest_complete_set, parse_date, set_for_date, set_from_files
+from humgen_storage.inputs import (
+    InputSet,
+    newest_complete_set,
+    parse_date,
+    set_for_date,
+    set_from_files,
+)
 from humgen_storage.locking import job_lock, lock_dir
 from humgen_storage.logs import volume_logger
-from humgen_storage.mpistat.reader import InputFile, MpistatReader
 from humgen_storage.mpistat.parallel import aggregate_file
+from humgen_storage.mpistat.reader import InputFile, MpistatReader
 from humgen_storage.pool import default_workers, plan_workers, report_progress, run_per_volume
 from humgen_storage.quota import fetch_quotas
 from humgen_storage.sinks.database import Database, open_database
-from humgen_storage.sinks.usage import has_rows_for, load_rows, report_tsv_path, rows_for, write_report_tsv
+from humgen_storage.sinks.usage import (
+    has_rows_for,
+    load_rows,
+    report_tsv_path,
+    rows_for,
+    write_report_tsv,
+)
 from humgen_storage.staging import StagedVolume, Staging, UsageRow
 
 log = logging.getLogger(__name__)
@@ -42,14 +54,24 @@ JOB = "report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="*", metavar="FILE", help="mpistat files (default: the newest complete set)")
+    parser.add_argument(
+        "files", nargs="*", metavar="FILE", help="mpistat files (default: the newest complete set)"
+    )
     parser.add_argument("--date", type=parse_date, help="the set's date, YYYY-MM-DD")
-    parser.add_argument("--force", action="store_true", help="replace the date's rows for the run's volumes")
-    parser.add_argument("--workers", type=int, metavar="N", help="worker processes (default: LSF's or all cores)")
+    parser.add_argument(
+        "--force", action="store_true", help="replace the date's rows for the run's volumes"
+    )
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: LSF's or all cores)"
+    )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--stage-only", action="store_true", help="stage one volume (needs --volume); load nothing")
+    mode.add_argument(
+        "--stage-only", action="store_true", help="stage one volume (needs --volume); load nothing"
+    )
     mode.add_argument("--finalise", action="store_true", help="load every staged volume of --date")
-    parser.add_argument("--volume", metavar="V", help="with --stage-only: the volume number, e.g. 118")
+    parser.add_argument(
+        "--volume", metavar="V", help="with --stage-only: the volume number, e.g. 118"
+    )
 
 
 def done_marker(config: Config, day: dt.date) -> Path:
@@ -94,7 +116,9 @@ def _configured_set(config: Config, day: dt.date | None) -> InputSet:
     if day is not None:
         found = set_for_date(config.paths.mpistat_dir, volumes, day)
         if found is None:
-            raise JobFailed(f"no complete set of report volumes for {day} in {config.paths.mpistat_dir}")
+            raise JobFailed(
+                f"no complete set of report volumes for {day} in {config.paths.mpistat_dir}"
+            )
         return found
     newest = newest_complete_set(config.paths.mpistat_dir, volumes, config.paths.max_days_ago)
     if newest is None:
@@ -115,7 +139,9 @@ def _already_loaded(config: Config, db: Database, day: dt.date) -> bool:
         return False
     tsv = done_marker(config, day)
     if tsv.exists():
-        log.info("%s is already loaded and %s exists; nothing to do (use --force to reload)", day, tsv)
+        log.info(
+            "%s is already loaded and %s exists; nothing to do (use --force to reload)", day, tsv
+        )
     else:
         write_report_tsv(tsv, rows_for(db, day))
         log.info("%s is already loaded; rewrote the missing %s from the database", day, tsv)
@@ -149,7 +175,9 @@ def run_report(config: Config, input_set: InputSet, force: bool, workers: int) -
 def stage_only(config: Config, volume: str, day: dt.date | None, workers: int) -> int:
     if day is None:
         day = _configured_set(config, None).date
-    source = InputFile(config.paths.mpistat_dir / f"{day.strftime('%Y%m%d')}_{volume}.dat.gz", day, volume)
+    source = InputFile(
+        config.paths.mpistat_dir / f"{day.strftime('%Y%m%d')}_{volume}.dat.gz", day, volume
+    )
     staging = Staging(config.paths.staging_root, day)
     if not staging.has_directory():
         staging.save_directory(load_directory(config.ldap))
@@ -171,7 +199,9 @@ def finalise_staged(config: Config, day: dt.date, force: bool) -> int:
     return 0
 
 
-def finalise(config: Config, db: Database, staging: Staging, volumes: tuple[str, ...], replace: bool) -> None:
+def finalise(
+    config: Config, db: Database, staging: Staging, volumes: tuple[str, ...], replace: bool
+) -> None:
     """Load every staged volume in one transaction, then write the TSV."""
     day = staging.day
     staged: list[StagedVolume] = []
@@ -228,8 +258,12 @@ def stage_volume(task: StageTask) -> str:
         on_progress=report_progress,
     ) as reader:
         reference = math.floor(reader.mtime)
-        aggregate = aggregate_file(reader, partial(UsageAggregate, reference), workers=task.block_workers)
-        rows_out = usage_rows(config, groups, aggregate, reader.volume_name, reader.mtime, source.volume, task.day)
+        aggregate = aggregate_file(
+            reader, partial(UsageAggregate, reference), workers=task.block_workers
+        )
+        rows_out = usage_rows(
+            config, groups, aggregate, reader.volume_name, reader.mtime, source.volume, task.day
+        )
         staging.save_volume(
             StagedVolume(
                 volume=source.volume,
@@ -263,7 +297,9 @@ def usage_rows(
         if group.name is None:
             vlog.warning("gid %d has no posixGroup in the directory; reported as %r", gid, str(gid))
     quotas = fetch_quotas(
-        sorted({g.name for g in named.values() if g.name is not None}), f"/lustre/{volume_name}", config.quota
+        sorted({g.name for g in named.values() if g.name is not None}),
+        f"/lustre/{volume_name}",
+        config.quota,
     )
     archive_dirs = config.archive.dirs.get(volume, ())
     rows = []

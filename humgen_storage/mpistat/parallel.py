@@ -80,7 +80,7 @@ def _worker_main(parser: _Parser, tasks: Any, results: Any) -> None:
 def aggregate_file(reader: MpistatReader, make_partial: Callable[[], P], workers: int = 1) -> P:
     """Fold every valid line of an open reader into one aggregate, using ``workers`` processes."""
     local = _Parser(reader.format, make_partial())
-    helpers: list[multiprocessing.process.BaseProcess] = []
+    helpers: list[Any] = []  # the fork context's Process objects
     context = multiprocessing.get_context("fork")
     tasks: Any = context.Queue(maxsize=2 * workers)
     results: Any = context.Queue()

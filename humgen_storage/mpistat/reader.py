@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import logging
 import os
 import re
 import zlib
@@ -23,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.paths import (
@@ -38,13 +37,17 @@ try:  # igzip is 2-3x faster than zlib; the stdlib is the fallback where isal is
     from isal import igzip as _gzip
     from isal import isal_zlib as _isal_zlib
 
-    _ZLIB_ERRORS: tuple[type[BaseException], ...] = (zlib.error, _isal_zlib.error)
+    _ZLIB_ERRORS: tuple[type[BaseException], ...] = (
+        zlib.error,
+        cast(type[BaseException], _isal_zlib.error),
+    )
 except ImportError:  # pragma: no cover - depends on the installation
     import gzip as _gzip  # type: ignore[no-redef]
 
     _ZLIB_ERRORS = (zlib.error,)
 
 BLOCK_SIZE = 4 * 1024 * 1024
+_READ_ERRORS: tuple[type[BaseException], ...] = (OSError, *_ZLIB_ERRORS)
 
 FIELDS = ("path", "size", "uid", "gid", "atime", "mtime", "ctime", "type", "inode", "nlink", "dev")
 WRSTAT_EXTRA = "apparent_size"
@@ -91,7 +94,9 @@ def detect_format(first_byte: bytes) -> Format:
 
 
 @functools.lru_cache(maxsize=64)
-def record_pattern(fmt: Format, fields: tuple[str, ...], whole_line: bool = False) -> re.Pattern[bytes]:
+def record_pattern(
+    fmt: Format, fields: tuple[str, ...], whole_line: bool = False
+) -> re.Pattern[bytes]:
     """A multi-line pattern that matches exactly the valid lines of ``fmt``.
 
     Groups are the requested ``fields`` in line order (whatever order they were asked
@@ -171,7 +176,9 @@ def scan_block(fmt: Format, pattern: re.Pattern[bytes], data: bytes, first_line:
     return BlockScan(rows, lines, bad)
 
 
-def clean_block(fmt: Format, data: bytes, first_line: int) -> tuple[bytes, int, list[tuple[int, str]]]:
+def clean_block(
+    fmt: Format, data: bytes, first_line: int
+) -> tuple[bytes, int, list[tuple[int, str]]]:
     """(the block's valid lines, its line count, its malformed lines). Pure."""
     lines = data.count(b"\n")
     if block_pattern(fmt).fullmatch(data) is not None:
@@ -291,10 +298,14 @@ class MpistatReader:
     def _check_root(self) -> None:
         end = self._first.find(b"\n")
         first_line = self._first if end < 0 else self._first[:end]
-        scan = scan_block(self.format, record_pattern(self.format, ("path", "type")), first_line + b"\n", 1)
+        scan = scan_block(
+            self.format, record_pattern(self.format, ("path", "type")), first_line + b"\n", 1
+        )
         if not scan.rows:
             reason = scan.bad[0][1] if scan.bad else "malformed"
-            raise self._error(f"line 1: the first record (the volume's root) is malformed: {reason}")
+            raise self._error(
+                f"line 1: the first record (the volume's root) is malformed: {reason}"
+            )
         path_field, _ = scan.rows[0]
         try:
             self.root = self.format.decode_path(path_field)
@@ -317,7 +328,7 @@ class MpistatReader:
             chunk = self._stream.read(self.block_size)
         except EOFError:
             raise self._error("truncated gzip stream (unexpected end of file)") from None
-        except (OSError, *_ZLIB_ERRORS) as exc:
+        except _READ_ERRORS as exc:
             raise self._error(f"corrupt gzip stream: {exc}") from None
         if self.on_progress is not None:
             position = self._raw.tell()
@@ -361,7 +372,9 @@ class MpistatReader:
         """Count ``total`` (default: all of ``bad``) malformed lines; log the first few."""
         logged_before = min(self.bad_lines, self.log_bad_lines)
         for line_no, reason in bad[: max(0, self.log_bad_lines - logged_before)]:
-            self.log.warning("%s line %d: malformed, skipped: %s", self.source.path, line_no, reason)
+            self.log.warning(
+                "%s line %d: malformed, skipped: %s", self.source.path, line_no, reason
+            )
         before = self.bad_lines
         self.bad_lines += len(bad) if total is None else total
         if before <= self.log_bad_lines < self.bad_lines:

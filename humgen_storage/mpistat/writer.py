@@ -32,7 +32,12 @@ class Record:
             path = encode_base64_path(self.path)
         numbers = [self.size, self.uid, self.gid, self.atime, self.mtime, self.ctime]
         tail = [self.inode, self.nlink, self.dev]
-        fields = [path, *(b"%d" % n for n in numbers), self.type.encode(), *(b"%d" % n for n in tail)]
+        fields = [
+            path,
+            *(b"%d" % n for n in numbers),
+            self.type.encode(),
+            *(b"%d" % n for n in tail),
+        ]
         if fmt is Format.WRSTAT:
             apparent = self.size if self.apparent_size is None else self.apparent_size
             fields.append(b"%d" % apparent)

@@ -49,8 +49,10 @@ def parse_url(cfg: DatabaseConfig, base_dir: Path | None = None) -> MysqlTarget 
     parts = urlsplit(url)
     if parts.scheme != "mysql" or not parts.hostname or not parts.path.strip("/"):
         raise DatabaseError(f"bad database url (expected mysql://user@host:port/db): {redact(url)}")
-    password = cfg.password if cfg.password is not None else (
-        unquote(parts.password) if parts.password else None
+    password = (
+        cfg.password
+        if cfg.password is not None
+        else (unquote(parts.password) if parts.password else None)
     )
     return MysqlTarget(
         host=parts.hostname,

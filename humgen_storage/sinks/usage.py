@@ -24,9 +24,15 @@ TSV_HEADER = (
     "Is Humgen?",
 )
 
-_COLUMNS = (
-    "`Lustre Volume`, `PI`, `Unix Group`, `Used (bytes)`, `Quota (bytes)`, `Consumption`,"
+INSERT_ROW = (
+    "INSERT INTO `lustre_usage` (`Lustre Volume`, `PI`, `Unix Group`, `Used (bytes)`, `Quota (bytes)`,"
+    " `Consumption`, `Last Modified (days)`, `Archived Directories`, `date`, `isHumgen`)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+SELECT_DATE = (
+    "SELECT `Lustre Volume`, `PI`, `Unix Group`, `Used (bytes)`, `Quota (bytes)`, `Consumption`,"
     " `Last Modified (days)`, `Archived Directories`, `date`, `isHumgen`"
+    " FROM `lustre_usage` WHERE `date` = %s"
 )
 
 
@@ -39,7 +45,13 @@ def has_rows_for(db: Database, day: dt.date) -> bool:
     return bool(rows[0][0])
 
 
-def load_rows(cursor: Cursor, day: dt.date, volume_names: Sequence[str], rows: Iterable[UsageRow], replace: bool) -> int:
+def load_rows(
+    cursor: Cursor,
+    day: dt.date,
+    volume_names: Sequence[str],
+    rows: Iterable[UsageRow],
+    replace: bool,
+) -> int:
     """Insert a run's rows inside the caller's transaction; with ``replace``, first delete
     that date's rows of the run's volumes (and only those)."""
     if replace:
@@ -63,8 +75,7 @@ def load_rows(cursor: Cursor, day: dt.date, volume_names: Sequence[str], rows: I
         )
         for r in rows
     ]
-    placeholders = ", ".join(["%s"] * 10)
-    cursor.executemany(f"INSERT INTO `lustre_usage` ({_COLUMNS}) VALUES ({placeholders})", values)
+    cursor.executemany(INSERT_ROW, values)
     return len(values)
 
 
@@ -75,7 +86,7 @@ def _number(value: Decimal | float | None) -> float | None:
 
 def rows_for(db: Database, day: dt.date) -> list[UsageRow]:
     """Every row of the date, in the TSV's order."""
-    result = db.query(f"SELECT {_COLUMNS} FROM `lustre_usage` WHERE `date` = %s", (day.isoformat(),))
+    result = db.query(SELECT_DATE, (day.isoformat(),))
     rows = [
         UsageRow(
             volume_name=volume,

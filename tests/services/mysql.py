@@ -33,7 +33,9 @@ def mysql_url() -> Iterator[str]:
     host, port, user, password = _server()
     name = f"humgen_test_{uuid.uuid4().hex[:12]}"
     try:
-        admin = pymysql.connect(host=host, port=port, user=user, password=password, connect_timeout=5)
+        admin = pymysql.connect(
+            host=host, port=port, user=user, password=password, connect_timeout=5
+        )
     except pymysql.MySQLError as exc:
         pytest.fail(f"MySQL/MariaDB test server {user}@{host}:{port} is not answering: {exc}")
     with admin.cursor() as cursor:
@@ -52,8 +54,9 @@ def mysql_db(mysql_url: str) -> Iterator[Database]:
     password = _server()[3] or None
     database = open_database(DatabaseConfig(url=mysql_url, password=password))
     with database.transaction() as cursor:
-        for table in ("lustre_usage", "spaceman", "spaceman_tmp"):
-            cursor.execute(f"DELETE FROM `{table}`")
+        cursor.execute("DELETE FROM `lustre_usage`")
+        cursor.execute("DELETE FROM `spaceman`")
+        cursor.execute("DELETE FROM `spaceman_tmp`")
     try:
         yield database
     finally:
