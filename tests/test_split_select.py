@@ -129,11 +129,15 @@ def test_matcher_on_raw_fields_agrees_with_decoded_paths(fmt: Format) -> None:
         b"/lustre/scratch118",
         b"/",
     ]
-    tails = [b"", b"/", b"/a", b"/\t\n\"\\", b"/\xffx"]
+    tails = [b"", b"/", b"/a", b'/\t\n"\\', b"/\xffx"]
     chosen = selector()
     matcher = chosen.matcher(fmt)
     for _ in range(500):
-        path = rng.choice(heads) + rng.choice(tails) + bytes(rng.randrange(1, 256) for _ in range(rng.randrange(3)))
+        path = (
+            rng.choice(heads)
+            + rng.choice(tails)
+            + bytes(rng.randrange(1, 256) for _ in range(rng.randrange(3)))
+        )
         path = path.replace(b"\0", b"")
         assert matcher.matches(_field(fmt, path)) is chosen.under_special_prefix(path), path
 
@@ -149,12 +153,15 @@ def test_base64_matcher_does_not_decode_paths_that_cannot_match(mocker) -> None:
 
 def test_undecodable_field_is_counted_not_matched() -> None:
     matcher = selector().matcher(Format.BASE64)
-    bad = _field(Format.BASE64, b"/lustre/scratch116/vr/projects/x")[:-1]  # length not a multiple of 4
+    bad = _field(Format.BASE64, b"/lustre/scratch116/vr/projects/x")[
+        :-1
+    ]  # length not a multiple of 4
     assert not matcher.matches(bad)
     assert matcher.undecodable == 1
 
 
 # ------------------------------------------------------------------ index.txt values
+
 
 # 1000 lines; dirs chosen for each band of bytes per node (dir % = dirs / 10).
 # build time = 1000 / 11000 + 100 = 100.0909..., printed as Python prints the float.
@@ -183,7 +190,9 @@ def test_index_bands(dirs: int, memory: int) -> None:
 def test_index_hand_computed_values() -> None:
     assert index_row("g", 11000, 0, IndexConstants()).line() == "g\t101.0\t600000\n"
     assert index_row("g", 1, 1, IndexConstants()).line() == "g\t100.00009090909091\t416000\n"
-    assert index_row("g", 5500, 100, IndexConstants()).line() == "g\t100.5\t2250000\n"  # 1.82 %: (200 + 50) * 9000
+    assert (
+        index_row("g", 5500, 100, IndexConstants()).line() == "g\t100.5\t2250000\n"
+    )  # 1.82 %: (200 + 50) * 9000
 
 
 def test_index_constants_are_configurable() -> None:
@@ -199,6 +208,12 @@ def test_index_constants_are_configurable() -> None:
 
 def test_index_order() -> None:
     names = ["team113", "Zeta", "hgi", "café", "cafe"]
-    assert sorted(names, key=lambda n: index_sort_key(n, False)) == ["Zeta", "cafe", "café", "hgi", "team113"]
+    assert sorted(names, key=lambda n: index_sort_key(n, False)) == [
+        "Zeta",
+        "cafe",
+        "café",
+        "hgi",
+        "team113",
+    ]
     gids = ["1002", "999", "1001"]
     assert sorted(gids, key=lambda n: index_sort_key(n, True)) == ["999", "1001", "1002"]

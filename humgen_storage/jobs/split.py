@@ -28,7 +28,7 @@ from humgen_storage.inputs import (
     set_for_date,
     set_from_files,
 )
-from humgen_storage.locking import job_lock
+from humgen_storage.locking import job_lock, lock_dir
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.reader import InputFile, MpistatReader
 from humgen_storage.pool import default_workers, report_progress, run_per_volume
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
     workers = default_workers(args.workers or config.workers)
-    with job_lock(config.paths.report_dir / ".locks", JOB) as held_by:
+    with job_lock(lock_dir(config), JOB) as held_by:
         if held_by:
             log.info("another split is running (%s); nothing to do", held_by)
             return 0
@@ -340,7 +340,7 @@ def run_split(
             # Imported here: boto3 is slow to import and only needed for the upload.
             from humgen_storage.sinks.s3 import upload_directory
 
-            upload_directory(build.temporary, config.s3, last=(INDEX_FILE,))
+            upload_directory(build.temporary, config.s3, last=(INDEX_FILE,), shown_as=output)
         else:
             log.info("--no-upload: nothing sent to S3")
         build.install()

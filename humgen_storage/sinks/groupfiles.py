@@ -216,7 +216,7 @@ class GroupPartWriter:
 
 
 @dataclass
-class GroupTotals:
+class GroupFileTotals:
     stem: str
     lines: int = 0
     dirs: int = 0
@@ -225,18 +225,18 @@ class GroupTotals:
 
 def join_parts(
     build_dir: Path, parts_per_volume: Sequence[dict[str, PartInfo]]
-) -> dict[str, GroupTotals]:
+) -> dict[str, GroupFileTotals]:
     """Concatenate each group's parts, in volume order, into ``<stem>.dat.gz``.
 
     Parts are removed as they are joined, so the build needs little more space than
     its output.
     """
     stems = sorted({stem for parts in parts_per_volume for stem in parts})
-    totals: dict[str, GroupTotals] = {}
+    totals: dict[str, GroupFileTotals] = {}
     for stem in stems:
         target = build_dir / f"{stem}{GROUP_FILE_SUFFIX}"
         pieces = [parts[stem] for parts in parts_per_volume if stem in parts]
-        total = GroupTotals(stem)
+        total = GroupFileTotals(stem)
         for piece in pieces:
             total.lines += piece.lines
             total.dirs += piece.dirs
@@ -258,7 +258,7 @@ def join_parts(
 
 
 def write_index(
-    build_dir: Path, totals: Iterable[GroupTotals], constants: IndexConstants, by_id: bool
+    build_dir: Path, totals: Iterable[GroupFileTotals], constants: IndexConstants, by_id: bool
 ) -> int:
     """``index.txt``: one row per group file, ordered by name; returns the row count."""
     rows = sorted(totals, key=lambda t: index_sort_key(t.stem, by_id))

@@ -119,8 +119,13 @@ def upload_directory(
     last: Sequence[str] = (),
     client: Any = None,
     sleep: Callable[[float], None] = time.sleep,
+    shown_as: Path | None = None,
 ) -> UploadSummary:
-    """Upload every file of ``directory``; JobFailed naming the first file that fails."""
+    """Upload every file of ``directory``; JobFailed naming the first file that fails.
+
+    ``shown_as`` is the directory named in messages, when ``directory`` is a
+    temporary name the admin would not recognise.
+    """
     client = client or make_client(config)
     transfer = _transfer_config(config)
     summary = UploadSummary()
@@ -135,7 +140,8 @@ def upload_directory(
     for path in files:
         size = path.stat().st_size
         digest = file_sha256(path)
-        if _upload_with_retries(client, transfer, config, path, size, digest, sleep):
+        shown = (shown_as or directory) / path.name
+        if _upload_with_retries(client, transfer, config, path, shown, size, digest, sleep):
             summary.uploaded += 1
             summary.uploaded_bytes += size
         else:
@@ -155,6 +161,7 @@ def _upload_with_retries(
     transfer: Any,
     config: S3Config,
     path: Path,
+    shown: Path,
     size: int,
     digest: str,
     sleep: Callable[[float], None],
@@ -179,10 +186,10 @@ def _upload_with_retries(
         except Exception as exc:  # noqa: BLE001 - classified below; unknown errors are permanent
             reason = _describe(exc, config)
             if not _is_transient(exc):
-                raise JobFailed(f"upload of {path} to {target} failed: {reason}") from None
+                raise JobFailed(f"upload of {shown} to {target} failed: {reason}") from None
             if attempt == config.max_attempts:
                 raise JobFailed(
-                    f"upload of {path} to {target} failed after {attempt} tries: {reason}"
+                    f"upload of {shown} to {target} failed after {attempt} tries: {reason}"
                 ) from None
             delay = min(config.backoff_max, config.backoff_base * 2 ** (attempt - 1))
             log.warning(

@@ -77,7 +77,16 @@ def s3_bucket(s3_endpoint: str) -> str:
 
 # Headers that belong to one HTTP hop and must not be relayed.
 _HOP_HEADERS = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "expect"}
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
+    }
 )
 
 _SLOW_DOWN = (
@@ -128,8 +137,8 @@ class FaultyProxy:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -174,7 +183,9 @@ class _RelayHandler(BaseHTTPRequestHandler):
             self.wfile.write(_SLOW_DOWN)
             return
         target = urlsplit(self.owner.target)
-        connection = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port or 80, timeout=30)
+        connection = http.client.HTTPConnection(
+            target.hostname or "127.0.0.1", target.port or 80, timeout=30
+        )
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
             if body is not None:
