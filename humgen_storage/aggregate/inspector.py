@@ -13,6 +13,10 @@ touches the row of its own cut; ancestors are summed once at the end (``finish``
 Memory therefore grows with the number of rows and of multi-link inodes, never with
 the number of records.
 
+Hard links: an inode with nlink > 1 counts once per volume, in the row of its first
+name in input order. "First" is over the whole volume: a first name outside every
+root takes the bytes with it, so a PATH query sees the same numbers as a full run.
+
 Only paths that can lie under a root are decoded: the regex-free leading part of each
 root gives a fixed prefix of the *encoded* path field (base64 of a multiple of three
 bytes, or the Go-quoted text), compared before any decoding.
@@ -21,6 +25,7 @@ bytes, or the Go-quoted text), compared before any decoding.
 from __future__ import annotations
 
 import binascii
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -159,27 +164,31 @@ def sort_key(row: InspectorRow) -> tuple[bytes, bytes]:
 # ------------------------------------------------------------------------ aggregation
 
 
-def _make_classifier(file_classes: Sequence[tuple[str, str]]) -> Callable[[bytes], int | None]:
-    """name -> position of its class in the row accumulator, or None (first match wins)."""
-    searches = [re.compile(pattern.encode()).search for _, pattern in file_classes]
-    positions = list(range(_FIRST_CLASS, _FIRST_CLASS + len(searches)))
-    # Most names match no class: one combined search rules them out in one go. It is
-    # only used when no pattern holds a back-reference, which the grouping would renumber.
-    combined = None
-    sources = [pattern for _, pattern in file_classes]
-    if sources and not any(re.search(r"\\[1-9]|\(\?P=", source) for source in sources):
-        combined = re.compile("|".join(f"(?:{source})" for source in sources).encode()).search
-    pairs = list(zip(positions, searches, strict=True))
+class FileClassifier:
+    """A file name -> the position of its class in a row accumulator (first match wins)."""
 
-    def classify(name: bytes) -> int | None:
-        if combined is not None and combined(name) is None:
-            return None
-        for position, search in pairs:
+    def __init__(self, file_classes: Sequence[tuple[str, str]]) -> None:
+        sources = [pattern for _, pattern in file_classes]
+        self._searches = [
+            (_FIRST_CLASS + index, re.compile(source.encode()).search)
+            for index, source in enumerate(sources)
+        ]
+        # Most names match no class: one combined search rules them out in one go. It
+        # is left out when a pattern holds a back-reference, which grouping would
+        # renumber, or cannot be grouped (a leading global flag such as "(?i)").
+        self.may_match: Callable[[bytes], object] | None = None
+        if sources and not any(re.search(r"\\[1-9]|\(\?P=", source) for source in sources):
+            combined = "|".join(f"(?:{source})" for source in sources)
+            try:
+                self.may_match = re.compile(combined.encode()).search
+            except re.error:
+                self.may_match = None
+
+    def position(self, name: bytes) -> int | None:
+        for position, search in self._searches:
             if search(name) is not None:
                 return position
         return None
-
-    return classify
 
 
 @dataclass
@@ -223,7 +232,11 @@ class ProjectInspector:
         self.records = 0  # records of type f or d under a root
         self._prefixes = encoded_prefixes(self.roots, path_format)
         self._decode = path_format.decode_path
-        self._classify = _make_classifier(file_classes)
+        self._base64 = path_format is Format.BASE64
+        self._classifier = FileClassifier(file_classes)
+        # Whole seconds: for an integer mtime, m <= floor(reference) iff m <= reference,
+        # and int-to-int comparisons are the cheaper ones on the hot path.
+        self._reference_seconds = math.floor(reference)
         self._row_width = _FIRST_CLASS + len(self.class_names)
         # cut -> [files, total, newest mtime, class bytes...] of the records whose cut it is
         self._own_rows: dict[tuple[bytes, ...], list[int]] = {}
@@ -275,21 +288,50 @@ class ProjectInspector:
         # Locals for speed: this loop runs once per record, up to 1e9 times a volume.
         prefixes = self._prefixes
         decode = self._decode
-        classify = self._classify
+        base64 = self._base64
+        a2b_base64 = binascii.a2b_base64
+        may_match = self._classifier.may_match
+        class_position = self._classifier.position
         counted_links = self._counted_links
-        reference = self.reference
+        reference = self._reference_seconds
         row_of_directory = self._row_of_directory
         last_parent = self._last_parent
         last_row = self._last_row
         records_seen = 0
         for path_field, size, gid, mtime, kind, inode, nlink, dev in records:
-            if prefixes is not None and not path_field.startswith(prefixes):
-                continue
             if kind == b"f":
+                # A multi-link inode's bytes belong to its first name in the whole
+                # volume, so it is remembered even where the record is not reported
+                # (outside the roots, or outside a PATH query's project).
+                has_bytes = True
+                if nlink != b"1":
+                    links = int(nlink)
+                    if links == 0:
+                        has_bytes = False  # deleted mid-crawl: a file, but no bytes
+                    elif links > 1:
+                        key = int(dev) << 64 | int(inode)
+                        if key in counted_links:
+                            has_bytes = False  # counted at this inode's first name
+                        else:
+                            counted_links.add(key)
+                if prefixes is not None and not path_field.startswith(prefixes):
+                    continue
+                # The shared decoders, inlined for the common cases (a call costs as
+                # much as the decoding): base64 straight from binascii, and a quoted
+                # path without escapes is the text between its quotes (the reader has
+                # validated the quoting).
                 try:
-                    path = decode(path_field)
-                except PathDecodeError as exc:
-                    self.undecodable.add(str(exc))
+                    if base64:
+                        path = a2b_base64(path_field, strict_mode=True)
+                    elif b"\\" in path_field:
+                        path = decode(path_field)
+                    else:
+                        path = path_field[1:-1]
+                except ValueError as exc:  # binascii.Error or PathDecodeError
+                    self.undecodable.add(f"undecodable path: {exc}")
+                    continue
+                if b"\0" in path:
+                    self.undecodable.add("NUL byte in path")
                     continue
                 parent, _, name = path.rpartition(b"/")
                 if parent != last_parent:
@@ -299,26 +341,22 @@ class ProjectInspector:
                 if row is None:
                     continue
                 records_seen += 1
-                row[_FILES] += 1
+                # Literal positions (_FILES, _NEWEST, _TOTAL): constants, not global look-ups.
+                row[0] += 1
                 when = int(mtime)
-                if when > row[_NEWEST] and when <= reference:
-                    row[_NEWEST] = when
-                if nlink != b"1":
-                    links = int(nlink)
-                    if links == 0:
-                        continue  # deleted mid-crawl: a file, but no bytes
-                    if links > 1:
-                        key = int(dev) << 64 | int(inode)
-                        if key in counted_links:
-                            continue  # bytes already counted at this inode's first name
-                        counted_links.add(key)
-                byte_count = int(size)
-                if byte_count:
-                    row[_TOTAL] += byte_count
-                    position = classify(name)
-                    if position is not None:
-                        row[position] += byte_count
+                if when > row[2] and when <= reference:
+                    row[2] = when
+                if has_bytes:
+                    byte_count = int(size)
+                    if byte_count:
+                        row[1] += byte_count
+                        if may_match is None or may_match(name) is not None:
+                            position = class_position(name)
+                            if position is not None:
+                                row[position] += byte_count
             elif kind == b"d":
+                if prefixes is not None and not path_field.startswith(prefixes):
+                    continue
                 try:
                     path = decode(path_field)
                 except PathDecodeError as exc:
@@ -338,7 +376,7 @@ class ProjectInspector:
             return False
         cut = directory_cut(short, self.depth)
         row = self._row_of_cut(cut)
-        if mtime > row[_NEWEST] and mtime <= self.reference:
+        if mtime > row[_NEWEST] and mtime <= self._reference_seconds:
             row[_NEWEST] = mtime
         if len(short) == len(cut) and cut not in self._row_gids:
             self._row_gids[cut] = int(gid)

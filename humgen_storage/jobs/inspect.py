@@ -150,6 +150,7 @@ def inspect_volume(task: VolumeTask) -> VolumeInspection:
         log_bad_lines=task.log_bad_lines,
         on_progress=report_progress,
     ) as reader:
+        vlog = volume_logger(__name__, reader.volume_name)  # as the reader's lines name it
         inspector = ProjectInspector(
             roots=task.roots,
             file_classes=task.file_classes,
@@ -158,15 +159,18 @@ def inspect_volume(task: VolumeTask) -> VolumeInspection:
             depth=task.depth,
             only_under=task.only_under,
         )
-        undecodable = 0
+        counted = logged = 0
         for rows in reader.scan(INSPECTOR_FIELDS):
             inspector.add_records(rows)
             # Undecodable paths are malformed lines: the reader's bad-fraction rule,
-            # checked when the scan ends, must include them.
-            reader.bad_lines += inspector.undecodable.count - undecodable
-            undecodable = inspector.undecodable.count
-    for reason in inspector.undecodable.examples:
-        vlog.warning("%s: skipped a record with an undecodable path: %s", task.source.path, reason)
+            # checked when the scan ends, must include them, and they are logged now,
+            # before that check may end the volume.
+            undecodable = inspector.undecodable
+            reader.bad_lines += undecodable.count - counted
+            counted = undecodable.count
+            for reason in undecodable.examples[logged:]:
+                vlog.warning("%s: skipped a record: %s", task.source.path, reason)
+            logged = len(undecodable.examples)
     rows = inspector.finish()
     if not rows:
         vlog.warning(
