@@ -8,10 +8,10 @@ configuration and maps failures to exit statuses (0 ok, 1 failure, 2 usage).
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from types import ModuleType
 
 from humgen_storage import __version__
 from humgen_storage.config import ConfigError, load_config
@@ -23,18 +23,17 @@ log = logging.getLogger("humgen_storage")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _commands() -> dict[str, tuple[ModuleType, str]]:
-    from humgen_storage import crawl, manage, schema
-    from humgen_storage.jobs import inspect, report, split
-
-    return {
-        "report": (report, "per-group usage into lustre_usage and report-YYYYMMDD.tsv"),
-        "inspect": (inspect, "per-project directory inventory (Spaceman)"),
-        "split": (split, "per-group mpistat files for TreeServe, uploaded to S3"),
-        "manage": (manage, "run a job on the newest complete set of inputs, once per date"),
-        "schema": (schema, "create the database tables (idempotent)"),
-        "crawl": (crawl, "walk a directory tree and write an mpistat file"),
-    }
+# name -> (module, one-line summary). Modules are imported only when their command
+# runs, so `--version`, `lsf` and the cron helpers start fast (no numpy, boto3, ldap3).
+COMMANDS = {
+    "report": ("humgen_storage.jobs.report", "per-group usage into lustre_usage and report-YYYYMMDD.tsv"),
+    "inspect": ("humgen_storage.jobs.inspect", "per-project directory inventory (Spaceman)"),
+    "split": ("humgen_storage.jobs.split", "per-group mpistat files for TreeServe, uploaded to S3"),
+    "manage": ("humgen_storage.manage", "run a job on the newest complete set of inputs, once per date"),
+    "schema": ("humgen_storage.schema", "create the database tables (idempotent)"),
+    "crawl": ("humgen_storage.crawl", "walk a directory tree and write an mpistat file"),
+    "lsf": ("humgen_storage.lsf", "what the cron scripts ask: LSF settings, the newest set, array volumes"),
+}
 
 
 # Commands that run without a configuration file.
@@ -61,7 +60,8 @@ def _common_options(parser: argparse.ArgumentParser, top: bool) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported (all of them when None)."""
     parser = argparse.ArgumentParser(
         prog="humgen-storage",
         description="Nightly Lustre storage accounting from mpistat crawls.",
@@ -69,23 +69,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _common_options(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module, summary) in _commands().items():
-        sub = subparsers.add_parser(
-            name,
-            help=summary,
-            description=(module.__doc__ or summary).strip().splitlines()[0],
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+    for name, (module_name, summary) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=summary, description=summary)
         _common_options(sub, top=False)
-        module.add_arguments(sub)
-        sub.set_defaults(module=module)
+        if command is None or command == name:
+            module = importlib.import_module(module_name)
+            sub.description = (module.__doc__ or summary).strip().splitlines()[0]
+            module.add_arguments(sub)
+            sub.set_defaults(module=module)
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv``: the first word that is one."""
+    return next((word for word in argv if word in COMMANDS), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_in(words))
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     setup_logging(args.verbose)

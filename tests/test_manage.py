@@ -1,0 +1,282 @@
+"""humgen-storage manage: newest complete set, done-markers, latest-* links, the job lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from humgen_storage.cli import main
+from humgen_storage.config import load_config
+from humgen_storage.locking import job_lock, lock_dir
+from tests.helpers import REPO, base_sections, write_ini
+
+FIXTURE_CRAWLS = REPO / "fixtures" / "mpistat"
+DEMO_LDIF = REPO / "fixtures" / "ldap" / "directory.ldif"
+DEMO_QUOTAS = REPO / "fixtures" / "demo-quotas.json"
+VOLUMES = ("118", "115")
+MAX_DAYS_AGO = 4
+
+
+@dataclass
+class Site:
+    """One configured installation in a temporary directory."""
+
+    root: Path
+    config: Path
+    mpistat_dir: Path
+    report_dir: Path
+    database: Path
+
+    def add_crawl(self, day: dt.date, volume: str) -> Path:
+        """A fixture crawl of ``volume`` delivered under ``day``'s name."""
+        self.mpistat_dir.mkdir(parents=True, exist_ok=True)
+        target = self.mpistat_dir / f"{day.strftime('%Y%m%d')}_{volume}.dat.gz"
+        shutil.copyfile(FIXTURE_CRAWLS / f"20261120_{volume}.dat.gz", target)
+        return target
+
+    def add_set(self, day: dt.date, volumes: tuple[str, ...] = VOLUMES) -> list[Path]:
+        return [self.add_crawl(day, volume) for volume in volumes]
+
+    def tsv(self, day: dt.date) -> Path:
+        return self.report_dir / "report-output-files" / f"report-{day.strftime('%Y%m%d')}.tsv"
+
+    def link(self, volume: str) -> Path:
+        return self.report_dir / f"latest-{volume}.dat.gz"
+
+    def usage_rows(self) -> list[tuple[object, ...]]:
+        with sqlite3.connect(self.database) as db:
+            return db.execute(
+                "SELECT `Lustre Volume`, `PI`, `Unix Group`, `Used (bytes)`, `Quota (bytes)`,"
+                " `Consumption`, `Last Modified (days)`, `Archived Directories`, `date`, `isHumgen`"
+                " FROM lustre_usage ORDER BY `Lustre Volume`, `Unix Group`, `date`"
+            ).fetchall()
+
+    def argv(self, *args: str) -> list[str]:
+        return ["--config", str(self.config), *args]
+
+
+def make_site(root: Path, name: str = "site") -> Site:
+    """A config like fixtures/demo.ini, with absolute paths under ``root/name``."""
+    base = root / name
+    base.mkdir(parents=True)
+    sections = base_sections(base)
+    sections["paths"]["max_days_ago"] = MAX_DAYS_AGO
+    sections["paths"]["mpistat_dir"] = root / "mpistat"  # sites may share their inputs
+    sections["volumes"] = {name: " ".join(VOLUMES) for name in ("report", "inspector", "splitter")}
+    sections["ldap"]["ldif"] = DEMO_LDIF
+    sections["lsf"] = {
+        "group": "hgi",
+        "queue": "normal",
+        "report_memory_mb": 3000,
+        "report_cores": 2,
+    }
+    config = write_ini(base / "humgen_storage.ini", sections)
+    return Site(
+        root=base,
+        config=config,
+        mpistat_dir=root / "mpistat",
+        report_dir=base / "reports",
+        database=base / "usage.db",
+    )
+
+
+@pytest.fixture
+def lfs_quotas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_LFS_QUOTAS", str(DEMO_QUOTAS))
+
+
+@pytest.fixture
+def site(tmp_path: Path, lfs_quotas: None) -> Site:
+    return make_site(tmp_path)
+
+
+TODAY = dt.date.today()
+
+
+def days_ago(n: int) -> dt.date:
+    return TODAY - dt.timedelta(days=n)
+
+
+def test_newest_complete_set_wins_over_a_newer_incomplete_day(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.add_crawl(TODAY, "118")  # 115 has not arrived yet today
+    chosen = site.add_set(days_ago(1))
+    site.add_set(days_ago(3))  # complete but older
+
+    assert main(site.argv("manage", "report")) == 0
+
+    assert site.tsv(days_ago(1)).is_file()
+    assert not site.tsv(TODAY).exists()
+    assert not site.tsv(days_ago(3)).exists()
+    rows = site.usage_rows()
+    assert rows and {row[8] for row in rows} == {days_ago(1).isoformat()}
+    assert {row[0] for row in rows} == {"scratch118", "scratch115"}
+    for volume, path in zip(VOLUMES, chosen, strict=True):
+        assert site.link(volume).is_symlink()
+        assert Path(os.readlink(site.link(volume))) == path.absolute()
+    assert days_ago(1).isoformat() in capsys.readouterr().err
+
+
+def test_latest_links_replace_older_ones(site: Site) -> None:
+    old = site.add_set(days_ago(2))
+    site.report_dir.mkdir(parents=True)
+    for volume, path in zip(VOLUMES, old, strict=True):
+        os.symlink(path, site.link(volume))
+    new = site.add_set(days_ago(0))
+
+    assert main(site.argv("manage", "report")) == 0
+
+    for volume, path in zip(VOLUMES, new, strict=True):
+        assert Path(os.readlink(site.link(volume))) == path.absolute()
+        assert site.link(volume).resolve() == path.resolve()
+    # No temporary link is left behind.
+    assert sorted(p.name for p in site.report_dir.iterdir() if "latest" in p.name) == [
+        "latest-115.dat.gz",
+        "latest-118.dat.gz",
+    ]
+
+
+def test_nothing_within_max_days_ago_fails_loudly(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.add_set(days_ago(MAX_DAYS_AGO))  # one day too old
+    site.add_crawl(TODAY, "118")  # incomplete
+
+    assert main(site.argv("manage", "report")) == 1
+
+    err = capsys.readouterr().err
+    assert "no complete set" in err
+    assert "crawler has not delivered" in err
+    assert f"last {MAX_DAYS_AGO} days" in err
+    assert not site.database.exists()
+    assert not (site.report_dir / "report-output-files").exists()
+    assert not site.link("118").exists()
+
+
+def test_oldest_day_within_max_days_ago_is_used(site: Site) -> None:
+    site.add_set(days_ago(MAX_DAYS_AGO - 1))
+    assert main(site.argv("manage", "report")) == 0
+    assert site.tsv(days_ago(MAX_DAYS_AGO - 1)).is_file()
+
+
+def test_done_marker_means_nothing_to_do(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    site.add_set(TODAY)
+    marker = site.tsv(TODAY)
+    marker.parent.mkdir(parents=True)
+    marker.write_text("already here\n")
+
+    assert main(site.argv("manage", "report")) == 0
+
+    assert "already done" in capsys.readouterr().err
+    assert marker.read_text() == "already here\n"
+    assert not site.database.exists()  # nothing was loaded
+    assert not (site.report_dir / ".staging").exists()  # nothing was staged
+    assert not site.link("118").exists()
+
+
+def test_second_run_finds_the_done_marker(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    site.add_set(TODAY)
+    assert main(site.argv("manage", "report")) == 0
+    rows = site.usage_rows()
+    tsv = site.tsv(TODAY).read_bytes()
+    capsys.readouterr()
+
+    assert main(site.argv("manage", "report")) == 0
+
+    assert "already done" in capsys.readouterr().err
+    assert site.usage_rows() == rows
+    assert site.tsv(TODAY).read_bytes() == tsv
+
+
+def test_lock_held_in_this_process(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    site.add_set(TODAY)
+    config = load_config(str(site.config))
+    with job_lock(lock_dir(config), "report") as held_by:
+        assert held_by is None
+        assert main(site.argv("manage", "report")) == 0
+    err = capsys.readouterr().err
+    assert "lock is held" in err
+    assert str(os.getpid()) in err
+    assert not site.tsv(TODAY).exists()
+    # Another job's lock is another lock.
+    with job_lock(lock_dir(config), "split") as held_by:
+        assert held_by is None
+        assert main(site.argv("manage", "report")) == 0
+    assert site.tsv(TODAY).is_file()
+
+
+HOLD_LOCK = """
+import os, sys, signal
+from pathlib import Path
+from humgen_storage.locking import job_lock
+with job_lock(Path(sys.argv[1]), "report") as held_by:
+    assert held_by is None
+    print("locked", flush=True)
+    if sys.argv[2] == "die":
+        os.kill(os.getpid(), signal.SIGKILL)  # no clean-up: the lock file stays
+    sys.stdin.read()
+"""
+
+
+def hold_lock(locks: Path, mode: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(locks), mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_lock_held_by_another_process(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    site.add_set(TODAY)
+    locks = lock_dir(load_config(str(site.config)))
+    holder = hold_lock(locks, "hold")
+    try:
+        assert main(site.argv("manage", "report")) == 0
+        err = capsys.readouterr().err
+        assert "lock is held" in err
+        assert str(holder.pid) in err
+        assert not site.tsv(TODAY).exists()
+    finally:
+        holder.communicate("", timeout=10)
+    assert holder.returncode == 0
+    # Released: the next run does the work.
+    assert main(site.argv("manage", "report")) == 0
+    assert site.tsv(TODAY).is_file()
+
+
+def test_lock_of_a_dead_process_does_not_block(site: Site) -> None:
+    site.add_set(TODAY)
+    locks = lock_dir(load_config(str(site.config)))
+    holder = hold_lock(locks, "die")
+    holder.communicate(timeout=10)
+    assert holder.returncode == -signal.SIGKILL
+    lock_file = locks / "report.lock"
+    assert lock_file.read_text().strip() == str(holder.pid)  # left behind, naming the dead
+
+    assert main(site.argv("manage", "report")) == 0
+    assert site.tsv(TODAY).is_file()
+
+
+def test_leftover_lock_file_does_not_block(site: Site) -> None:
+    site.add_set(TODAY)
+    locks = lock_dir(load_config(str(site.config)))
+    locks.mkdir(parents=True)
+    (locks / "report.lock").write_text("999999999\n")
+    assert main(site.argv("manage", "report")) == 0
+    assert site.tsv(TODAY).is_file()
