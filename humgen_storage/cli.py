@@ -26,13 +26,22 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # name -> (module, one-line summary). Modules are imported only when their command
 # runs, so `--version`, `lsf` and the cron helpers start fast (no numpy, boto3, ldap3).
 COMMANDS = {
-    "report": ("humgen_storage.jobs.report", "per-group usage into lustre_usage and report-YYYYMMDD.tsv"),
+    "report": (
+        "humgen_storage.jobs.report",
+        "per-group usage into lustre_usage and report-YYYYMMDD.tsv",
+    ),
     "inspect": ("humgen_storage.jobs.inspect", "per-project directory inventory (Spaceman)"),
     "split": ("humgen_storage.jobs.split", "per-group mpistat files for TreeServe, uploaded to S3"),
-    "manage": ("humgen_storage.manage", "run a job on the newest complete set of inputs, once per date"),
+    "manage": (
+        "humgen_storage.manage",
+        "run a job on the newest complete set of inputs, once per date",
+    ),
     "schema": ("humgen_storage.schema", "create the database tables (idempotent)"),
     "crawl": ("humgen_storage.crawl", "walk a directory tree and write an mpistat file"),
-    "lsf": ("humgen_storage.lsf", "what the cron scripts ask: LSF settings, the newest set, array volumes"),
+    "lsf": (
+        "humgen_storage.lsf",
+        "what the cron scripts ask: LSF settings, the newest set, array volumes",
+    ),
 }
 
 

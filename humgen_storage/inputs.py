@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from humgen_storage.errors import UsageError
+from humgen_storage.config import Config
+from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.mpistat.reader import InputError, InputFile
 
 
@@ -47,6 +48,31 @@ def newest_complete_set(
         if found is not None:
             return found
     return None
+
+
+def find_set(config: Config, volumes: Sequence[str], day: dt.date | None, what: str) -> InputSet:
+    """The set of ``day``, else the newest complete set; JobFailed (exit 1) when there is none.
+
+    ``what`` names the volumes in messages, e.g. "report volumes".
+    """
+    mpistat_dir = config.paths.mpistat_dir
+    shown = " ".join(volumes)
+    if not volumes:
+        raise JobFailed(f"{config.source}: no {what} are configured in [volumes]")
+    if day is not None:
+        found = set_for_date(mpistat_dir, volumes, day)
+        if found is None:
+            raise JobFailed(
+                f"the set of {day} of {what} ({shown}) in {mpistat_dir} is not complete"
+            )
+        return found
+    newest = newest_complete_set(mpistat_dir, volumes, config.paths.max_days_ago)
+    if newest is None:
+        raise JobFailed(
+            f"no complete set of {what} ({shown}) in {mpistat_dir} within the last "
+            f"{config.paths.max_days_ago} days: the crawler has not delivered; someone must look"
+        )
+    return newest
 
 
 def set_from_files(paths: Sequence[str | Path], day: dt.date | None) -> InputSet:

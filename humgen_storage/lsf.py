@@ -37,7 +37,7 @@ from pathlib import Path
 
 from humgen_storage.config import Config
 from humgen_storage.errors import JobFailed, UsageError
-from humgen_storage.inputs import newest_complete_set, parse_date, set_for_date
+from humgen_storage.inputs import find_set, parse_date
 
 log = logging.getLogger(__name__)
 
@@ -178,23 +178,7 @@ def settings(
 
 def newest_date(config: Config, job: str, day: dt.date | None = None) -> dt.date:
     volumes = config.volumes.for_job(job)
-    if not volumes:
-        raise JobFailed(f"{config.source}: [volumes] {_VOLUME_KEYS[job]} lists no volumes")
-    mpistat_dir = config.paths.mpistat_dir
-    shown = " ".join(volumes)
-    if day is not None:
-        if set_for_date(mpistat_dir, volumes, day) is None:
-            raise JobFailed(
-                f"{job}: the set of {day} (volumes {shown}) in {mpistat_dir} is not complete"
-            )
-        return day
-    found = newest_complete_set(mpistat_dir, volumes, config.paths.max_days_ago)
-    if found is None:
-        raise JobFailed(
-            f"{job}: no complete set of volumes {shown} in {mpistat_dir} within the last "
-            f"{config.paths.max_days_ago} days: the crawler has not delivered; someone must look"
-        )
-    return found.date
+    return find_set(config, volumes, day, f"{_VOLUME_KEYS[job]} volumes").date
 
 
 def volume_at(config: Config, job: str, index: str | None) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from humgen_storage.config import Config
-from humgen_storage.inputs import InputSet, newest_complete_set
+from humgen_storage.inputs import InputSet, find_set
 from humgen_storage.locking import job_lock, lock_dir
 
 log = logging.getLogger(__name__)
@@ -54,20 +54,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
                 "%s: the lock is held (%s); another run is working, nothing to do", job, held_by
             )
             return 0
-        volumes = config.volumes.for_job(job)
-        input_set = newest_complete_set(
-            config.paths.mpistat_dir, volumes, config.paths.max_days_ago
-        )
-        if input_set is None:
-            log.error(
-                "%s: no complete set of volumes %s in %s within the last %d days: "
-                "the crawler has not delivered; someone must look",
-                job,
-                " ".join(volumes) or "(none configured)",
-                config.paths.mpistat_dir,
-                config.paths.max_days_ago,
-            )
-            return 1
+        input_set = find_set(config, config.volumes.for_job(job), None, f"volumes for {job}")
         marker = module.done_marker(config, input_set.date)
         if marker.exists():
             log.info(

@@ -284,7 +284,7 @@ def test_missing_set_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     config = write_config(tmp_path)
     status, lines, err = run_cli(capsys, config)
     assert (status, lines) == (1, [])
-    assert "no complete set of inspector inputs" in err
+    assert "no complete set of inspector volumes" in err
 
 
 def truncate(path: Path) -> None:

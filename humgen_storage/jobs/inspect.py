@@ -31,7 +31,7 @@ from humgen_storage.aggregate.inspector import (
 from humgen_storage.config import Config, ConfigError
 from humgen_storage.directory import DirectoryError, load_directory
 from humgen_storage.errors import JobFailed, UsageError
-from humgen_storage.inputs import InputSet, newest_complete_set, parse_date, set_for_date
+from humgen_storage.inputs import InputSet, find_set, parse_date
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.paths import display_name
 from humgen_storage.mpistat.reader import InputFile, MpistatReader
@@ -392,25 +392,6 @@ def save_to_spaceman(config: Config, table: Sequence[TableRow], volumes: Sequenc
     )
 
 
-def _input_set(config: Config, volumes: Sequence[str], day: dt.date | None) -> InputSet:
-    mpistat_dir = config.paths.mpistat_dir
-    if day is not None:
-        found = set_for_date(mpistat_dir, volumes, day)
-        if found is None:
-            raise JobFailed(
-                f"no complete set of inspector inputs for {day.isoformat()} in {mpistat_dir} "
-                f"(volumes {' '.join(volumes)})"
-            )
-        return found
-    found = newest_complete_set(mpistat_dir, volumes, config.paths.max_days_ago)
-    if found is None:
-        raise JobFailed(
-            f"no complete set of inspector inputs in {mpistat_dir} for the last "
-            f"{config.paths.max_days_ago} days (volumes {' '.join(volumes)})"
-        )
-    return found
-
-
 def normalise_path(text: str) -> bytes:
     """Absolute, without '.', '..', repeated or trailing slashes; not resolved (it need not exist)."""
     return os.fsencode(os.path.normpath(os.path.abspath(text)))
@@ -424,7 +405,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         raise ConfigError(f"{config.source}: [volumes] inspector: no inspector volumes configured")
     if args.path is not None:
         return _run_path(args, config, volumes)
-    input_set = _input_set(config, volumes, args.date)
+    input_set = find_set(config, volumes, args.date, "inspector volumes")
     inspections = inspect_set(config, input_set, args.depth)
     table = build_table(inspections, config, with_names=not args.generic or args.tosql)
     if args.tosql:
@@ -450,7 +431,7 @@ def _run_path(args: argparse.Namespace, config: Config, volumes: Sequence[str]) 
         selection.volume,
         display_name(b"/".join(selection.short_prefix)) or "(the roots)",
     )
-    input_set = _input_set(config, [selection.volume], args.date)
+    input_set = find_set(config, [selection.volume], args.date, "inspector volumes")
     inspections = inspect_set(config, input_set, args.depth, only_under=selection.project)
     selected = [
         VolumeInspection(

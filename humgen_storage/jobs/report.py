@@ -27,9 +27,8 @@ from humgen_storage.directory import GroupDirectory, load_directory
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.inputs import (
     InputSet,
-    newest_complete_set,
+    find_set,
     parse_date,
-    set_for_date,
     set_from_files,
 )
 from humgen_storage.locking import job_lock, lock_dir
@@ -100,33 +99,13 @@ def run(args: argparse.Namespace, config: Config) -> int:
         if args.files:
             input_set = set_from_files(args.files, args.date)
         else:
-            input_set = _configured_set(config, args.date)
+            input_set = find_set(config, config.volumes.report, args.date, "report volumes")
         return run_report(config, input_set, force=args.force, workers=workers)
 
 
 def run_managed(config: Config, input_set: InputSet) -> int:
     """The manager's entry point: the lock is already held."""
     return run_report(config, input_set, force=False, workers=default_workers(config.workers))
-
-
-def _configured_set(config: Config, day: dt.date | None) -> InputSet:
-    volumes = config.volumes.report
-    if not volumes:
-        raise UsageError(f"{config.source}: [volumes] report lists no volumes")
-    if day is not None:
-        found = set_for_date(config.paths.mpistat_dir, volumes, day)
-        if found is None:
-            raise JobFailed(
-                f"no complete set of report volumes for {day} in {config.paths.mpistat_dir}"
-            )
-        return found
-    newest = newest_complete_set(config.paths.mpistat_dir, volumes, config.paths.max_days_ago)
-    if newest is None:
-        raise JobFailed(
-            f"no complete set of report volumes ({' '.join(volumes)}) in {config.paths.mpistat_dir} "
-            f"within the last {config.paths.max_days_ago} days"
-        )
-    return newest
 
 
 def _open_database(config: Config) -> Database:
@@ -174,7 +153,7 @@ def run_report(config: Config, input_set: InputSet, force: bool, workers: int) -
 
 def stage_only(config: Config, volume: str, day: dt.date | None, workers: int) -> int:
     if day is None:
-        day = _configured_set(config, None).date
+        day = find_set(config, config.volumes.report, None, "report volumes").date
     source = InputFile(
         config.paths.mpistat_dir / f"{day.strftime('%Y%m%d')}_{volume}.dat.gz", day, volume
     )

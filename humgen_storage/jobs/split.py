@@ -20,12 +20,11 @@ from pathlib import Path
 from humgen_storage.aggregate.selection import GroupSelector, IndexConstants, Rule
 from humgen_storage.config import Config
 from humgen_storage.directory import GroupDirectory, load_directory
-from humgen_storage.errors import JobFailed, UsageError
+from humgen_storage.errors import UsageError
 from humgen_storage.inputs import (
     InputSet,
-    newest_complete_set,
+    find_set,
     parse_date,
-    set_for_date,
     set_from_files,
 )
 from humgen_storage.locking import job_lock, lock_dir
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         if args.files:
             input_set = set_from_files(args.files, args.date)
         else:
-            input_set = _configured_set(config, args.date)
+            input_set = find_set(config, config.volumes.splitter, args.date, "splitter volumes")
         output = (
             Path(args.output).absolute() if args.output else done_marker(config, input_set.date)
         )
@@ -105,26 +104,6 @@ def run_managed(config: Config, input_set: InputSet) -> int:
         upload=True,
         workers=default_workers(config.workers),
     )
-
-
-def _configured_set(config: Config, day: dt.date | None) -> InputSet:
-    volumes = config.volumes.splitter
-    if not volumes:
-        raise UsageError(f"{config.source}: [volumes] splitter lists no volumes")
-    if day is not None:
-        found = set_for_date(config.paths.mpistat_dir, volumes, day)
-        if found is None:
-            raise JobFailed(
-                f"no complete set of splitter volumes for {day} in {config.paths.mpistat_dir}"
-            )
-        return found
-    newest = newest_complete_set(config.paths.mpistat_dir, volumes, config.paths.max_days_ago)
-    if newest is None:
-        raise JobFailed(
-            f"no complete set of splitter volumes ({' '.join(volumes)}) in {config.paths.mpistat_dir} "
-            f"within the last {config.paths.max_days_ago} days"
-        )
-    return newest
 
 
 # ------------------------------------------------------------------ one volume
