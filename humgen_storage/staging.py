@@ -11,17 +11,36 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import pickle
 import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from humgen_storage.directory import Group, GroupDirectory
 
 DIRECTORY_FILE = "directory.db"
+T = TypeVar("T")
+
+
+def save_staged(path: Path, value: object) -> None:
+    """Stage a job's own aggregate: pickled (only this tool reads it), renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "wb") as handle:
+        pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(temporary, path)
+
+
+def load_staged(path: Path, kind: type[T]) -> T:
+    with open(path, "rb") as handle:
+        value = pickle.load(handle)  # noqa: S301 - our own staging file, never foreign input
+    if not isinstance(value, kind):
+        raise TypeError(f"{path}: not a staged {kind.__name__}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -407,3 +407,46 @@ def test_gzip_members_concatenated_are_read(
     os.utime(path, (REF, REF))
     status, lines, err = run_cli(capsys, config, "--date", iso(DAY1), "--noheader")
     assert (status, lines) == (0, ROWS_118)
+
+
+def test_stage_only_and_finalise_match_a_managed_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    single, split = tmp_path / "single", tmp_path / "split"
+    for site in (single, split):
+        site.mkdir()
+        write_inputs(site)
+    config = load_config(str(write_config(single)))
+    input_set = set_for_date(
+        config.paths.mpistat_dir, config.volumes.inspector, dt.date(2026, 11, 20)
+    )
+    assert input_set is not None
+    assert run_managed(config, input_set) == 0
+    capsys.readouterr()
+
+    split_config = write_config(split)
+    marker = split / "reports" / "report-output-files" / "inspector-20261120.tsv"
+    # one volume staged: the finaliser refuses and writes nothing
+    assert (
+        run_cli(capsys, split_config, "--stage-only", "--volume", "118", "--date", iso(DAY1))[0]
+        == 0
+    )
+    status, _, err = run_cli(capsys, split_config, "--finalise", "--date", iso(DAY1))
+    assert status == 1 and "volume 115: not staged" in err
+    assert not marker.exists() and not (split / "spaceman.db").exists()
+
+    assert (
+        run_cli(capsys, split_config, "--stage-only", "--volume", "115", "--date", iso(DAY1))[0]
+        == 0
+    )
+    assert run_cli(capsys, split_config, "--finalise", "--date", iso(DAY1))[0] == 0
+    expected_marker = single / "reports" / "report-output-files" / "inspector-20261120.tsv"
+    assert marker.read_bytes() == expected_marker.read_bytes()
+    assert sorted(inspect_database_rows(split)) == sorted(inspect_database_rows(single))
+    assert not (split / "reports" / ".staging" / "inspect-20261120").exists()
+
+
+def test_stage_only_needs_a_volume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path)
+    assert run_cli(capsys, config, "--stage-only")[0] == 2
+    assert run_cli(capsys, config, "--finalise")[0] == 2

@@ -13,9 +13,10 @@ import argparse
 import datetime as dt
 import logging
 import os
+import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -32,6 +33,7 @@ from humgen_storage.config import Config, ConfigError
 from humgen_storage.directory import DirectoryError, load_directory
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.inputs import InputSet, find_set, parse_date
+from humgen_storage.locking import job_lock, lock_dir
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.paths import display_name
 from humgen_storage.mpistat.reader import InputFile, MpistatReader
@@ -39,6 +41,7 @@ from humgen_storage.pool import default_workers, report_progress, run_per_volume
 from humgen_storage.sinks.database import DatabaseError, open_database
 from humgen_storage.sinks.spaceman import SpacemanRow, merge_into_spaceman
 from humgen_storage.sinks.tsv import tsv_line, write_tsv
+from humgen_storage.staging import load_staged, save_staged
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +109,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=parse_date,
         help="use the inputs of this date (YYYY-MM-DD) instead of the newest",
     )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--stage-only",
+        action="store_true",
+        help="aggregate one volume (needs --volume) into the staging area; write nothing else",
+    )
+    mode.add_argument(
+        "--finalise",
+        action="store_true",
+        help="publish every staged volume of --date as `manage inspect` does (spaceman + TSV)",
+    )
+    parser.add_argument("--volume", metavar="V", help="with --stage-only: the volume number")
 
 
 def _depth(text: str) -> int:
@@ -400,19 +415,34 @@ def normalise_path(text: str) -> bytes:
 def run(args: argparse.Namespace, config: Config) -> int:
     if args.tosql and args.path is not None:
         raise UsageError("--tosql writes whole volumes; it cannot be used with PATH")
+    if (args.stage_only or args.finalise) and (args.path is not None or args.tosql or args.generic):
+        raise UsageError("--stage-only and --finalise take no PATH, --tosql or --generic")
+    if args.stage_only != bool(args.volume):
+        raise UsageError("--stage-only and --volume V go together")
+    if args.finalise and args.date is None:
+        raise UsageError("--finalise needs --date YYYY-MM-DD")
+    if args.stage_only:
+        return stage_only(config, args.volume, args.date)
+    if args.finalise:
+        return _with_lock(config, lambda: finalise_staged(config, args.date))
     volumes = config.volumes.inspector
     if not volumes:
         raise ConfigError(f"{config.source}: [volumes] inspector: no inspector volumes configured")
     if args.path is not None:
         return _run_path(args, config, volumes)
     input_set = find_set(config, volumes, args.date, "inspector volumes")
-    inspections = inspect_set(config, input_set, args.depth)
-    table = build_table(inspections, config, with_names=not args.generic or args.tosql)
-    if args.tosql:
-        save_to_spaceman(config, table, input_set.volumes)
-    write_table(table, sys.stdout, generic=args.generic, header=not args.noheader)
-    sys.stdout.flush()
-    return 0
+
+    def inspect_and_print() -> int:
+        inspections = inspect_set(config, input_set, args.depth)
+        table = build_table(inspections, config, with_names=not args.generic or args.tosql)
+        if args.tosql:
+            save_to_spaceman(config, table, input_set.volumes)
+        write_table(table, sys.stdout, generic=args.generic, header=not args.noheader)
+        sys.stdout.flush()
+        return 0
+
+    # Only a run that writes spaceman needs the job's lock.
+    return _with_lock(config, inspect_and_print) if args.tosql else inspect_and_print()
 
 
 def _run_path(args: argparse.Namespace, config: Config, volumes: Sequence[str]) -> int:
@@ -460,14 +490,63 @@ def done_marker(config: Config, day: dt.date) -> Path:
 
 
 def run_managed(config: Config, input_set: InputSet) -> int:
-    """``inspect --tosql`` on ``input_set``: print the table, and write it to the
-    done-marker only after the database has committed."""
+    """``inspect --tosql`` on ``input_set`` (the manager holds the lock)."""
     inspections = inspect_set(config, input_set, DEFAULT_DEPTH)
+    return publish(config, input_set.date, inspections, input_set.volumes)
+
+
+def publish(
+    config: Config, day: dt.date, inspections: list[VolumeInspection], volumes: Sequence[str]
+) -> int:
+    """Merge into spaceman, print the table, then write the done-marker TSV (after the commit)."""
     table = build_table(inspections, config)
-    save_to_spaceman(config, table, input_set.volumes)
+    save_to_spaceman(config, table, volumes)
     write_table(table, sys.stdout)
     sys.stdout.flush()
-    marker = done_marker(config, input_set.date)
+    marker = done_marker(config, day)
     write_tsv(marker, PROJECT_HEADER, [row.project_values() for row in table])
     log.info("wrote %s", marker)
+    return 0
+
+
+# ---------------------------------------------------- per-volume jobs (LSF arrays)
+
+
+def _staging_dir(config: Config, day: dt.date) -> Path:
+    return config.paths.staging_root / f"inspect-{day.strftime('%Y%m%d')}"
+
+
+def _with_lock(config: Config, work: Callable[[], int]) -> int:
+    with job_lock(lock_dir(config), "inspect") as held_by:
+        if held_by:
+            log.info("another inspect is running (%s); nothing to do", held_by)
+            return 0
+        return work()
+
+
+def stage_only(config: Config, volume: str, day: dt.date | None) -> int:
+    """Aggregate one volume of the set into ``.staging/inspect-<date>/volume-<V>.pickle``."""
+    input_set = find_set(config, config.volumes.inspector, day, "inspector volumes")
+    sources = [f for f in input_set.files if f.volume == volume]
+    if not sources:
+        raise UsageError(f"volume {volume} is not in [volumes] inspector")
+    (inspection,) = inspect_set(config, InputSet(input_set.date, tuple(sources)), DEFAULT_DEPTH)
+    save_staged(_staging_dir(config, input_set.date) / f"volume-{volume}.pickle", inspection)
+    log.info("staged inspector volume %s for %s", volume, input_set.date)
+    return 0
+
+
+def finalise_staged(config: Config, day: dt.date) -> int:
+    """Publish every staged volume of ``day``; any volume not staged: exit 1, nothing written."""
+    staging = _staging_dir(config, day)
+    volumes = config.volumes.inspector
+    missing = [v for v in volumes if not (staging / f"volume-{v}.pickle").is_file()]
+    if missing:
+        raise JobFailed(
+            f"{len(missing)} of {len(volumes)} inspector volumes are not staged",
+            [f"volume {v}: not staged in {staging}" for v in missing],
+        )
+    inspections = [load_staged(staging / f"volume-{v}.pickle", VolumeInspection) for v in volumes]
+    publish(config, day, inspections, volumes)
+    shutil.rmtree(staging, ignore_errors=True)
     return 0
