@@ -70,3 +70,20 @@ def test_parallel_counts_bad_lines_and_logs_the_first(
     logged = [r.getMessage() for r in caplog.records if "malformed, skipped" in r.getMessage()]
     assert [m.split(": malformed")[0][-9:] for m in logged] == ["line 1001", "line 1002"]
     assert result.records == 3001
+
+
+def test_directories_are_never_kept_in_the_link_table(tmp_path: Path) -> None:
+    # Directories have nlink >= 2 but cannot be hard-linked: keeping them aside would
+    # make memory grow with the input. Two names of one file are the only link entry.
+    recs = [Record(b"/lustre/scratch118", 4096, 0, 5, R, R, R, "d", 1, 7)]
+    recs += [
+        Record(b"/lustre/scratch118/d%d" % i, 4096, 0, 5, R, R, R, "d", 10 + i, 2 + i % 3)
+        for i in range(500)
+    ]
+    recs += [
+        Record(b"/lustre/scratch118/f%d" % i, 100, 0, 5, R, R, R, "f", 9999, 2) for i in range(2)
+    ]
+    path = write_mpistat(tmp_path, "20261120", "118", recs)
+    result, _, _ = aggregate(path, 1, 1 << 20)
+    assert len(result.links) == 1
+    assert result.totals()[5].used == 501 * 4096 + 100

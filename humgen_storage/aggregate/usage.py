@@ -4,8 +4,10 @@ Records arrive as validated blocks; their numeric columns are cut with numpy and
 summed per gid with sort + reduceat (exact int64 arithmetic), so no Python object
 is made per record. Only multi-link inodes are handled one by one.
 
-Hard links: an inode with nlink > 1 counts once per volume. Its size is kept aside
-under (dev, inode) instead of being added straight away, so partial aggregates of
+Hard links: an inode with nlink > 1 counts once per volume. Directories always have
+nlink >= 2 but appear once in a crawl (they cannot be hard-linked), so they are
+summed directly; only other multi-link inodes are kept aside under (dev, inode)
+instead of being added straight away, so partial aggregates of
 one volume (from parallel workers) merge exactly: the union of their link tables
 counts each inode once. Memory grows with groups and multi-link inodes only.
 """
@@ -19,7 +21,8 @@ import numpy as np
 from humgen_storage.mpistat.columns import numeric_columns
 from humgen_storage.mpistat.reader import Format
 
-USAGE_FIELDS = ("size", "gid", "mtime", "inode", "nlink", "dev")
+USAGE_FIELDS = ("size", "gid", "mtime", "type", "inode", "nlink", "dev")
+_DIRECTORY = ord("d")
 _NO_MTIME = np.iinfo(np.int64).min
 
 
@@ -39,19 +42,15 @@ class UsageAggregate:
         if not block:
             return
         columns = numeric_columns(fmt, block, USAGE_FIELDS)
-        gid, size, nlink, mtime = (
-            columns["gid"],
-            columns["size"],
-            columns["nlink"],
-            columns["mtime"],
-        )
+        gid, size, nlink, mtime = columns["gid"], columns["size"], columns["nlink"], columns["mtime"]
         self.records += len(gid)
+        linked = (nlink > 1) & (columns["type"] != _DIRECTORY)
 
         order = np.argsort(gid, kind="stable")
         sorted_gid = gid[order]
         starts = np.flatnonzero(np.r_[True, sorted_gid[1:] != sorted_gid[:-1]])
-        # nlink 0 (deleted mid-crawl) adds 0 bytes; nlink > 1 waits in the link table.
-        single = np.where(nlink == 1, size, 0)[order]
+        # nlink 0 (deleted mid-crawl) adds 0 bytes; a hard-linked file waits in the link table.
+        single = np.where((nlink == 0) | linked, 0, size)[order]
         sums = np.add.reduceat(single, starts)
         known = np.where(mtime <= self.reference, mtime, _NO_MTIME)[order]
         newest = np.maximum.reduceat(known, starts)
@@ -64,7 +63,7 @@ class UsageAggregate:
             if when != _NO_MTIME and when > newest_mtime.get(g, _NO_MTIME):
                 newest_mtime[g] = when
 
-        multi = np.flatnonzero(nlink > 1)
+        multi = np.flatnonzero(linked)
         if len(multi):
             keys = zip(
                 columns["dev"][multi].tolist(), columns["inode"][multi].tolist(), strict=True

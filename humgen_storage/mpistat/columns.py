@@ -20,11 +20,21 @@ Column = npt.NDArray[np.int64]
 
 
 def numeric_columns(fmt: Format, block: bytes, names: tuple[str, ...]) -> dict[str, Column]:
-    """The named numeric fields of every line of a clean block, as int64 arrays."""
+    """The named fields of every line of a clean block, as int64 arrays.
+
+    ``type`` is given as its byte's code (``ord("d")`` for a directory).
+    """
     data = np.frombuffer(block, dtype=np.uint8)
     fields = fmt.field_names
     separators = np.flatnonzero((data == _TAB) | (data == _NEWLINE)).reshape(-1, len(fields))
-    return {name: _parse(data, separators, fields.index(name)) for name in names}
+    columns = {}
+    for name in names:
+        index = fields.index(name)
+        if name == "type":  # one byte, right after the previous field's tab
+            columns[name] = data[separators[:, index - 1] + 1].astype(np.int64)
+        else:
+            columns[name] = _parse(data, separators, index)
+    return columns
 
 
 def _parse(data: npt.NDArray[np.uint8], separators: npt.NDArray[np.intp], index: int) -> Column:
