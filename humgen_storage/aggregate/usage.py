@@ -42,7 +42,12 @@ class UsageAggregate:
         if not block:
             return
         columns = numeric_columns(fmt, block, USAGE_FIELDS)
-        gid, size, nlink, mtime = columns["gid"], columns["size"], columns["nlink"], columns["mtime"]
+        gid, size, nlink, mtime = (
+            columns["gid"],
+            columns["size"],
+            columns["nlink"],
+            columns["mtime"],
+        )
         self.records += len(gid)
         linked = (nlink > 1) & (columns["type"] != _DIRECTORY)
 
