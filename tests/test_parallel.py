@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from humgen_storage.aggregate.usage import UsageAggregate
-from humgen_storage.mpistat.parallel import aggregate_file
+from humgen_storage.mpistat.parallel import aggregate_file, map_blocks
 from humgen_storage.mpistat.reader import InputFile, MpistatReader
 from humgen_storage.mpistat.writer import Record
 from tests.helpers import write_mpistat
@@ -87,3 +87,23 @@ def test_directories_are_never_kept_in_the_link_table(tmp_path: Path) -> None:
     result, _, _ = aggregate(path, 1, 1 << 20)
     assert len(result.links) == 1
     assert result.totals()[5].used == 501 * 4096 + 100
+
+
+def _group_lines(fmt: object, block: bytes) -> list[bytes]:
+    return [line for line in block.split(b"\n") if line]
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_map_blocks_keeps_file_order_and_counts_bad_lines(tmp_path: Path, workers: int) -> None:
+    good = records(5000)
+    path = write_mpistat(
+        tmp_path,
+        "20261120",
+        "118",
+        good[:2000],
+        extra_lines=[b"bad\n"] + [r.line() for r in good[2000:]],
+    )
+    with MpistatReader(InputFile.from_path(path), block_size=1500, max_bad_fraction=0.01) as reader:
+        lines = [line for chunk in map_blocks(reader, _group_lines, workers) for line in chunk]
+    assert lines == [r.line()[:-1] for r in good]  # byte for byte, in input order
+    assert (reader.lines, reader.bad_lines) == (5002, 1)
