@@ -37,7 +37,7 @@ class UsageAggregate:
     links: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     records: int = 0
 
-    def add_block(self, fmt: Format, block: bytes) -> None:
+    def add_block(self, fmt: Format, block: bytes, first_line: int = 1) -> None:
         """Fold a block of validated lines in."""
         if not block:
             return

@@ -24,7 +24,10 @@ from humgen_storage.mpistat.reader import Format, MpistatReader, clean_block
 class Partial(Protocol):
     """A per-volume aggregate that can absorb blocks of valid lines and other partials."""
 
-    def add_block(self, fmt: Format, block: bytes) -> None: ...
+    def add_block(self, fmt: Format, block: bytes, first_line: int) -> None:
+        """Fold in a block of valid lines; ``first_line`` orders blocks in the file
+        (lines within a block keep their order)."""
+        ...
 
     def merge(self, other: Any) -> None: ...
 
@@ -63,7 +66,7 @@ class _Parser:
             self.result.bad_count += len(bad)
             room = _KEEP_BAD - len(self.result.bad_first)
             self.result.bad_first.extend(bad[:room])
-        self.partial.add_block(self.fmt, valid)
+        self.partial.add_block(self.fmt, valid, first_line)
 
 
 def _worker_main(parser: _Parser, tasks: Any, results: Any) -> None:
