@@ -131,21 +131,22 @@ def run_report(config: Config, input_set: InputSet, force: bool, workers: int) -
     day = input_set.date
     staging = Staging(config.paths.staging_root, day)
     staging.discard()  # whatever a crashed run left is not trusted
+    # The connection is not held through the aggregation, which can take hours:
+    # servers close idle connections (wait_timeout).
     with _open_database(config) as db:
         if not force and _already_loaded(config, db, day):
             return 0
-        staging.save_directory(load_directory(config.ldap))
-        at_once, block_workers = plan_workers(workers, len(input_set.files))
-        tasks = [StageTask(config, f, day, block_workers) for f in input_set.files]
-        total = sum(_size(f.path) for f in input_set.files)
-        run_per_volume(
-            stage_volume,
-            tasks,
-            [f.volume for f in input_set.files],
-            at_once,
-            total,
-            f"report {day}",
-        )
+    staging.save_directory(load_directory(config.ldap))
+    at_once, block_workers = plan_workers(workers, len(input_set.files))
+    run_per_volume(
+        stage_volume,
+        [StageTask(config, f, day, block_workers) for f in input_set.files],
+        [f.volume for f in input_set.files],
+        at_once,
+        sum(_size(f.path) for f in input_set.files),
+        f"report {day}",
+    )
+    with _open_database(config) as db:
         finalise(config, db, staging, input_set.volumes, replace=force)
     staging.discard()
     return 0
