@@ -14,19 +14,32 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Run the report on the embedded default: SQLite, an LDIF directory, fixture crawls
-# of two volumes (copied under today's date so the manager finds them), the lfs stand-in.
+# The whole pipeline on the embedded default: SQLite, an LDIF directory, fixture crawls
+# of two volumes (copied under today's date so the managers find them), the lfs
+# stand-in. The split is not uploaded: the demo has no S3.
+DEMO_RUN := FAKE_LFS_QUOTAS=fixtures/demo-quotas.json $(BIN)/humgen-storage --config fixtures/demo.ini
+TAB := $(shell printf '\t')
+
 demo: $(STAMP)
 	rm -rf $(DEMO)
 	mkdir -p $(DEMO)/mpistat $(DEMO)/archive/projects/tol $(DEMO)/archive/old-team-data
 	touch $(DEMO)/archive/projects/tol/.imirrored
 	for f in fixtures/mpistat/*.dat.gz; do cp "$$f" "$(DEMO)/mpistat/$(TODAY)_$${f##*_}"; done
-	FAKE_LFS_QUOTAS=fixtures/demo-quotas.json $(BIN)/humgen-storage --config fixtures/demo.ini manage report
+	$(DEMO_RUN) manage report
+	$(DEMO_RUN) manage inspect > /dev/null
+	$(DEMO_RUN) split --no-upload
 	@echo
-	@echo "== $(DEMO)/reports/report-output-files/report-$(TODAY).tsv"
-	@column -t -s "$$(printf '\t')" $(DEMO)/reports/report-output-files/report-$(TODAY).tsv
+	@echo "== report: $(DEMO)/reports/report-output-files/report-$(TODAY).tsv (also table lustre_usage)"
+	@column -t -s "$(TAB)" $(DEMO)/reports/report-output-files/report-$(TODAY).tsv
 	@echo
-	@echo "Database: $(DEMO)/humgen_storage.db (table lustre_usage); config: fixtures/demo.ini"
+	@echo "== inspect: $(DEMO)/reports/report-output-files/inspector-$(TODAY).tsv (also table spaceman)"
+	@column -t -s "$(TAB)" $(DEMO)/reports/report-output-files/inspector-$(TODAY).tsv
+	@echo
+	@echo "== split: $(DEMO)/groups/$(TODAY)/"
+	@ls $(DEMO)/groups/$(TODAY)/
+	@column -t -s "$(TAB)" $(DEMO)/groups/$(TODAY)/index.txt
+	@echo
+	@echo "Database: $(DEMO)/humgen_storage.db (SQLite); configuration: fixtures/demo.ini"
 
 # Install what is missing (slapd, a MariaDB server when none answers), lint, run every test.
 test: $(STAMP) services lint
