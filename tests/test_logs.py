@@ -1,0 +1,30 @@
+"""Progress: a tqdm bar on a terminal, periodic log lines elsewhere (spec section 8)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from humgen_storage.logs import Progress, volume_logger
+
+
+def test_periodic_log_lines_when_not_on_a_terminal(caplog: pytest.LogCaptureFixture) -> None:
+    log = volume_logger("humgen_storage.test", "scratch118")
+    progress = Progress(1000, "report 2026-11-20", log, interval=0.0, enabled=False)
+    with caplog.at_level(logging.INFO):
+        progress.update(250)
+        progress.update(250)
+    progress.close()
+    assert progress.bar is None
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[-1].startswith("report 2026-11-20: 50.0% of 1000 compressed bytes")
+    assert all(getattr(r, "volume", None) == "scratch118" for r in caplog.records)
+
+
+def test_a_bar_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    progress = Progress(2048, "inspect", logging.getLogger("t"), enabled=True)
+    progress.update(1024)
+    assert progress.bar is not None and progress.bar.n == 1024
+    progress.close()
+    assert "inspect" in capsys.readouterr().err
