@@ -338,3 +338,16 @@ def test_second_mdt_of_a_project_merges_into_one_row(
         rows[("projects/p", "*TOTAL*", "115")]["Files"],
         rows[("projects/p", "*TOTAL*", "115")]["BAM"],
     ) == (2, 0.5)
+
+
+def test_mysql_keys_compare_names_exactly(mysql_db: Database) -> None:
+    # A trailing space makes another directory, and a 480-character one fits.
+    long_name = "d" * 480
+    with mysql_db.transaction() as cursor:
+        for directory in ("dir", "dir ", long_name):
+            cursor.execute(
+                "INSERT INTO `spaceman` (`Project`, `Directory`, `Volume`) VALUES (%s, %s, %s)",
+                ("projects/x", directory, "118"),
+            )
+    rows = mysql_db.query("SELECT `Directory` FROM `spaceman` ORDER BY `index`")
+    assert [r[0] for r in rows] == ["dir", "dir ", long_name]

@@ -89,7 +89,7 @@ _USAGE_COLUMNS = """
 
 _SPACEMAN_COLUMNS = """
     `Project` {text} NOT NULL,
-    `Directory` {text} NOT NULL,
+    `Directory` {directory} NOT NULL,
     `Volume` {short} NOT NULL,
     `Files` BIGINT,
     `Total` FLOAT,
@@ -106,19 +106,26 @@ _SPACEMAN_COLUMNS = """
     `Unix Group` {text}
 """
 
-# MySQL: utf8mb4 so any name fits; unique keys on long varchars need a bounded prefix,
-# so key columns are VARCHAR(255) with a utf8mb4 collation that compares bytes exactly.
+# MySQL: utf8mb4 so any name fits, with a binary collation so names compare as bytes.
+# The unique keys must fit InnoDB's 3072-byte limit at 4 bytes a character:
+# Project 255 + Directory 480 + Volume 32 characters = 3068 bytes.
+# "utf8mb4_bin" is replaced by the server's NO PAD binary collation where it has one
+# (see _mysql_collation), so that "dir" and "dir " are different keys.
 MYSQL_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS `lustre_usage` (`id` INT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
     + _USAGE_COLUMNS.format(text="VARCHAR(255)")
     + ", UNIQUE KEY `volume_group_date` (`Lustre Volume`, `Unix Group`, `date`)"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     "CREATE TABLE IF NOT EXISTS `spaceman` (`index` INT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-    + _SPACEMAN_COLUMNS.format(text="VARCHAR(255)", short="VARCHAR(32)", long="TEXT")
+    + _SPACEMAN_COLUMNS.format(
+        text="VARCHAR(255)", directory="VARCHAR(480)", short="VARCHAR(32)", long="TEXT"
+    )
     + ", UNIQUE KEY `project_directory_volume` (`Project`, `Directory`, `Volume`)"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     "CREATE TABLE IF NOT EXISTS `spaceman_tmp` (`index` INT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-    + _SPACEMAN_COLUMNS.format(text="VARCHAR(255)", short="VARCHAR(32)", long="TEXT")
+    + _SPACEMAN_COLUMNS.format(
+        text="VARCHAR(255)", directory="VARCHAR(480)", short="VARCHAR(32)", long="TEXT"
+    )
     + ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 )
 
@@ -127,10 +134,10 @@ SQLITE_SCHEMA = (
     + _USAGE_COLUMNS.format(text="TEXT")
     + ", UNIQUE (`Lustre Volume`, `Unix Group`, `date`))",
     "CREATE TABLE IF NOT EXISTS `spaceman` (`index` INTEGER PRIMARY KEY AUTOINCREMENT,"
-    + _SPACEMAN_COLUMNS.format(text="TEXT", short="TEXT", long="TEXT")
+    + _SPACEMAN_COLUMNS.format(text="TEXT", directory="TEXT", short="TEXT", long="TEXT")
     + ", UNIQUE (`Project`, `Directory`, `Volume`))",
     "CREATE TABLE IF NOT EXISTS `spaceman_tmp` (`index` INTEGER PRIMARY KEY AUTOINCREMENT,"
-    + _SPACEMAN_COLUMNS.format(text="TEXT", short="TEXT", long="TEXT")
+    + _SPACEMAN_COLUMNS.format(text="TEXT", directory="TEXT", short="TEXT", long="TEXT")
     + ")",
 )
 
@@ -146,8 +153,20 @@ class Database:
     def _sql(self, statement: str) -> str:
         return statement.replace("%s", "?") if self.dialect == "sqlite" else statement
 
+    def _mysql_collation(self) -> str:
+        version = str(self.query("SELECT VERSION()")[0][0])
+        if "mariadb" in version.lower():
+            return "utf8mb4_nopad_bin"
+        major = version.split(".", 1)[0]
+        return "utf8mb4_0900_bin" if major.isdigit() and int(major) >= 8 else "utf8mb4_bin"
+
     def create_schema(self) -> None:
-        statements = SQLITE_SCHEMA if self.dialect == "sqlite" else MYSQL_SCHEMA
+        statements: tuple[str, ...]
+        if self.dialect == "sqlite":
+            statements = SQLITE_SCHEMA
+        else:
+            collation = self._mysql_collation()  # one of three fixed names, never input data
+            statements = tuple(s.replace("utf8mb4_bin", collation) for s in MYSQL_SCHEMA)
         with self.transaction() as cursor:
             for statement in statements:
                 cursor.execute(statement)

@@ -39,7 +39,7 @@ def mysql_url() -> Iterator[str]:
     except pymysql.MySQLError as exc:
         pytest.fail(f"MySQL/MariaDB test server {user}@{host}:{port} is not answering: {exc}")
     with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     try:
         yield f"mysql://{user}@{host}:{port}/{name}"
     finally:
