@@ -1,11 +1,15 @@
-"""Parallelism within one volume: one process decompresses, several parse and aggregate.
+"""Parallelism within one volume: one process decompresses, several parse.
 
 The reading process hands newline-aligned blocks to ``workers - 1`` helper processes
-through a bounded queue; when the queue is full it parses the block itself, so it
-never idles and the number of busy processes stays at ``workers``. Each process
-folds its blocks into its own partial aggregate; the partials are merged exactly at
-the end (the aggregates define ``merge``; hard-link tables are unions, so an inode
-seen by two workers still counts once).
+through a bounded queue; when the queue is full it does the block itself, so it never
+idles and the number of busy processes stays at ``workers``. Helpers validate each
+block (``clean_block``) and then either
+
+- fold it into their own partial aggregate, merged exactly at the end
+  (``aggregate_file``: the aggregates define ``merge``; hard-link tables are unions or
+  keep the earliest name, so an inode seen by two workers still counts once), or
+- map it to a result sent back and yielded in file order (``map_blocks``, for output
+  that must keep the input's order).
 
 Memory is bounded: at most ``2 × workers`` blocks are in flight.
 """
@@ -40,138 +44,182 @@ _KEEP_BAD = 20
 
 
 @dataclass
-class _WorkerResult:
-    partial: Any
+class _LineCounts:
+    """Lines and malformed lines seen by one process, with the first few for the log."""
+
     lines: int = 0
-    bad_count: int = 0
-    bad_first: list[tuple[int, str]] = field(default_factory=list)
-    error: str | None = None
+    bad: int = 0
+    samples: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, lines: int, bad: list[tuple[int, str]]) -> None:
+        self.lines += lines
+        self.bad += len(bad)
+        self.samples.extend(bad[: _KEEP_BAD - len(self.samples)])
+
+    def absorb(self, other: _LineCounts) -> None:
+        self.lines += other.lines
+        self.bad += other.bad
+        self.samples.extend(other.samples)
+
+    def settle(self, reader: MpistatReader) -> None:
+        """Hand the totals to the reader, which logs and applies the bad-fraction rule."""
+        reader.lines += self.lines
+        reader.record_bad_lines(sorted(self.samples), total=self.bad)
+        reader.check_bad_fraction()
 
 
 @dataclass
-class _Parser:
-    """Validates blocks and folds them into one partial aggregate, counting bad lines."""
+class _Result:
+    """What a helper sends back: a block's mapped value, or its final partial."""
+
+    sequence: int = -1
+    value: Any = None
+    counts: _LineCounts = field(default_factory=_LineCounts)
+    error: str | None = None
+
+
+class _Helpers:
+    """Helper processes fed through a bounded queue, answering on another queue."""
+
+    def __init__(
+        self, count: int, target: Callable[..., None], args: tuple[Any, ...], path: object
+    ) -> None:
+        context = multiprocessing.get_context("fork")
+        self.path = path
+        self.tasks: Any = context.Queue(maxsize=2 * max(1, count))
+        self.results: Any = context.Queue()
+        # Forked, so the args (closures included) are inherited, not pickled.
+        self.processes = [
+            context.Process(target=target, args=(*args, self.tasks, self.results), daemon=True)
+            for _ in range(count)
+        ]
+        for process in self.processes:
+            process.start()
+
+    def offer(self, item: Any) -> bool:
+        """Queue ``item`` for a helper; False when there is none or all are busy."""
+        if not self.processes:
+            return False
+        try:
+            self.tasks.put_nowait(item)
+        except queue.Full:
+            return False
+        return True
+
+    def finish(self) -> None:
+        for _ in self.processes:
+            self.tasks.put(None)
+
+    def get(self) -> _Result:
+        """The next result; raises instead of hanging if a helper died."""
+        while True:
+            try:
+                result: _Result = self.results.get(timeout=1.0)
+            except queue.Empty:
+                dead = [p.exitcode for p in self.processes if not p.is_alive() and p.exitcode != 0]
+                if dead:
+                    raise RuntimeError(
+                        f"{self.path}: a parsing process exited with status {dead}"
+                    ) from None
+                continue
+            if result.error is not None:
+                raise RuntimeError(f"{self.path}: a parsing process failed: {result.error}")
+            return result
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+        self.tasks.close()
+        self.results.close()
+
+
+def _serve(
+    handle: Callable[[Any], _Result | None],
+    done: Callable[[], _Result | None],
+    tasks: Any,
+    results: Any,
+) -> None:
+    """A helper's loop: handle tasks until the None sentinel; errors are sent, never hang."""
+    try:
+        while (item := tasks.get()) is not None:
+            answer = handle(item)
+            if answer is not None:
+                results.put(answer)
+        final = done()
+        if final is not None:
+            results.put(final)
+    except BaseException as exc:
+        results.put(_Result(error=f"{type(exc).__name__}: {exc}"))
+
+
+# -- aggregate_file ------------------------------------------------------------------------
+
+
+@dataclass
+class _Folder:
+    """Validates blocks and folds them into one partial aggregate."""
 
     fmt: Format
     partial: Any
-    result: _WorkerResult = field(init=False)
+    counts: _LineCounts = field(default_factory=_LineCounts)
 
-    def __post_init__(self) -> None:
-        self.result = _WorkerResult(self.partial)
-
-    def parse(self, first_line: int, block: bytes) -> None:
+    def fold(self, item: tuple[int, bytes]) -> None:
+        first_line, block = item
         valid, lines, bad = clean_block(self.fmt, block, first_line)
-        self.result.lines += lines
-        if bad:
-            self.result.bad_count += len(bad)
-            room = _KEEP_BAD - len(self.result.bad_first)
-            self.result.bad_first.extend(bad[:room])
+        self.counts.add(lines, bad)
         self.partial.add_block(self.fmt, valid, first_line)
 
-
-def _worker_main(parser: _Parser, tasks: Any, results: Any) -> None:
-    try:
-        while True:
-            item = tasks.get()
-            if item is None:
-                break
-            parser.parse(*item)
-        results.put(parser.result)
-    except BaseException as exc:  # report, never hang the reader
-        results.put(_WorkerResult(None, error=f"{type(exc).__name__}: {exc}"))
+    def serve(self, tasks: Any, results: Any) -> None:
+        _serve(
+            lambda item: self.fold(item),
+            lambda: _Result(value=self.partial, counts=self.counts),
+            tasks,
+            results,
+        )
 
 
 def aggregate_file(reader: MpistatReader, make_partial: Callable[[], P], workers: int = 1) -> P:
     """Fold every valid line of an open reader into one aggregate, using ``workers`` processes."""
-    local = _Parser(reader.format, make_partial())
-    helpers: list[Any] = []  # the fork context's Process objects
-    context = multiprocessing.get_context("fork")
-    tasks: Any = context.Queue(maxsize=2 * workers)
-    results: Any = context.Queue()
+    local = _Folder(reader.format, make_partial())
+    helpers = _Helpers(
+        max(0, workers - 1),
+        _Folder.serve,
+        (_Folder(reader.format, make_partial()),),
+        reader.source.path,
+    )
     try:
-        for _ in range(max(0, workers - 1)):
-            process = context.Process(
-                target=_worker_main,
-                args=(_Parser(reader.format, make_partial()), tasks, results),
-                daemon=True,
-            )
-            process.start()
-            helpers.append(process)
-        for first_line, block in reader.blocks():
-            if helpers:
-                try:
-                    tasks.put_nowait((first_line, block))
-                    continue
-                except queue.Full:
-                    pass  # every helper is busy: parse this one here
-            local.parse(first_line, block)
-        for _ in helpers:
-            tasks.put(None)
-        outcomes = [local.result] + [_collect(results, helpers) for _ in helpers]
+        for item in reader.blocks():
+            if not helpers.offer(item):
+                local.fold(item)  # every helper is busy: fold this one here
+        helpers.finish()
+        finals = [helpers.get() for _ in helpers.processes]
     finally:
-        for process in helpers:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
-        tasks.close()
-        results.close()
-    errors = [o.error for o in outcomes if o.error]
-    if errors:
-        raise RuntimeError(f"{reader.source.path}: a parsing process failed: {errors[0]}")
+        helpers.close()
     merged: P = local.partial
-    bad_first: list[tuple[int, str]] = []
-    for outcome in outcomes:
-        if outcome is not local.result:
-            merged.merge(outcome.partial)
-        reader.lines += outcome.lines
-        bad_first.extend(outcome.bad_first)
-    bad_total = sum(o.bad_count for o in outcomes)
-    bad_first.sort()
-    reader.record_bad_lines(bad_first, total=bad_total)
-    reader.check_bad_fraction()
+    for final in finals:
+        merged.merge(final.value)
+        local.counts.absorb(final.counts)
+    local.counts.settle(reader)
     return merged
 
 
-def _collect(results: Any, helpers: list[multiprocessing.process.BaseProcess]) -> _WorkerResult:
-    """The next helper's result; fails instead of hanging if a helper died."""
-    while True:
-        try:
-            result: _WorkerResult = results.get(timeout=1.0)
-            return result
-        except queue.Empty:
-            if not all(p.is_alive() or p.exitcode == 0 for p in helpers):
-                dead = [p.exitcode for p in helpers if not p.is_alive()]
-                return _WorkerResult(None, error=f"a parsing process exited with status {dead}")
-
-
-@dataclass
-class _Mapped:
-    sequence: int
-    lines: int
-    bad_count: int
-    bad_first: list[tuple[int, str]]
-    value: Any = None
-    error: str | None = None
+# -- map_blocks ----------------------------------------------------------------------------
 
 
 def _map_one(
-    fmt: Format, func: Callable[[Format, bytes], Any], sequence: int, first_line: int, block: bytes
-) -> _Mapped:
+    fmt: Format, func: Callable[[Format, bytes], Any], item: tuple[int, int, bytes]
+) -> _Result:
+    sequence, first_line, block = item
     valid, lines, bad = clean_block(fmt, block, first_line)
-    return _Mapped(sequence, lines, len(bad), bad[:_KEEP_BAD], func(fmt, valid))
+    counts = _LineCounts()
+    counts.add(lines, bad)
+    return _Result(sequence, func(fmt, valid), counts)
 
 
-def _map_worker(
-    fmt: Format, func: Callable[[Format, bytes], Any], tasks: Any, results: Any
-) -> None:
-    try:
-        while True:
-            item = tasks.get()
-            if item is None:
-                break
-            results.put(_map_one(fmt, func, *item))
-    except BaseException as exc:  # report, never hang the reader
-        results.put(_Mapped(-1, 0, 0, [], error=f"{type(exc).__name__}: {exc}"))
+def _map_serve(fmt: Format, func: Callable[[Format, bytes], Any], tasks: Any, results: Any) -> None:
+    _serve(lambda item: _map_one(fmt, func, item), lambda: None, tasks, results)
 
 
 def map_blocks(
@@ -180,83 +228,40 @@ def map_blocks(
     """``func(format, valid_lines)`` for every block, computed by ``workers`` processes,
     yielded in file order (for jobs whose output must keep the input's order).
 
-    The reading process computes a block itself when every helper is busy, and at most
-    ``2 × workers`` results wait to be yielded, so memory stays bounded. Bad lines are
-    counted and the bad-fraction rule applied at the end, as ``aggregate_file`` does.
+    At most ``2 × workers`` results wait to be yielded, so memory stays bounded. Bad
+    lines are counted and the bad-fraction rule applied at the end, as in ``aggregate_file``.
     """
     fmt = reader.format
-    context = multiprocessing.get_context("fork")
-    helpers: list[Any] = []
-    tasks: Any = context.Queue(maxsize=2 * workers)
-    results: Any = context.Queue()
-    ready: dict[int, _Mapped] = {}
-    bad_first: list[tuple[int, str]] = []
-    bad_total = 0
-    next_out = 0
-    submitted = 0
+    helpers = _Helpers(max(0, workers - 1), _map_serve, (fmt, func), reader.source.path)
+    counts = _LineCounts()
+    ready: dict[int, _Result] = {}
+    limit = 2 * workers  # blocks submitted but not yet yielded
+    submitted = next_out = 0
 
-    def take(mapped: _Mapped) -> None:
-        nonlocal bad_total
-        if mapped.error is not None:
-            raise RuntimeError(f"{reader.source.path}: a parsing process failed: {mapped.error}")
-        reader.lines += mapped.lines
-        bad_total += mapped.bad_count
-        bad_first.extend(mapped.bad_first)
-        ready[mapped.sequence] = mapped
+    def take(result: _Result) -> None:
+        counts.absorb(result.counts)
+        ready[result.sequence] = result
 
     try:
-        for _ in range(max(0, workers - 1)):
-            process = context.Process(
-                target=_map_worker, args=(fmt, func, tasks, results), daemon=True
-            )
-            process.start()
-            helpers.append(process)
-        limit = 2 * workers  # blocks submitted but not yet yielded
         for first_line, block in reader.blocks():
-            sequence = submitted
+            item = (submitted, first_line, block)
             submitted += 1
-            handed = False
-            if helpers and submitted - next_out <= limit:
-                try:
-                    tasks.put_nowait((sequence, first_line, block))
-                    handed = True
-                except queue.Full:
-                    pass
-            if not handed:  # every helper busy, or none: compute it here
-                take(_map_one(fmt, func, sequence, first_line, block))
-            while not results.empty():  # finished meanwhile (a hint; never blocks)
-                take(_collect_mapped(results, helpers))
+            if submitted - next_out > limit or not helpers.offer(item):
+                take(_map_one(fmt, func, item))  # every helper busy, or none: do it here
+            while not helpers.results.empty():  # finished meanwhile (a hint; never blocks)
+                take(helpers.get())
             while submitted - next_out > limit and next_out not in ready:
-                take(_collect_mapped(results, helpers))  # too far ahead: wait for the oldest
+                take(helpers.get())  # too far ahead: wait for the oldest
             while next_out in ready:
                 yield ready.pop(next_out).value
                 next_out += 1
-        for _ in helpers:
-            tasks.put(None)
+        helpers.finish()
         while next_out < submitted:
             if next_out not in ready:
-                take(_collect_mapped(results, helpers))
+                take(helpers.get())
                 continue
             yield ready.pop(next_out).value
             next_out += 1
     finally:
-        for process in helpers:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
-        tasks.close()
-        results.close()
-    bad_first.sort()
-    reader.record_bad_lines(bad_first, total=bad_total)
-    reader.check_bad_fraction()
-
-
-def _collect_mapped(results: Any, helpers: list[Any]) -> _Mapped:
-    while True:
-        try:
-            mapped: _Mapped = results.get(timeout=1.0)
-            return mapped
-        except queue.Empty:
-            if not all(p.is_alive() or p.exitcode == 0 for p in helpers):
-                dead = [p.exitcode for p in helpers if not p.is_alive()]
-                return _Mapped(-1, 0, 0, [], error=f"a parsing process exited with status {dead}")
+        helpers.close()
+    counts.settle(reader)
