@@ -17,21 +17,35 @@ Hard links: an inode with nlink > 1 counts once per volume, in the row of its fi
 name in input order. "First" is over the whole volume: a first name outside every
 root takes the bytes with it, so a PATH query sees the same numbers as a full run.
 
+One volume may be read by several processes (``mpistat.parallel``), each folding
+blocks into its own ``ProjectInspector``, merged at the end. A process cannot know
+whether another one saw an earlier name of an inode, so a hard-linked file's bytes
+are never added while reading: the earliest name seen of each inode is kept with its
+order key (line number), a merge keeps the earlier, and ``finish`` adds the bytes to
+that name's row. A row's gid (its first directory record) is kept the same way.
+
 Only paths that can lie under a root are decoded: the regex-free leading part of each
 root gives a fixed prefix of the *encoded* path field (base64 of a multiple of three
-bytes, or the Go-quoted text), compared before any decoding.
+bytes, or the Go-quoted text), compared before any decoding; ``add_block`` compares it
+for a whole block at once with numpy, so records outside the roots never reach
+Python, except files with nlink > 1 (for their order key).
 """
 
 from __future__ import annotations
 
 import binascii
+import bisect
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from humgen_storage.mpistat.paths import PathDecodeError
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.reader import FIELDS, Format
 
 # Requested from the reader in this (line) order.
 INSPECTOR_FIELDS = ("path", "size", "gid", "mtime", "type", "inode", "nlink", "dev")
@@ -191,17 +205,73 @@ class FileClassifier:
         return None
 
 
+# Positions of the fields in a line (the same in both formats; wrstat adds one at the end).
+_SIZE, _GID, _MTIME, _TYPE, _INODE, _NLINK, _DEV = (
+    FIELDS.index(name) for name in ("size", "gid", "mtime", "type", "inode", "nlink", "dev")
+)
+_TAB, _NEWLINE, _ZERO, _MINUS, _ONE = 9, 10, ord("0"), ord("-"), ord("1")
+_FILE, _DIRECTORY = ord("f"), ord("d")
+# Up to 18 decimal digits always fit in an int64; wider fields are parsed by Python.
+_MAX_DIGITS = 18
+_POWERS = 10 ** np.arange(_MAX_DIGITS - 1, -1, -1, dtype=np.int64)
+
+Positions = npt.NDArray[np.intp]
+Mask = npt.NDArray[np.bool_]
+# A multi-link inode's earliest name seen: its order key alone when no row takes its
+# bytes (outside the roots or the PATH query, undecodable, or 0 bytes); else
+# (order key, the row's cut, bytes, class position or None).
+LinkEntry = int | tuple[int, tuple[bytes, ...], int, int | None]
+
+
+def _entry_order(entry: LinkEntry) -> int:
+    return entry if isinstance(entry, int) else entry[0]
+
+
+def _integers(
+    block: bytes, data: npt.NDArray[np.uint8], starts: Positions, ends: Positions
+) -> npt.NDArray[Any]:
+    """The decimal fields ``block[start:end]`` (a leading ``-`` allowed): int64, or
+    Python ints (dtype object) when a field is too wide for int64."""
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64)
+    negative = data[starts] == _MINUS
+    first_digit = starts + negative
+    width = int((ends - first_digit).max())
+    if width > _MAX_DIGITS:  # never in real input, but exact all the same
+        values = [int(block[s:e]) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+        return np.array(values, dtype=object)
+    # Each field's digits, right-aligned in a (fields x width) matrix; the bytes left
+    # of a field (earlier fields, separators) count as 0.
+    positions = ends[:, None] + np.arange(-width, 0)
+    digits = data[positions].astype(np.int64) - _ZERO
+    digits[positions < first_digit[:, None]] = 0
+    numbers = digits @ _POWERS[-width:]
+    return np.where(negative, -numbers, numbers)
+
+
 @dataclass
 class UndecodablePaths:
-    """Path fields under a root's prefix that could not be decoded (skipped, counted)."""
+    """Path fields under a root's prefix that could not be decoded (skipped, counted).
+
+    ``examples`` are the (line, reason) of the first few in input order. The line is
+    the block's first line plus the record's position among the block's valid lines:
+    exact unless the block also held malformed lines, and then never past the real one.
+    """
 
     count: int = 0
-    examples: list[str] = field(default_factory=list)
+    examples: list[tuple[int, str]] = field(default_factory=list)
+    keep: int = 5
 
-    def add(self, reason: str, keep: int = 5) -> None:
+    def add(self, line: int, reason: str) -> None:
         self.count += 1
-        if len(self.examples) < keep:
-            self.examples.append(reason)
+        examples = self.examples
+        if len(examples) < self.keep or line < examples[-1][0]:
+            bisect.insort(examples, (line, reason))
+            del examples[self.keep :]
+
+    def merge(self, other: UndecodablePaths) -> None:
+        self.count += other.count
+        self.examples = sorted(self.examples + other.examples)[: self.keep]
 
 
 class ProjectInspector:
@@ -210,6 +280,12 @@ class ProjectInspector:
     ``reference`` is the input file's mtime: newer mtimes are ignored for Last
     Modified. ``only_under`` (short-path components) keeps only records at or below
     it, for a PATH query that needs a single project.
+
+    It is a partial aggregate in the sense of ``mpistat.parallel``: each process folds
+    its blocks in with ``add_block``, and ``merge`` combines the partials of one volume
+    exactly. Whatever depends on input order (a hard-linked file's first name, a
+    row's first directory record) is kept with its order key, the earliest wins on a
+    merge, and hard-linked bytes are only placed by ``finish``.
     """
 
     def __init__(
@@ -238,15 +314,20 @@ class ProjectInspector:
         # and int-to-int comparisons are the cheaper ones on the hot path.
         self._reference_seconds = math.floor(reference)
         self._row_width = _FIRST_CLASS + len(self.class_names)
-        # cut -> [files, total, newest mtime, class bytes...] of the records whose cut it is
+        # cut -> [files, total, newest mtime, class bytes...] of the records whose cut it
+        # is; hard-linked bytes are not in here (see _links)
         self._own_rows: dict[tuple[bytes, ...], list[int]] = {}
-        # cut -> gid of the first directory record whose short path is the cut itself
-        self._row_gids: dict[tuple[bytes, ...], int] = {}
-        # (dev << 64 | inode) of multi-link inodes already counted in this volume
-        self._counted_links: set[int] = set()
+        # cut -> (order key, gid) of the first directory record whose short path is the cut
+        self._row_gids: dict[tuple[bytes, ...], tuple[int, int]] = {}
+        # (dev << 64 | inode) of each file with nlink > 1 -> its earliest name seen
+        self._links: dict[int, LinkEntry] = {}
+        # One tuple per cut, shared by the link entries of that row.
+        self._cuts: dict[tuple[bytes, ...], tuple[bytes, ...]] = {}
         # Files of one directory are usually consecutive: remember the last parent's row.
         self._last_parent: bytes | None = None
         self._last_row: list[int] | None = None
+        # Order keys for add_records, which gets no line numbers.
+        self._next_order = 0
 
     # -- placing paths ----------------------------------------------------------------
 
@@ -274,101 +355,255 @@ class ProjectInspector:
         only = self.only_under
         return not only or tuple(short[: len(only)]) == only
 
-    def _row_of_directory(self, directory: bytes) -> list[int] | None:
-        """The row a file in ``directory`` counts in; None when outside every root."""
+    def _place(self, directory: bytes) -> tuple[tuple[bytes, ...], list[int]] | None:
+        """The cut and row a file in ``directory`` counts in; None when not reported."""
         short = self.short_path(directory)
         if short is None or not self._is_wanted(short):
             return None
-        return self._row_of_cut(directory_cut(short, self.depth))
+        cut = directory_cut(short, self.depth)
+        cut = self._cuts.setdefault(cut, cut)
+        return cut, self._row_of_cut(cut)
+
+    def _row_of_directory(self, directory: bytes) -> list[int] | None:
+        """The row a file in ``directory`` counts in; None when not reported."""
+        placed = self._place(directory)
+        return None if placed is None else placed[1]
+
+    def _decode_directory_path(self, order: int, path_field: bytes) -> bytes | None:
+        try:
+            return self._decode(path_field)
+        except PathDecodeError as exc:
+            self.undecodable.add(order, str(exc))
+            return None
+
+    def _decode_file_path(self, order: int, path_field: bytes) -> bytes | None:
+        """As the hot loop of ``_add_files`` decodes (and words its failures)."""
+        try:
+            if self._base64:
+                path = binascii.a2b_base64(path_field, strict_mode=True)
+            elif b"\\" in path_field:
+                path = self._decode(path_field)
+            else:
+                path = path_field[1:-1]
+        except ValueError as exc:  # binascii.Error or PathDecodeError
+            self.undecodable.add(order, f"undecodable path: {exc}")
+            return None
+        if b"\0" in path:
+            self.undecodable.add(order, "NUL byte in path")
+            return None
+        return path
+
+    # -- input ------------------------------------------------------------------------
+
+    def add_block(self, fmt: Format, block: bytes, first_line: int) -> None:
+        """Fold in a block of valid lines (``mpistat.parallel``'s partial protocol).
+
+        Columns are cut with numpy; Python only sees the records it must: files and
+        directories whose encoded path has a root's prefix, and files with nlink > 1
+        anywhere (their first name may lie outside the roots). The order key of a
+        record is ``first_line`` plus its position in the block.
+        """
+        if not block:
+            return
+        data = np.frombuffer(block, dtype=np.uint8)
+        if fmt is Format.BASE64:
+            # Base64 and decimal fields: tab and newline are the only bytes below 11.
+            flat = np.flatnonzero(data < 11)
+        else:
+            flat = np.flatnonzero((data == _TAB) | (data == _NEWLINE))
+        # A clean line has one separator after each field: one row of them per line.
+        separators = flat.reshape(-1, len(fmt.field_names))
+        lines = len(separators)
+        starts = np.empty(lines, dtype=np.intp)
+        starts[0] = 0
+        starts[1:] = separators[:-1, -1] + 1
+
+        def field_of(name: int, rows: Positions) -> tuple[Positions, Positions]:
+            return separators[rows, name - 1] + 1, separators[rows, name]
+
+        def numbers(name: int, rows: Positions) -> npt.NDArray[Any]:
+            return _integers(block, data, *field_of(name, rows))
+
+        def paths(rows: Positions) -> list[bytes]:
+            return [
+                block[s:e]
+                for s, e in zip(starts[rows].tolist(), separators[rows, 0].tolist(), strict=True)
+            ]
+
+        kinds = data[separators[:, _TYPE - 1] + 1]
+        is_file = kinds == _FILE
+        inside = self._inside(block, starts)  # None: no prefix filter, every line
+        # Files whose nlink is not written "1": 0 (no bytes), > 1 (hard-linked) or odd.
+        nlink_at = separators[:, _NLINK - 1] + 1
+        plain = (separators[:, _NLINK] - nlink_at == 1) & (data[nlink_at] == _ONE)
+        odd = np.flatnonzero(is_file & ~plain)
+        files = is_file if inside is None else is_file & inside
+        linked = empty = odd[:0]
+        if len(odd):
+            counts = numbers(_NLINK, odd)
+            linked = odd[np.greater(counts, 1, dtype=bool)]
+            empty = odd[np.equal(counts, 0, dtype=bool)]
+            files[linked] = False  # placed by _add_links
+
+        rows = np.flatnonzero(files)
+        if len(rows):
+            sizes = numbers(_SIZE, rows)
+            if len(empty):  # nlink 0 (deleted mid-crawl): a file, but no bytes
+                deleted = np.zeros(lines, dtype=bool)
+                deleted[empty] = True
+                sizes[deleted[rows]] = 0
+            self._add_files(
+                (rows + first_line).tolist(),
+                paths(rows),
+                sizes.tolist(),
+                numbers(_MTIME, rows).tolist(),
+            )
+
+        directories = kinds == _DIRECTORY
+        rows = np.flatnonzero(directories if inside is None else directories & inside)
+        if len(rows):
+            self._add_directories(
+                (rows + first_line).tolist(),
+                paths(rows),
+                numbers(_MTIME, rows).tolist(),
+                numbers(_GID, rows).tolist(),
+            )
+
+        if len(linked):
+            devices, inodes = numbers(_DEV, linked).tolist(), numbers(_INODE, linked).tolist()
+            keys = [dev << 64 | inode for dev, inode in zip(devices, inodes, strict=True)]
+            fields: list[bytes | None] = list(paths(linked))
+            if inside is not None:
+                fields = [
+                    f if i else None for f, i in zip(fields, inside[linked].tolist(), strict=True)
+                ]
+            self._add_links(
+                (linked + first_line).tolist(),
+                keys,
+                fields,
+                numbers(_SIZE, linked).tolist(),
+                numbers(_MTIME, linked).tolist(),
+            )
+
+    def _inside(self, block: bytes, starts: Positions) -> Mask | None:
+        """Lines whose encoded path starts with a root's prefix; None when every line may."""
+        if self._prefixes is None:
+            return None
+        inside = np.zeros(len(starts), dtype=bool)
+        for prefix in self._prefixes:
+            width = len(prefix)
+            if len(block) < width:
+                continue
+            # Every width-byte window of the block, as one fixed-size bytes value each.
+            windows = np.ndarray(
+                (len(block) - width + 1,), dtype=f"S{width}", buffer=block, strides=(1,)
+            )
+            # A window cut short by the end of the block holds the last newline: no match.
+            inside |= windows[np.minimum(starts, len(block) - width)] == prefix
+        return inside
+
+    def add_records(self, records: Iterable[tuple[bytes, ...]]) -> None:
+        """Fold in reader rows (``INSPECTOR_FIELDS``, in file order), one call after another."""
+        prefixes = self._prefixes
+        order = self._next_order
+        files: tuple[list[Any], ...] = ([], [], [], [])
+        directories: tuple[list[Any], ...] = ([], [], [], [])
+        links: tuple[list[Any], ...] = ([], [], [], [], [])
+        for path_field, size, gid, mtime, kind, inode, nlink, dev in records:
+            order += 1
+            inside = prefixes is None or path_field.startswith(prefixes)
+            if kind == b"f":
+                count = int(nlink)
+                if count > 1:
+                    row: tuple[Any, ...] = (
+                        order,
+                        int(dev) << 64 | int(inode),
+                        path_field if inside else None,
+                        int(size),
+                        int(mtime),
+                    )
+                    for column, value in zip(links, row, strict=True):
+                        column.append(value)
+                elif inside:
+                    row = (order, path_field, int(size) if count else 0, int(mtime))
+                    for column, value in zip(files, row, strict=True):
+                        column.append(value)
+            elif kind == b"d" and inside:
+                row = (order, path_field, int(mtime), int(gid))
+                for column, value in zip(directories, row, strict=True):
+                    column.append(value)
+        self._next_order = order
+        self._add_files(*files)
+        self._add_directories(*directories)
+        self._add_links(*links)
 
     # -- the hot path -----------------------------------------------------------------
 
-    def add_records(self, records: Iterable[tuple[bytes, ...]]) -> None:
-        """Fold one block of reader rows (``INSPECTOR_FIELDS``, in file order) in."""
+    def _add_files(
+        self, orders: list[int], fields: list[bytes], sizes: list[int], mtimes: list[int]
+    ) -> None:
+        """Files with nlink 0 or 1 (sizes already 0 for nlink 0) under a root's prefix."""
         # Locals for speed: this loop runs once per record, up to 1e9 times a volume.
-        prefixes = self._prefixes
         decode = self._decode
         base64 = self._base64
         a2b_base64 = binascii.a2b_base64
         may_match = self._classifier.may_match
         class_position = self._classifier.position
-        counted_links = self._counted_links
         reference = self._reference_seconds
         row_of_directory = self._row_of_directory
+        undecodable = self.undecodable
         last_parent = self._last_parent
         last_row = self._last_row
         records_seen = 0
-        for path_field, size, gid, mtime, kind, inode, nlink, dev in records:
-            if kind == b"f":
-                # A multi-link inode's bytes belong to its first name in the whole
-                # volume, so it is remembered even where the record is not reported
-                # (outside the roots, or outside a PATH query's project).
-                has_bytes = True
-                if nlink != b"1":
-                    links = int(nlink)
-                    if links == 0:
-                        has_bytes = False  # deleted mid-crawl: a file, but no bytes
-                    elif links > 1:
-                        key = int(dev) << 64 | int(inode)
-                        if key in counted_links:
-                            has_bytes = False  # counted at this inode's first name
-                        else:
-                            counted_links.add(key)
-                if prefixes is not None and not path_field.startswith(prefixes):
-                    continue
-                # The shared decoders, inlined for the common cases (a call costs as
-                # much as the decoding): base64 straight from binascii, and a quoted
-                # path without escapes is the text between its quotes (the reader has
-                # validated the quoting).
-                try:
-                    if base64:
-                        path = a2b_base64(path_field, strict_mode=True)
-                    elif b"\\" in path_field:
-                        path = decode(path_field)
-                    else:
-                        path = path_field[1:-1]
-                except ValueError as exc:  # binascii.Error or PathDecodeError
-                    self.undecodable.add(f"undecodable path: {exc}")
-                    continue
-                if b"\0" in path:
-                    self.undecodable.add("NUL byte in path")
-                    continue
-                parent, _, name = path.rpartition(b"/")
-                if parent != last_parent:
-                    last_parent = parent
-                    last_row = row_of_directory(parent)
-                row = last_row
-                if row is None:
-                    continue
-                records_seen += 1
-                # Literal positions (_FILES, _NEWEST, _TOTAL): constants, not global look-ups.
-                row[0] += 1
-                when = int(mtime)
-                if when > row[2] and when <= reference:
-                    row[2] = when
-                if has_bytes:
-                    byte_count = int(size)
-                    if byte_count:
-                        row[1] += byte_count
-                        if may_match is None or may_match(name) is not None:
-                            position = class_position(name)
-                            if position is not None:
-                                row[position] += byte_count
-            elif kind == b"d":
-                if prefixes is not None and not path_field.startswith(prefixes):
-                    continue
-                try:
+        for order, path_field, size, when in zip(orders, fields, sizes, mtimes, strict=True):
+            # The shared decoders, inlined for the common cases (a call costs as much
+            # as the decoding): base64 straight from binascii, and a quoted path
+            # without escapes is the text between its quotes (the line was validated).
+            try:
+                if base64:
+                    path = a2b_base64(path_field, strict_mode=True)
+                elif b"\\" in path_field:
                     path = decode(path_field)
-                except PathDecodeError as exc:
-                    self.undecodable.add(str(exc))
-                    continue
-                if self._add_directory(path, int(mtime), gid):
-                    records_seen += 1
+                else:
+                    path = path_field[1:-1]
+            except ValueError as exc:  # binascii.Error or PathDecodeError
+                undecodable.add(order, f"undecodable path: {exc}")
+                continue
+            if b"\0" in path:
+                undecodable.add(order, "NUL byte in path")
+                continue
+            parent, _, name = path.rpartition(b"/")
+            if parent != last_parent:
+                last_parent = parent
+                last_row = row_of_directory(parent)
+            row = last_row
+            if row is None:
+                continue
+            records_seen += 1
+            # Literal positions (_FILES, _TOTAL, _NEWEST): constants, not global look-ups.
+            row[0] += 1
+            if when > row[2] and when <= reference:
+                row[2] = when
+            if size:
+                row[1] += size
+                if may_match is None or may_match(name) is not None:
+                    position = class_position(name)
+                    if position is not None:
+                        row[position] += size
         self._last_parent = last_parent
         self._last_row = last_row
         self.records += records_seen
 
-    def _add_directory(self, path: bytes, mtime: int, gid: bytes) -> bool:
+    def _add_directories(
+        self, orders: list[int], fields: list[bytes], mtimes: list[int], gids: list[int]
+    ) -> None:
+        """Directories under a root's prefix."""
+        for order, path_field, when, gid in zip(orders, fields, mtimes, gids, strict=True):
+            path = self._decode_directory_path(order, path_field)
+            if path is not None and self._add_directory(order, path, when, gid):
+                self.records += 1
+
+    def _add_directory(self, order: int, path: bytes, mtime: int, gid: int) -> bool:
         """A directory record: its own cut's row (and so its ancestors) exists, its mtime
         counts, and it names the row's group when it is the row's own directory."""
         short = self.short_path(path)
@@ -378,31 +613,111 @@ class ProjectInspector:
         row = self._row_of_cut(cut)
         if mtime > row[_NEWEST] and mtime <= self._reference_seconds:
             row[_NEWEST] = mtime
-        if len(short) == len(cut) and cut not in self._row_gids:
-            self._row_gids[cut] = int(gid)
+        if len(short) == len(cut):
+            known = self._row_gids.get(cut)
+            if known is None or order < known[0]:
+                self._row_gids[cut] = (order, gid)
         return True
+
+    def _add_links(
+        self,
+        orders: list[int],
+        keys: list[int],
+        fields: list[bytes | None],
+        sizes: list[int],
+        mtimes: list[int],
+    ) -> None:
+        """Files with nlink > 1, anywhere in the volume (``None`` fields: outside the
+        roots' prefixes). Every name counts as a file where it is; the bytes wait in
+        the link table with the earliest name seen (finish places them)."""
+        links = self._links
+        reference = self._reference_seconds
+        for order, key, path_field, size, when in zip(
+            orders, keys, fields, sizes, mtimes, strict=True
+        ):
+            known = links.get(key)
+            first = known is None or order < _entry_order(known)
+            placed = None
+            if path_field is not None:
+                path = self._decode_file_path(order, path_field)
+                if path is not None:
+                    parent, _, name = path.rpartition(b"/")
+                    placed = self._place(parent)
+                    if placed is not None:
+                        row = placed[1]
+                        self.records += 1
+                        row[_FILES] += 1
+                        if when > row[_NEWEST] and when <= reference:
+                            row[_NEWEST] = when
+            if first:
+                if placed is None or not size:
+                    links[key] = order
+                else:
+                    links[key] = (order, placed[0], size, self._classifier.position(name))
+
+    # -- partials ---------------------------------------------------------------------
+
+    def merge(self, other: ProjectInspector) -> None:
+        """Fold in another partial aggregate of the same volume (and settings), exactly."""
+        rows = self._own_rows
+        for cut, theirs in other._own_rows.items():
+            mine = rows.get(cut)
+            if mine is None:
+                rows[cut] = list(theirs)  # other stays as it was
+                continue
+            mine[_FILES] += theirs[_FILES]
+            mine[_TOTAL] += theirs[_TOTAL]
+            if theirs[_NEWEST] > mine[_NEWEST]:
+                mine[_NEWEST] = theirs[_NEWEST]
+            for position in range(_FIRST_CLASS, self._row_width):
+                mine[position] += theirs[position]
+        gids = self._row_gids
+        for cut, (order, gid) in other._row_gids.items():
+            known = gids.get(cut)
+            if known is None or order < known[0]:
+                gids[cut] = (order, gid)
+        links = self._links
+        for key, entry in other._links.items():
+            known_entry = links.get(key)
+            if known_entry is None or _entry_order(entry) < _entry_order(known_entry):
+                links[key] = entry
+        self.undecodable.merge(other.undecodable)
+        self.records += other.records
 
     # -- the end ----------------------------------------------------------------------
 
     def finish(self) -> list[InspectorRow]:
         """Every row with its ancestors' sums, sorted by Project then Directory."""
+        own = {cut: list(row) for cut, row in self._own_rows.items()}
+        # Each hard-linked inode's bytes, once, in the row of its first name.
+        for entry in self._links.values():
+            if isinstance(entry, int):
+                continue
+            _, cut, size, position = entry
+            row = own.get(cut)
+            if row is None:
+                row = own[cut] = self._new_accumulator()
+            row[_TOTAL] += size
+            if position is not None:
+                row[position] += size
         sums: dict[tuple[bytes, ...], list[int]] = {}
-        for cut, own in self._own_rows.items():
+        for cut, row in own.items():
             for length in range(1, len(cut) + 1):
                 key = cut[:length]
                 total = sums.get(key)
                 if total is None:
                     total = sums[key] = self._new_accumulator()
-                total[_FILES] += own[_FILES]
-                total[_TOTAL] += own[_TOTAL]
-                if own[_NEWEST] > total[_NEWEST]:
-                    total[_NEWEST] = own[_NEWEST]
+                total[_FILES] += row[_FILES]
+                total[_TOTAL] += row[_TOTAL]
+                if row[_NEWEST] > total[_NEWEST]:
+                    total[_NEWEST] = row[_NEWEST]
                 for position in range(_FIRST_CLASS, self._row_width):
-                    total[position] += own[position]
+                    total[position] += row[position]
         rows = []
         for key, total in sums.items():
             project = sums[key[:2]]
             newest = total[_NEWEST]
+            gid = self._row_gids.get(key)
             rows.append(
                 InspectorRow(
                     short_path=key,
@@ -415,7 +730,7 @@ class ProjectInspector:
                     last_modified_days=days_since(
                         self.reference, None if newest == _NO_MTIME else newest
                     ),
-                    gid=self._row_gids.get(key),
+                    gid=None if gid is None else gid[1],
                     project_total_bytes=project[_TOTAL],
                 )
             )

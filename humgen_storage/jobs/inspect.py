@@ -1,7 +1,9 @@
 """inspect: per-project directory inventory of the inspector roots (Spaceman).
 
-Without PATH every root of every inspector volume is scanned (one pool worker per
-volume) in the newest complete set of the inspector volumes, or the set of --date.
+Without PATH every root of every inspector volume is scanned (volumes side by side
+in a pool; within a volume, one process decompresses and the workers left over parse
+its blocks, see mpistat.parallel) in the newest complete set of the inspector
+volumes, or the set of --date.
 With PATH (which need not exist here) the path is mapped onto the configured root
 patterns and only rows at or below it are printed, from its volume's newest file.
 --tosql also merges the table into the Spaceman tables, keeping people's decisions.
@@ -18,12 +20,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO
 
 from humgen_storage.aggregate.inspector import (
     DEFAULT_DEPTH,
-    INSPECTOR_FIELDS,
     InspectorRow,
     PathSelection,
     ProjectInspector,
@@ -35,9 +37,10 @@ from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.inputs import InputSet, find_set, parse_date
 from humgen_storage.locking import job_lock, lock_dir
 from humgen_storage.logs import volume_logger
+from humgen_storage.mpistat.parallel import aggregate_file
 from humgen_storage.mpistat.paths import display_name
 from humgen_storage.mpistat.reader import InputFile, MpistatReader
-from humgen_storage.pool import default_workers, report_progress, run_per_volume
+from humgen_storage.pool import default_workers, plan_workers, report_progress, run_per_volume
 from humgen_storage.sinks.database import DatabaseError, open_database
 from humgen_storage.sinks.spaceman import SpacemanRow, merge_into_spaceman
 from humgen_storage.sinks.tsv import tsv_line, write_tsv
@@ -147,6 +150,7 @@ class VolumeTask:
     max_bad_fraction: float
     log_bad_lines: int
     only_under: tuple[bytes, ...] = ()
+    block_workers: int = 1  # processes parsing this volume's blocks (mpistat.parallel)
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,8 @@ def inspect_volume(task: VolumeTask) -> VolumeInspection:
         on_progress=report_progress,
     ) as reader:
         vlog = volume_logger(__name__, reader.volume_name)  # as the reader's lines name it
-        inspector = ProjectInspector(
+        make_partial = partial(
+            ProjectInspector,
             roots=task.roots,
             file_classes=task.file_classes,
             reference=reader.mtime,
@@ -174,18 +179,16 @@ def inspect_volume(task: VolumeTask) -> VolumeInspection:
             depth=task.depth,
             only_under=task.only_under,
         )
-        counted = logged = 0
-        for rows in reader.scan(INSPECTOR_FIELDS):
-            inspector.add_records(rows)
-            # Undecodable paths are malformed lines: the reader's bad-fraction rule,
-            # checked when the scan ends, must include them, and they are logged now,
-            # before that check may end the volume.
-            undecodable = inspector.undecodable
-            reader.bad_lines += undecodable.count - counted
-            counted = undecodable.count
-            for reason in undecodable.examples[logged:]:
-                vlog.warning("%s: skipped a record: %s", task.source.path, reason)
-            logged = len(undecodable.examples)
+        inspector = aggregate_file(reader, make_partial, workers=task.block_workers)
+        # Undecodable paths are malformed lines too: logged (within the reader's
+        # budget), then counted in the bad-fraction rule, which may end the volume.
+        undecodable = inspector.undecodable
+        if undecodable.count:
+            budget = max(0, reader.log_bad_lines - reader.bad_lines)
+            for line, reason in undecodable.examples[:budget]:
+                vlog.warning("%s line %d: skipped a record: %s", task.source.path, line, reason)
+            reader.record_bad_lines([], total=undecodable.count)
+            reader.check_bad_fraction()
     rows = inspector.finish()
     if not rows:
         vlog.warning(
@@ -350,9 +353,11 @@ def _check_class_names(config: Config) -> None:
 def inspect_set(
     config: Config, input_set: InputSet, depth: int, only_under: tuple[bytes, ...] = ()
 ) -> list[VolumeInspection]:
-    """Aggregate every file of the set, one pool worker per volume."""
+    """Aggregate every file of the set: volumes side by side in a pool, each read by
+    one process and parsed by its share of the workers (``mpistat.parallel``)."""
     roots = _roots_by_volume(config, input_set.volumes)
     _check_class_names(config)
+    at_once, block_workers = plan_workers(default_workers(config.workers), len(input_set.files))
     tasks = [
         VolumeTask(
             source=source,
@@ -362,6 +367,7 @@ def inspect_set(
             max_bad_fraction=config.input.max_bad_fraction,
             log_bad_lines=config.input.log_bad_lines,
             only_under=only_under,
+            block_workers=block_workers,
         )
         for source in input_set.files
     ]
@@ -376,7 +382,7 @@ def inspect_set(
         inspect_volume,
         tasks,
         [source.volume for source in input_set.files],
-        default_workers(config.workers),
+        at_once,
         total_bytes,
         "inspect",
     )
