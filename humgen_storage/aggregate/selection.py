@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import binascii
 import enum
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -137,6 +138,72 @@ class PrefixMatcher:
                 heads.append(binascii.b2a_base64(prefix[:whole], newline=False))
             self.field_heads = tuple(heads)
         self.undecodable = 0
+        first, after_newline = self._candidate_patterns()
+        self._first_candidate = first.match
+        self._candidates_after = after_newline.findall
+        self._decode = fmt.decode_path
+
+    def _candidate_patterns(self) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+        """(a candidate line at the start, a newline then a candidate line), each
+        capturing the line without its newline. Candidates are the lines whose path
+        field may match: a superset of the lines for which ``matches`` decodes the
+        field. The second pattern starts with a newline and, for base64, the field's
+        fixed head, which the regular expression engine searches for fast (``^`` with
+        ``re.M`` would try every position of every line)."""
+        if not self.selector.special_prefixes:
+            line = rb"(?!)"  # nothing can be under no prefix
+        elif self.field_heads is not None:
+            # base64: ``matches`` decodes only fields starting with one of the heads.
+            heads = b"|".join(re.escape(head) for head in self.field_heads)
+            line = rb"(?:" + heads + rb")[^\n]*+"
+        else:
+            # Go-quoted: a field without a backslash (escape) or NUL byte, and not
+            # empty, decodes to its bytes between the quotes, so it can only match when
+            # it starts with each prefix's leading bytes that quoting never changes.
+            # Every other field (escapes, NUL, empty: the only undecodable ones) stays
+            # a candidate.
+            literal = b"|".join(
+                re.escape(_unquoted_head(p)) for p in self.selector.special_prefixes
+            )
+            line = rb'"(?:' + literal + rb'|[^\t\\\x00]*+[\\\x00]|"\t)[^\n]*+'
+        # The newline after the line is looked at, not consumed: it starts the next.
+        return re.compile(b"(" + line + rb")\n"), re.compile(rb"\n(" + line + rb")(?=\n)")
+
+    def lines_under_prefix(
+        self, data: bytes, start: int = 0, end: int | None = None
+    ) -> list[bytes]:
+        """The lines of ``data[start:end]`` (valid lines of this format, each ending in a
+        newline; ``start`` at the beginning of a line) whose path is under a special
+        prefix, in order, without their newline.
+
+        Gives exactly what ``matches`` says line by line, with the same count of
+        undecodable paths, but most lines are ruled out by a regular expression over
+        the whole range: only lines whose raw field could decode to a path starting
+        with a prefix are decoded.
+        """
+        if end is None:
+            end = len(data)
+        if start:  # from the newline that ends the line before
+            candidates = self._candidates_after(data, start - 1, end)
+            if not candidates:
+                return []
+        else:
+            candidates = self._candidates_after(data, 0, end)
+            head = self._first_candidate(data, 0, end)
+            if head is not None:
+                candidates.insert(0, head.group(1))
+        decode, under = self._decode, self.selector.under_special_prefix
+        selected = []
+        for line in candidates:
+            # What ``matches`` does, minus the base64 heads (the candidates have them).
+            try:
+                path = decode(line[: line.index(b"\t")])
+            except PathDecodeError:
+                self.undecodable += 1
+                continue
+            if under(path):
+                selected.append(line)
+        return selected
 
     def matches(self, path_field: bytes) -> bool:
         if self.field_heads is not None and not path_field.startswith(self.field_heads):
@@ -148,6 +215,15 @@ class PrefixMatcher:
             self.undecodable += 1
             return False
         return self.selector.under_special_prefix(path)
+
+
+def _unquoted_head(prefix: bytes) -> bytes:
+    """The leading bytes of ``prefix`` that a Go-quoted field holds as they are:
+    printable ASCII other than ``"`` and ``\\``."""
+    for n, byte in enumerate(prefix):
+        if not 0x20 <= byte <= 0x7E or byte in b'"\\':
+            return prefix[:n]
+    return prefix
 
 
 # --------------------------------------------------------------------- index.txt

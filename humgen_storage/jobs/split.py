@@ -1,19 +1,23 @@
 """split: one gzip file of mpistat lines per Unix group for TreeServe, uploaded to S3.
 
 Flow (spec section 6): load the directory once; a pool splits each volume into its
-own per-group part files (lines byte for byte, in input order); the parent joins the
-parts per group in volume order, writes ``index.txt``, ``groupfile`` and
-``passwdfile``, uploads the directory to S3 and only then renames it to
-``<output_dir>/<YYYYMMDD>`` (or ``-o DIR``), the manager's done-marker. A failed
-volume or upload leaves no dated directory, and a failed volume uploads nothing.
+own per-group part files (lines byte for byte, in input order): the volume's process
+decompresses and writes, while block workers (``map_blocks``) select the lines of
+each block and group them by destination. The parent joins the parts per group in
+volume order, writes ``index.txt``, ``groupfile`` and ``passwdfile``, uploads the
+directory to S3 and only then renames it to ``<output_dir>/<YYYYMMDD>`` (or ``-o
+DIR``), the manager's done-marker. A failed volume or upload leaves no dated
+directory, and a failed volume uploads nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import enum
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,8 +33,9 @@ from humgen_storage.inputs import (
 )
 from humgen_storage.locking import job_lock, lock_dir
 from humgen_storage.logs import volume_logger
-from humgen_storage.mpistat.reader import InputFile, MpistatReader
-from humgen_storage.pool import default_workers, report_progress, run_per_volume
+from humgen_storage.mpistat.parallel import map_blocks
+from humgen_storage.mpistat.reader import Format, InputFile, MpistatReader
+from humgen_storage.pool import default_workers, plan_workers, report_progress, run_per_volume
 from humgen_storage.sinks.groupfiles import (
     INDEX_FILE,
     GroupPartWriter,
@@ -44,7 +49,6 @@ from humgen_storage.sinks.groupfiles import (
 log = logging.getLogger(__name__)
 
 JOB = "split"
-SCAN_FIELDS = ("path", "gid", "type")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -123,6 +127,7 @@ class SplitTask:
     compress_level: int
     buffer_bytes: int
     group_flush_bytes: int
+    block_workers: int = 1  # processes parsing this volume's blocks (mpistat/parallel.py)
 
 
 @dataclass
@@ -139,8 +144,118 @@ class VolumeSplit:
     unsafe: dict[int, tuple[str | None, int]] = field(default_factory=dict)
 
 
+# A run of consecutive lines with the same gid field (the 4th), the gid captured. A
+# volume's lines come in runs (a directory's records mostly share its group), so the
+# per-line work is done by the regular expression engine and Python only sees each
+# run. Fields are matched with [^\t]*+, which the engine scans fastest: map_blocks
+# hands over validated lines only.
+_LINE_TO_GID = rb"[^\t]*+\t[^\t]*+\t[^\t]*+\t"
+_GID_RUN = re.compile(_LINE_TO_GID + rb"(\d++)\t[^\n]*+\n(?:" + _LINE_TO_GID + rb"\1\t[^\n]*+\n)*+")
+# The type field of a directory: the only field that can be a lone "d" after a tab
+# (the path comes first, every other field is digits).
+_DIRECTORY_FIELD = b"\td\t"
+
+
+class _Kind(enum.Enum):
+    WRITE = 1  # every record goes to the group's file
+    WRITE_UNDER_PREFIX = 2  # records under a special prefix go to the group's file
+    UNSAFE = 3  # every record is selected, but the group's name is not a file name
+    UNSAFE_UNDER_PREFIX = 4  # the same, for records under a special prefix
+    SKIP = 5  # never selected
+
+
+@dataclass
+class BlockSplit:
+    """One block's contribution (computed in a block worker, pickled back)."""
+
+    # stem -> (the group's selected lines in input order, joined; lines; directories)
+    groups: dict[str, tuple[bytes, int, int]]
+    # gid field -> records selected but not written: the group's name is not a file name
+    unsafe: dict[bytes, int]
+    undecodable: int  # paths the special-prefix check could not decode
+
+
+class BlockSplitter:
+    """``func`` for ``map_blocks``: splits one block of valid lines by destination group.
+
+    Made in the volume's process and inherited by the block workers (fork), each of
+    which keeps its own gid decisions, made once per gid field.
+    """
+
+    def __init__(self, selector: GroupSelector, directory: GroupDirectory, fmt: Format) -> None:
+        self.selector = selector
+        self.directory = directory
+        self.matcher = selector.matcher(fmt)
+        # gid field -> (what to do, the group's file stem; "" when nothing is written)
+        self.routes: dict[bytes, tuple[_Kind, str]] = {}
+
+    def _route(self, gid_field: bytes) -> tuple[_Kind, str]:
+        gid = int(gid_field)
+        route = self.selector.route(gid, self.directory.name(gid))
+        prefix_only = route.rule is Rule.UNDER_PREFIX
+        decided: tuple[_Kind, str]
+        if route.rule is Rule.NEVER:
+            decided = (_Kind.SKIP, "")
+        elif route.stem is None:
+            decided = (_Kind.UNSAFE_UNDER_PREFIX if prefix_only else _Kind.UNSAFE, "")
+        else:
+            decided = (_Kind.WRITE_UNDER_PREFIX if prefix_only else _Kind.WRITE, route.stem)
+        self.routes[gid_field] = decided
+        return decided
+
+    def __call__(self, fmt: Format, block: bytes) -> BlockSplit:
+        routes = self.routes
+        under_prefix = self.matcher.lines_under_prefix
+        undecodable_before = self.matcher.undecodable
+        view = memoryview(block)
+        # stem -> pieces of its lines in input order: memoryview slices of the block
+        # (whole runs, no copy) and, for lines under a prefix, bytes.
+        pieces: dict[str, list[memoryview | bytes]] = {}
+        unsafe: dict[bytes, int] = {}
+        covered = 0
+        write, skip = _Kind.WRITE, _Kind.SKIP
+        for run in _GID_RUN.finditer(block):
+            start, end = run.span()
+            covered += end - start
+            gid_field = run.group(1)
+            kind, stem = routes.get(gid_field) or self._route(gid_field)
+            if kind is skip:
+                continue
+            if kind is write:
+                selected: list[memoryview | bytes] = [view[start:end]]
+            elif kind is _Kind.WRITE_UNDER_PREFIX:
+                lines = under_prefix(block, start, end)
+                if not lines:
+                    continue
+                selected = [b"\n".join(lines), b"\n"]
+            else:  # selected, but the group's name is not a file name
+                if kind is _Kind.UNSAFE:
+                    count = block.count(b"\n", start, end)
+                else:
+                    count = len(under_prefix(block, start, end))
+                if count:
+                    unsafe[gid_field] = unsafe.get(gid_field, 0) + count
+                continue
+            target = pieces.get(stem)
+            if target is None:
+                pieces[stem] = selected
+            else:
+                target += selected
+        if covered != len(block):  # cannot happen with validated lines
+            raise RuntimeError("the block is not a sequence of valid lines")
+        groups = {}
+        for stem, parts in pieces.items():
+            data = b"".join(parts)
+            groups[stem] = (data, data.count(b"\n"), data.count(_DIRECTORY_FIELD))
+        return BlockSplit(groups, unsafe, self.matcher.undecodable - undecodable_before)
+
+
 def split_volume(task: SplitTask) -> VolumeSplit:
-    """Split one mpistat file into per-group part files. Runs in a pool worker."""
+    """Split one mpistat file into per-group part files. Runs in a pool worker.
+
+    The volume's process decompresses and writes; ``task.block_workers`` processes
+    (itself included) parse and select, block by block, in file order.
+    """
     vlog = volume_logger(__name__, task.source.volume)
     writer = GroupPartWriter(
         task.parts_dir / task.source.volume,
@@ -149,24 +264,8 @@ def split_volume(task: SplitTask) -> VolumeSplit:
         buffer_bytes=task.buffer_bytes,
         group_flush_bytes=task.group_flush_bytes,
     )
-    selector = task.selector
-    # gid field bytes -> (rule, slot of the group's part); decided once per gid. The
-    # slot is None when the records are never written (unselected, or unsafe name).
-    routes: dict[bytes, tuple[Rule, int | None]] = {}
-    unsafe_names: dict[int, str | None] = {}
     unsafe_counts: dict[bytes, int] = {}
-    skipped = selected = 0
-
-    def resolve(gid_field: bytes) -> tuple[Rule, int | None]:
-        gid = int(gid_field)
-        route = selector.route(gid, task.directory.name(gid))
-        if route.rule is Rule.NEVER:
-            return (Rule.NEVER, None)
-        if route.stem is None:
-            unsafe_names[gid] = route.name
-            return (route.rule, None)
-        return (route.rule, writer.slot(route.stem))
-
+    selected = undecodable = 0
     try:
         with MpistatReader(
             task.source,
@@ -174,40 +273,31 @@ def split_volume(task: SplitTask) -> VolumeSplit:
             log_bad_lines=task.log_bad_lines,
             on_progress=report_progress,
         ) as reader:
-            matcher = selector.matcher(reader.format)
-            never, under_prefix = Rule.NEVER, Rule.UNDER_PREFIX
-            for rows in reader.scan(SCAN_FIELDS, whole_line=True):
-                lines_by_slot: dict[int, list[bytes]] = {}
-                dirs_by_slot: dict[int, int] = {}
-                for line, path_field, gid_field, type_field in rows:
-                    route = routes.get(gid_field)
-                    if route is None:
-                        route = routes[gid_field] = resolve(gid_field)
-                    rule, slot = route
-                    if rule is never or (rule is under_prefix and not matcher.matches(path_field)):
-                        skipped += 1
-                        continue
-                    if slot is None:  # selected, but the group's name is not a file name
-                        unsafe_counts[gid_field] = unsafe_counts.get(gid_field, 0) + 1
-                        continue
-                    bucket = lines_by_slot.get(slot)
-                    if bucket is None:
-                        bucket = lines_by_slot[slot] = []
-                    bucket.append(line)
-                    if type_field == b"d":
-                        dirs_by_slot[slot] = dirs_by_slot.get(slot, 0) + 1
-                    selected += 1
-                writer.add_block(lines_by_slot, dirs_by_slot)
+            splitter = BlockSplitter(task.selector, task.directory, reader.format)
+            slot = writer.slot
+            for result in map_blocks(reader, splitter, task.block_workers):
+                writer.add_joined(
+                    (slot(stem), data, lines, dirs)
+                    for stem, (data, lines, dirs) in result.groups.items()
+                )
+                for _, lines, _ in result.groups.values():
+                    selected += lines
+                undecodable += result.undecodable
+                for gid_field, count in result.unsafe.items():
+                    unsafe_counts[gid_field] = unsafe_counts.get(gid_field, 0) + count
             total_lines = reader.lines
+            # Every valid line not written was skipped (as were the malformed ones,
+            # counted apart by the reader).
+            skipped = total_lines - reader.bad_lines - selected - sum(unsafe_counts.values())
         parts = {stem: part for stem, part in writer.close().items() if part.lines}
     except BaseException:
         writer.abort()
         raise
-    if matcher.undecodable:
+    if undecodable:
         vlog.warning(
             "%s: %d records with an undecodable path were not matched against the special prefixes",
             task.source.path,
-            matcher.undecodable,
+            undecodable,
         )
     vlog.info(
         "%s: %d records, %d written to %d group files, %d skipped",
@@ -217,14 +307,15 @@ def split_volume(task: SplitTask) -> VolumeSplit:
         len(parts),
         skipped + sum(unsafe_counts.values()),
     )
+    names = {int(g): task.directory.name(int(g)) for g in unsafe_counts}
     return VolumeSplit(
         volume=task.source.volume,
         parts=parts,
         lines=total_lines,
         selected=selected,
         skipped=skipped,
-        undecodable=matcher.undecodable,
-        unsafe=_by_gid(unsafe_counts, unsafe_names),
+        undecodable=undecodable,
+        unsafe=_by_gid(unsafe_counts, names),
     )
 
 
@@ -251,19 +342,24 @@ def run_split(
     directory = load_directory(config.ldap)
     splitter = config.splitter
     selector = GroupSelector.create(directory.humgen_gids(), splitter.special_prefixes, by_id=by_id)
-    # The open-file limit holds for the whole run: it is shared among the workers.
-    processes = max(1, min(workers, len(files), splitter.max_open_files))
+    # Volumes at once, and processes parsing each volume's blocks: within ``workers``.
+    # Only a volume's own process writes, so the open-file limit is shared among the
+    # volumes at once.
+    processes, block_workers = plan_workers(workers, len(files))
+    processes = min(processes, splitter.max_open_files)
     open_files_per_worker = max(1, splitter.max_open_files // processes)
 
     build = OutputBuild(output)
     build.start()
     log.info(
-        "split %s: %d volumes (%s) into %s, %d workers, at most %d open output files each",
+        "split %s: %d volumes (%s) into %s, %d at once with %d block workers each, "
+        "at most %d open output files each",
         input_set.date,
         len(files),
         " ".join(input_set.volumes),
         output,
         processes,
+        block_workers,
         open_files_per_worker,
     )
     try:
@@ -279,6 +375,7 @@ def run_split(
                 compress_level=splitter.compress_level,
                 buffer_bytes=splitter.buffer_bytes,
                 group_flush_bytes=splitter.group_flush_bytes,
+                block_workers=block_workers,
             )
             for source in files
         ]

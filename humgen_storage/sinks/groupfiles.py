@@ -107,8 +107,8 @@ class PartInfo:
 class GroupPartWriter:
     """Writes one volume's selected lines into one part file per group.
 
-    Use ``slot(stem)`` once per group to get its number, then ``add_block`` with the
-    lines of one input block grouped by slot, then ``close()``.
+    Use ``slot(stem)`` once per group to get its number, then ``add_joined`` (or
+    ``add_block``) with the lines of one input block grouped by slot, then ``close()``.
     """
 
     def __init__(
@@ -148,16 +148,26 @@ class GroupPartWriter:
         self, lines_by_slot: dict[int, list[bytes]], dirs_by_slot: dict[int, int]
     ) -> None:
         """Buffer one block's lines (without their newlines), grouped by slot."""
+        self.add_joined(
+            (number, b"\n".join(lines) + b"\n", len(lines), dirs_by_slot.get(number, 0))
+            for number, lines in lines_by_slot.items()
+            if lines
+        )
+
+    def add_joined(self, groups: Iterable[tuple[int, bytes, int, int]]) -> None:
+        """Buffer one block's lines: per slot, its lines joined (each ending in a
+        newline), how many lines and how many of them are directories."""
         flush_at = self.group_flush_bytes
-        for number, lines in lines_by_slot.items():
-            buffer = self._buffers[number]
-            before = len(buffer)
-            buffer += b"\n".join(lines)
-            buffer += b"\n"
-            self._buffered += len(buffer) - before
+        for number, data, lines, dirs in groups:
             part = self.parts[number]
-            part.lines += len(lines)
-            part.dirs += dirs_by_slot.get(number, 0)
+            part.lines += lines
+            part.dirs += dirs
+            buffer = self._buffers[number]
+            if not buffer and len(data) >= flush_at:
+                self._stream(number).write(data)  # large enough already: no copy
+                continue
+            buffer += data
+            self._buffered += len(data)
             if len(buffer) >= flush_at:
                 self._flush(number)
         if self._buffered > self.buffer_bytes:
