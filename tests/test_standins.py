@@ -69,7 +69,7 @@ def test_stand_ins_are_executable_scripts() -> None:
     for name in ("lfs", "bsub"):
         path = FAKE_BIN / name
         assert os.access(path, os.X_OK)
-        assert path.read_text().startswith("#!/usr/bin/env python3\n")
+        assert path.read_text().startswith("#!/usr/bin/env -S python3 -S\n")
 
 
 # --- lfs --------------------------------------------------------------------------
