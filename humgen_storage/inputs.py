@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,11 +96,37 @@ def set_from_files(paths: Sequence[str | Path], day: dt.date | None) -> InputSet
     return InputSet(day, files)
 
 
+def add_input_arguments(parser: argparse.ArgumentParser, files: bool = True) -> None:
+    """The options every job takes to choose its inputs and its processes."""
+    if files:
+        parser.add_argument(
+            "files",
+            nargs="*",
+            metavar="FILE",
+            help="mpistat files (default: the newest complete set)",
+        )
+    parser.add_argument(
+        "--date",
+        type=parse_date,
+        help="the set's date, YYYY-MM-DD (default: the newest complete set)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="processes to use (default: [jobs] workers, else the cores LSF gave, else all)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
+
+
 def parse_date(text: str) -> dt.date:
     """argparse type for --date YYYY-MM-DD."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        import argparse
-
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None

@@ -34,7 +34,7 @@ from humgen_storage.aggregate.inspector import (
 from humgen_storage.config import Config, ConfigError
 from humgen_storage.directory import DirectoryError, load_directory
 from humgen_storage.errors import JobFailed, UsageError
-from humgen_storage.inputs import InputSet, find_set, parse_date
+from humgen_storage.inputs import InputSet, add_input_arguments, find_set
 from humgen_storage.locking import job_lock, lock_dir
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.parallel import aggregate_file
@@ -107,11 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also merge the rows into the spaceman table (not with PATH)",
     )
-    parser.add_argument(
-        "--date",
-        type=parse_date,
-        help="use the inputs of this date (YYYY-MM-DD) instead of the newest",
-    )
+    add_input_arguments(parser, files=False)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--stage-only",
@@ -351,13 +347,19 @@ def _check_class_names(config: Config) -> None:
 
 
 def inspect_set(
-    config: Config, input_set: InputSet, depth: int, only_under: tuple[bytes, ...] = ()
+    config: Config,
+    input_set: InputSet,
+    depth: int,
+    only_under: tuple[bytes, ...] = (),
+    workers: int | None = None,
 ) -> list[VolumeInspection]:
     """Aggregate every file of the set: volumes side by side in a pool, each read by
     one process and parsed by its share of the workers (``mpistat.parallel``)."""
     roots = _roots_by_volume(config, input_set.volumes)
     _check_class_names(config)
-    at_once, block_workers = plan_workers(default_workers(config.workers), len(input_set.files))
+    at_once, block_workers = plan_workers(
+        default_workers(workers or config.workers), len(input_set.files)
+    )
     tasks = [
         VolumeTask(
             source=source,
@@ -439,7 +441,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     input_set = find_set(config, volumes, args.date, "inspector volumes")
 
     def inspect_and_print() -> int:
-        inspections = inspect_set(config, input_set, args.depth)
+        inspections = inspect_set(config, input_set, args.depth, workers=args.workers)
         table = build_table(inspections, config, with_names=not args.generic or args.tosql)
         if args.tosql:
             save_to_spaceman(config, table, input_set.volumes)
@@ -468,7 +470,9 @@ def _run_path(args: argparse.Namespace, config: Config, volumes: Sequence[str]) 
         display_name(b"/".join(selection.short_prefix)) or "(the roots)",
     )
     input_set = find_set(config, [selection.volume], args.date, "inspector volumes")
-    inspections = inspect_set(config, input_set, args.depth, only_under=selection.project)
+    inspections = inspect_set(
+        config, input_set, args.depth, only_under=selection.project, workers=args.workers
+    )
     selected = [
         VolumeInspection(
             inspection.volume, [row for row in inspection.rows if selection.selects(row)]

@@ -27,8 +27,8 @@ from humgen_storage.directory import GroupDirectory, load_directory
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.inputs import (
     InputSet,
+    add_input_arguments,
     find_set,
-    parse_date,
     set_from_files,
 )
 from humgen_storage.locking import job_lock, lock_dir
@@ -53,15 +53,9 @@ JOB = "report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "files", nargs="*", metavar="FILE", help="mpistat files (default: the newest complete set)"
-    )
-    parser.add_argument("--date", type=parse_date, help="the set's date, YYYY-MM-DD")
+    add_input_arguments(parser)
     parser.add_argument(
         "--force", action="store_true", help="replace the date's rows for the run's volumes"
-    )
-    parser.add_argument(
-        "--workers", type=int, metavar="N", help="worker processes (default: LSF's or all cores)"
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(

@@ -27,8 +27,8 @@ from humgen_storage.directory import GroupDirectory, load_directory
 from humgen_storage.errors import UsageError
 from humgen_storage.inputs import (
     InputSet,
+    add_input_arguments,
     find_set,
-    parse_date,
     set_from_files,
 )
 from humgen_storage.locking import job_lock, lock_dir
@@ -52,9 +52,7 @@ JOB = "split"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "files", nargs="*", metavar="FILE", help="mpistat files (default: the newest complete set)"
-    )
+    add_input_arguments(parser)
     parser.add_argument(
         "--id", action="store_true", help="name group files <gid>.dat.gz instead of <group>.dat.gz"
     )
@@ -67,10 +65,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-upload", action="store_true", help="build the directory but do not upload it to S3"
     )
-    parser.add_argument("--date", type=parse_date, help="the set's date, YYYY-MM-DD")
-    parser.add_argument(
-        "--workers", type=int, metavar="N", help="worker processes (default: LSF's or all cores)"
-    )
 
 
 def done_marker(config: Config, day: dt.date) -> Path:
@@ -79,8 +73,6 @@ def done_marker(config: Config, day: dt.date) -> Path:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be at least 1")
     workers = default_workers(args.workers or config.workers)
     with job_lock(lock_dir(config), JOB) as held_by:
         if held_by:
