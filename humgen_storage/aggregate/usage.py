@@ -1,15 +1,16 @@
 """Per-group usage of one volume (spec section 4): pure, records in, aggregates out.
 
 Records arrive as validated blocks; their numeric columns are cut with numpy and
-summed per gid with sort + reduceat (exact int64 arithmetic), so no Python object
-is made per record. Only multi-link inodes are handled one by one.
+summed per gid with sort + reduceat (exact integer arithmetic), so no Python object
+is made per record.
 
 Hard links: an inode with nlink > 1 counts once per volume. Directories always have
 nlink >= 2 but appear once in a crawl (they cannot be hard-linked), so they are
-summed directly; only other multi-link inodes are kept aside under (dev, inode)
-instead of being added straight away, so partial aggregates of
-one volume (from parallel workers) merge exactly: the union of their link tables
-counts each inode once. Memory grows with groups and multi-link inodes only.
+summed directly. Every other multi-link record is kept aside as one packed row
+(dev, inode, gid, size: 32 bytes) and the rows are deduplicated by (dev, inode) with
+``np.unique`` whenever they have doubled, and at the end. Partial aggregates of one
+volume (from parallel workers) merge exactly: the union of their rows still counts
+each inode once. Memory grows with groups and multi-link inodes only.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from humgen_storage.mpistat.columns import numeric_columns
 from humgen_storage.mpistat.reader import Format
@@ -24,6 +26,22 @@ from humgen_storage.mpistat.reader import Format
 USAGE_FIELDS = ("size", "gid", "mtime", "type", "inode", "nlink", "dev")
 _DIRECTORY = ord("d")
 _NO_MTIME = np.iinfo(np.int64).min
+_COMPACT_AT_LEAST = 1 << 16  # link rows before the first deduplication
+
+LinkRows = npt.NDArray[np.uint64]  # shape (n, 4): dev, inode, gid, size
+
+
+def _no_links() -> LinkRows:
+    return np.empty((0, 4), dtype=np.uint64)
+
+
+def _group_starts(
+    keys: npt.NDArray[np.integer[Any]],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """(order sorting ``keys``, start of each run of equal keys in that order)."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    return order, np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
 
 
 @dataclass
@@ -33,12 +51,13 @@ class UsageAggregate:
     reference: int  # the input file's mtime, in whole seconds: newer mtimes are ignored
     used: dict[int, int] = field(default_factory=dict)
     newest_mtime: dict[int, int] = field(default_factory=dict)
-    # (dev, inode) -> (gid, size) of inodes with nlink > 1, counted once at the end
-    links: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    link_chunks: list[LinkRows] = field(default_factory=list)
     records: int = 0
+    _link_rows: int = 0  # rows in link_chunks
+    _compacted_rows: int = 0  # rows left by the last deduplication
 
     def add_block(self, fmt: Format, block: bytes, first_line: int = 1) -> None:
-        """Fold a block of validated lines in."""
+        """Fold in a block of validated lines."""
         if not block:
             return
         columns = numeric_columns(fmt, block, USAGE_FIELDS)
@@ -51,30 +70,44 @@ class UsageAggregate:
         self.records += len(gid)
         linked = (nlink > 1) & (columns["type"] != _DIRECTORY)
 
-        order = np.argsort(gid, kind="stable")
-        sorted_gid = gid[order]
-        starts = np.flatnonzero(np.r_[True, sorted_gid[1:] != sorted_gid[:-1]])
-        # nlink 0 (deleted mid-crawl) adds 0 bytes; a hard-linked file waits in the link table.
-        single = np.where((nlink == 0) | linked, 0, size)[order]
-        sums = np.add.reduceat(single, starts)
+        order, starts = _group_starts(gid)
+        # nlink 0 (deleted mid-crawl) adds 0 bytes; a hard-linked file waits in the link rows.
+        sums = np.add.reduceat(np.where((nlink == 0) | linked, 0, size)[order], starts)
         known = np.where(mtime <= self.reference, mtime, _NO_MTIME)[order]
         newest = np.maximum.reduceat(known, starts)
-
         used, newest_mtime = self.used, self.newest_mtime
         for g, total, when in zip(
-            sorted_gid[starts].tolist(), sums.tolist(), newest.tolist(), strict=True
+            gid[order][starts].tolist(), sums.tolist(), newest.tolist(), strict=True
         ):
             used[g] = used.get(g, 0) + total
             if when != _NO_MTIME and when > newest_mtime.get(g, _NO_MTIME):
                 newest_mtime[g] = when
 
-        multi = np.flatnonzero(linked)
-        if len(multi):
-            keys = zip(
-                columns["dev"][multi].tolist(), columns["inode"][multi].tolist(), strict=True
+        if linked.any():
+            rows = np.stack(
+                [columns["dev"][linked], columns["inode"][linked], gid[linked], size[linked]],
+                axis=1,
             )
-            values = zip(gid[multi].tolist(), size[multi].tolist(), strict=True)
-            self.links.update(zip(keys, values, strict=True))
+            self.link_chunks.append(rows)
+            self._link_rows += len(rows)
+            if self._link_rows > max(2 * self._compacted_rows, _COMPACT_AT_LEAST):
+                self._compact()
+
+    def _compact(self) -> LinkRows:
+        """Keep one row per (dev, inode); all names of an inode carry its gid and size."""
+        if not self.link_chunks:
+            return _no_links()
+        rows = (
+            np.concatenate(self.link_chunks) if len(self.link_chunks) > 1 else self.link_chunks[0]
+        )
+        _, first = np.unique(rows[:, :2], axis=0, return_index=True)
+        rows = rows[np.sort(first)]
+        self.link_chunks = [rows]
+        self._link_rows = self._compacted_rows = len(rows)
+        return rows
+
+    def multi_link_inodes(self) -> int:
+        return len(self._compact())
 
     def merge(self, other: UsageAggregate) -> None:
         """Fold another partial aggregate of the same volume into this one, exactly."""
@@ -83,15 +116,21 @@ class UsageAggregate:
         for gid, when in other.newest_mtime.items():
             if when > self.newest_mtime.get(gid, _NO_MTIME):
                 self.newest_mtime[gid] = when
-        # A multi-link inode seen by both keeps one entry: the union counts it once.
-        self.links.update(other.links)
+        # An inode seen by both keeps one row: the union counts it once.
+        self.link_chunks.extend(other.link_chunks)
+        self._link_rows += other._link_rows
+        self._compact()
         self.records += other.records
 
     def totals(self) -> dict[int, GroupTotals]:
         """Final per-gid totals, hard links counted once."""
         used = dict(self.used)
-        for gid, size in self.links.values():
-            used[gid] = used.get(gid, 0) + size
+        links = self._compact()
+        if len(links):
+            order, starts = _group_starts(links[:, 2])
+            sums = np.add.reduceat(links[:, 3][order], starts)
+            for gid, size in zip(links[:, 2][order][starts].tolist(), sums.tolist(), strict=True):
+                used[gid] = used.get(gid, 0) + size
         return {
             gid: GroupTotals(gid, total, self.newest_mtime.get(gid)) for gid, total in used.items()
         }
