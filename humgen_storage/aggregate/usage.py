@@ -16,6 +16,7 @@ each inode once. Memory grows with groups and multi-link inodes only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
