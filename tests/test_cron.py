@@ -366,14 +366,24 @@ def test_stage_wrapper_needs_an_array_index(site: Site, env: dict[str, str]) -> 
 
 
 def test_wrapper_falls_back_to_python_m(env: dict[str, str], tmp_path: Path) -> None:
-    """Without humgen-storage on PATH, the wrappers run python3 -m humgen_storage."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "python3").symlink_to(sys.executable)
-    path = os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"])
-    if shutil.which("humgen-storage", path=path):
-        pytest.skip("humgen-storage is installed system-wide")
-    done = run([BIN / "humgen_storage.sh", "--version"], {**env, "PATH": path, "PYTHONPATH": ""})
+    """With no humgen-storage on PATH and no .venv, the wrapper runs python3 -m humgen_storage."""
+    # A checkout without .venv, and a PATH holding only what the script needs, so
+    # neither a system-wide install nor this checkout's .venv can answer instead.
+    checkout = tmp_path / "checkout"
+    (checkout / "bin").mkdir(parents=True)
+    shutil.copy2(BIN / "humgen_storage.sh", checkout / "bin" / "humgen_storage.sh")
+    (checkout / "humgen_storage").symlink_to(REPO / "humgen_storage")
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "python3").symlink_to(sys.executable)
+    for tool in ("bash", "dirname"):
+        found = shutil.which(tool)
+        assert found is not None, f"{tool} is needed by the wrapper"
+        (tools / tool).symlink_to(found)
+    done = run(
+        [checkout / "bin" / "humgen_storage.sh", "--version"],
+        {**env, "PATH": str(tools), "PYTHONPATH": ""},
+    )
     assert done.returncode == 0, done.stderr
     assert "humgen-storage" in done.stdout
 
