@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import signal
@@ -100,6 +101,8 @@ def site(tmp_path: Path, lfs_quotas: None) -> Site:
 
 
 TODAY = dt.date.today()
+# The groups of the fixture crawls that have a name (quota is asked for these).
+QUOTA_GROUPS = ("hgi", "team113", "vr-projects", "tol", "cellgen", "users")
 
 
 def days_ago(n: int) -> dt.date:
@@ -279,4 +282,32 @@ def test_leftover_lock_file_does_not_block(site: Site) -> None:
     locks.mkdir(parents=True)
     (locks / "report.lock").write_text("999999999\n")
     assert main(site.argv("manage", "report")) == 0
+    assert site.tsv(TODAY).is_file()
+
+
+def test_two_managers_started_at_once(site: Site, tmp_path: Path) -> None:
+    """One loads the date; the other finds the lock held and exits 0 without writing."""
+    site.add_set(TODAY)
+    # Slow quota calls keep the first manager inside its lock while the second starts.
+    quotas = tmp_path / "slow-quotas.json"
+    quotas.write_text(json.dumps({name: {"limit_kb": 1, "delay": 1.5} for name in QUOTA_GROUPS}))
+    env = dict(
+        os.environ,
+        FAKE_LFS_QUOTAS=str(quotas),
+        PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    )
+    command = [sys.executable, "-m", "humgen_storage", *site.argv("manage", "report")]
+    managers = [
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outcomes = [manager.communicate(timeout=120) for manager in managers]
+    assert [manager.returncode for manager in managers] == [0, 0]
+    said = [err for _, err in outcomes]
+    assert sum("lock is held" in err for err in said) == 1
+    assert sum("loaded" in err and "rows" in err for err in said) == 1
+    rows = site.usage_rows()
+    assert len(rows) == len({(r[0], r[2]) for r in rows})  # every group once: loaded once
     assert site.tsv(TODAY).is_file()
