@@ -352,3 +352,12 @@ def test_newest_complete_set_without_files(site: dict[str, Any]) -> None:
     assert main(["--config", site["config"], "report"]) == 0
     tsv = site["tmp"] / "reports" / "report-output-files" / f"report-{stamp}.tsv"
     assert tsv_rows(tsv) == expected_rows(site)
+
+
+@pytest.mark.parametrize("group", ["", ".hidden", "a/b", "../etc", "x\0y"])
+def test_unsafe_group_names_are_never_looked_up_in_the_archive(tmp_path: Path, group: str) -> None:
+    from humgen_storage.jobs.report import find_archived
+
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / ".imirrored").touch()
+    assert find_archived((str(tmp_path),), group) is None

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from humgen_storage.aggregate.selection import is_safe_file_name
 from humgen_storage.aggregate.usage import UsageAggregate, consumption, days_since
 from humgen_storage.config import Config
 from humgen_storage.directory import GroupDirectory, load_directory
@@ -300,14 +301,11 @@ def usage_rows(
     return rows
 
 
-def safe_group_file_name(name: str) -> bool:
-    """A group name usable as one path component."""
-    return bool(name) and "/" not in name and "\0" not in name and not name.startswith(".")
-
-
 def find_archived(archive_dirs: tuple[str, ...], group: str) -> str | None:
     """The first ``<dir>/<group>`` holding an entry named ``.imirrored``."""
-    if not safe_group_file_name(group):
+    # The group name becomes a path component: the splitter's check of group file
+    # names (no '/', NUL or leading '.', not empty, short enough) applies as it is.
+    if not is_safe_file_name(group):
         return None
     for directory in archive_dirs:
         candidate = os.path.join(directory.rstrip("/"), group)
