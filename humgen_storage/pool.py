@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-_progress_counter: Any = None
+_progress_counter: Any = None  # in pool workers: the run's shared byte counter
+_local_progress: Progress | None = None  # when tasks run in this process
 
 
 def default_workers(configured: int | None = None) -> int:
@@ -45,7 +46,10 @@ def plan_workers(workers: int, volumes: int) -> tuple[int, int]:
 
 
 def report_progress(compressed_bytes: int) -> None:
-    """Called by readers inside tasks: adds to the run's shared progress counter."""
+    """Called by readers inside tasks: adds to the run's progress."""
+    if _local_progress is not None:
+        _local_progress.update(compressed_bytes)
+        return
     counter = _progress_counter
     if counter is not None:
         with counter.get_lock():
@@ -86,7 +90,7 @@ def run_per_volume(
 
     ``func`` must be a module-level function (it is pickled to the workers).
     """
-    global _progress_counter
+    global _progress_counter, _local_progress
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
     progress = Progress(total_bytes, description, log)
@@ -94,12 +98,10 @@ def run_per_volume(
     outcomes: list[_Outcome[R]]
     try:
         if processes == 1:
-            # One at a time: no pool to start, and tracebacks stay simple.
-            _progress_counter = counter
-            outcomes = []
-            for task, label in zip(tasks, labels, strict=True):
-                outcomes.append(_run_task(func, task, label))
-                progress.update(counter.value - progress.done)
+            # One at a time in this process: no pool to start, tracebacks and logs stay
+            # simple, and the reader updates the progress display directly.
+            _local_progress = progress
+            outcomes = [_run_task(func, t, lb) for t, lb in zip(tasks, labels, strict=True)]
         else:
             # ProcessPoolExecutor's workers are not daemons, so a volume's task may
             # start its own block-parsing processes (mpistat/parallel.py).
@@ -114,7 +116,7 @@ def run_per_volume(
                     progress.update(counter.value - progress.done)
                 outcomes = [f.result() for f in futures]
     finally:
-        _progress_counter = None
+        _progress_counter = _local_progress = None
         progress.close()
     failures = [o.error for o in outcomes if o.error is not None]
     if failures:

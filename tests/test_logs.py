@@ -28,3 +28,31 @@ def test_a_bar_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     assert progress.bar is not None and progress.bar.n == 1024
     progress.close()
     assert "inspect" in capsys.readouterr().err
+
+
+def _read_some(size: int) -> int:
+    from humgen_storage.pool import report_progress
+
+    report_progress(size)
+    return size
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_reaches_the_display_while_volumes_run(
+    monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    from humgen_storage import pool
+
+    updates: list[int] = []
+
+    class Recording(Progress):
+        def update(self, compressed_bytes: int) -> None:
+            updates.append(compressed_bytes)
+            super().update(compressed_bytes)
+
+    monkeypatch.setattr(pool, "Progress", Recording)
+    results = pool.run_per_volume(_read_some, [300, 700], ["118", "115"], workers, 1000, "report")
+    assert results == [300, 700]
+    assert sum(updates) == 1000
+    if workers == 1:  # in this process, each read is shown as it happens
+        assert updates == [300, 700]
