@@ -36,6 +36,7 @@ if ! mysql_answers; then
         apt_install mariadb-server
     fi
     echo "starting MariaDB"
+    install -d -o mysql -g mysql /run/mysqld  # its socket directory; absent when no init system made it
     start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
     for _ in $(seq 1 30); do mysql_answers && break; sleep 1; done
     mysql_answers || { echo "MariaDB did not start" >&2; exit 1; }
