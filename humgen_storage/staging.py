@@ -140,13 +140,6 @@ class Staging:
                 [astuple(r) for r in staged.rows],
             )
 
-    def staged_volumes(self) -> list[str]:
-        if not self.directory.is_dir():
-            return []
-        return sorted(
-            p.name[len("volume-") : -len(".db")] for p in self.directory.glob("volume-*.db")
-        )
-
     def load_volume(self, volume: str) -> StagedVolume | None:
         path = self._volume_path(volume)
         if not path.is_file():

@@ -15,7 +15,6 @@ from humgen_storage.mpistat.reader import (
     InputFile,
     MpistatReader,
     record_pattern,
-    scan_block,
 )
 from humgen_storage.mpistat.writer import Record
 from tests.helpers import write_mpistat
@@ -230,10 +229,9 @@ def test_bad_file_names(name: str) -> None:
         InputFile.from_path(name)
 
 
-def test_scan_block_captures_in_line_order_and_whole_lines() -> None:
+def test_record_pattern_captures_in_line_order_and_whole_lines() -> None:
     line = Record(
         b"/x/y", size=5, uid=6, gid=7, atime=8, mtime=9, ctime=10, inode=11, nlink=12, dev=13
     ).line()
     pattern = record_pattern(Format.BASE64, ("dev", "size"), whole_line=True)
-    scan = scan_block(Format.BASE64, pattern, line, 1)
-    assert scan.rows == [(line[:-1], b"5", b"13")]
+    assert pattern.findall(line) == [(line[:-1], b"5", b"13")]

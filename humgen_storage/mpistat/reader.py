@@ -1,14 +1,14 @@
 """The one mpistat reader shared by every job.
 
 A file is read as gzip in binary, in newline-aligned blocks of a few MiB. Each block
-is matched in one ``findall`` call against a regular expression that validates
-every field of every line and captures only the fields the job asked for, so the
-per-line work left in Python is the job's own arithmetic. A block whose match count
-differs from its line count is rescanned line by line to find, count and log the
-malformed lines; that slow path only runs on bad input.
+is validated by ``clean_block``: one capture-free ``fullmatch`` of a pattern that
+checks every field of every line; only a block that fails is rescanned line by line
+to find, count and log its malformed lines (the slow path runs on bad input only).
+Jobs then take what they need from the valid lines: numpy columns
+(``columns.py``), or ``record_pattern(...).findall`` rows (``MpistatReader.scan``).
+``parallel.py`` spreads the blocks over worker processes.
 
-Nothing here keeps per-record objects: rows of one block are handed to the job and
-dropped.
+Nothing here keeps per-record objects: a block's rows are handed on and dropped.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import IO, Any, cast
@@ -125,11 +125,6 @@ def block_pattern(fmt: Format) -> re.Pattern[bytes]:
     return re.compile(b"(?:" + line + b"\n)*+")
 
 
-def field_order(fmt: Format, fields: tuple[str, ...]) -> tuple[str, ...]:
-    """The order in which ``record_pattern`` captures ``fields``."""
-    return tuple(name for name in fmt.field_names if name in fields)
-
-
 def explain_bad_line(fmt: Format, line: bytes) -> str:
     """Why a line does not match its format, for the log."""
     parts = line.split(b"\t")
@@ -145,35 +140,6 @@ def explain_bad_line(fmt: Format, line: bytes) -> str:
         elif not re.fullmatch(_FIELD_PATTERNS[name], value):
             return f"bad {name} field {value[:40]!r}"
     return "malformed line"
-
-
-@dataclass
-class BlockScan:
-    """The valid rows of one block and the (line number, reason) of its malformed lines."""
-
-    rows: list[Any]
-    lines: int
-    bad: list[tuple[int, str]] = field(default_factory=list)
-
-
-def scan_block(fmt: Format, pattern: re.Pattern[bytes], data: bytes, first_line: int) -> BlockScan:
-    """Match every line of a newline-terminated block. Pure: safe to run in a worker."""
-    lines = data.count(b"\n")
-    rows = pattern.findall(data)
-    if len(rows) == lines:
-        return BlockScan(rows, lines)
-    # Some line is malformed: redo this block line by line to know which.
-    rows = []
-    bad = []
-    line_match = pattern.match
-    for offset, line in enumerate(data.split(b"\n")[:-1]):
-        match = line_match(line)
-        if match is None or match.end() != len(line):
-            bad.append((first_line + offset, explain_bad_line(fmt, line)))
-            continue
-        groups = match.groups()
-        rows.append(groups if len(groups) > 1 else groups[0])
-    return BlockScan(rows, lines, bad)
 
 
 def clean_block(
@@ -298,15 +264,12 @@ class MpistatReader:
     def _check_root(self) -> None:
         end = self._first.find(b"\n")
         first_line = self._first if end < 0 else self._first[:end]
-        scan = scan_block(
-            self.format, record_pattern(self.format, ("path", "type")), first_line + b"\n", 1
-        )
-        if not scan.rows:
-            reason = scan.bad[0][1] if scan.bad else "malformed"
+        valid, _, bad = clean_block(self.format, first_line + b"\n", 1)
+        if not valid:
             raise self._error(
-                f"line 1: the first record (the volume's root) is malformed: {reason}"
+                f"line 1: the first record (the volume's root) is malformed: {bad[0][1]}"
             )
-        path_field, _ = scan.rows[0]
+        path_field = valid.split(b"\t", 1)[0]  # a valid line: the path is its first field
         try:
             self.root = self.format.decode_path(path_field)
         except PathDecodeError as exc:
@@ -384,11 +347,11 @@ class MpistatReader:
         """Valid rows per block: tuples of the captured fields (as bytes) in line order."""
         pattern = record_pattern(self.format, fields, whole_line)
         for first_line, block in self.blocks():
-            result = scan_block(self.format, pattern, block, first_line)
-            self.lines += result.lines
-            if result.bad:
-                self.record_bad_lines(result.bad)
-            yield result.rows
+            valid, lines, bad = clean_block(self.format, block, first_line)
+            self.lines += lines
+            if bad:
+                self.record_bad_lines(bad)
+            yield pattern.findall(valid)
         self.check_bad_fraction()
 
     def check_bad_fraction(self) -> None:
