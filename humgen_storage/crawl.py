@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from humgen_storage.atomic import atomic_file
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.mpistat.paths import encode_base64_path
 from humgen_storage.mpistat.reader import InputError, InputFile, volume_name_of_root
@@ -225,31 +226,23 @@ def check_output_name(output: Path, volume: str) -> None:
 def crawl(directory: Path, volume: str, output: Path, shown_as: bytes) -> CrawlStats:
     """Walk ``directory`` and write the mpistat file ``output`` atomically."""
     output = output.absolute()
-    temporary = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     stats = CrawlStats()
     started = last_log = time.monotonic()
-    try:
-        with open(temporary, "wb") as raw, _gzip.GzipFile(fileobj=raw, mode="wb") as stream:
-            written = os.fstat(raw.fileno())  # not to be recorded when it lies inside the tree
-            buffer: list[bytes] = []
-            size = 0
-            for line in walk(
-                os.fsencode(directory), shown_as, stats, (written.st_dev, written.st_ino)
-            ):
-                buffer.append(line)
-                size += len(line)
-                if size >= WRITE_BUFFER:
-                    _flush(stream, buffer)
-                    size = 0
-                    now = time.monotonic()
-                    if now - last_log >= PROGRESS_SECONDS:
-                        last_log = now
-                        log.info("%d entries after %.0f s", stats.records, now - started)
-            _flush(stream, buffer)
-        os.replace(temporary, output)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_file(output, binary=True) as raw, _gzip.GzipFile(fileobj=raw, mode="wb") as stream:
+        written = os.fstat(raw.fileno())  # not to be recorded when it lies inside the tree
+        buffer: list[bytes] = []
+        size = 0
+        for line in walk(os.fsencode(directory), shown_as, stats, (written.st_dev, written.st_ino)):
+            buffer.append(line)
+            size += len(line)
+            if size >= WRITE_BUFFER:
+                _flush(stream, buffer)
+                size = 0
+                now = time.monotonic()
+                if now - last_log >= PROGRESS_SECONDS:
+                    last_log = now
+                    log.info("%d entries after %.0f s", stats.records, now - started)
+        _flush(stream, buffer)
     return stats
 
 

@@ -10,7 +10,6 @@ crashed run is discarded by the next full run.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import pickle
 import shutil
 import sqlite3
@@ -20,6 +19,7 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from humgen_storage.atomic import atomic_file, replaced_on_success
 from humgen_storage.directory import Group, GroupDirectory
 
 DIRECTORY_FILE = "directory.db"
@@ -28,11 +28,8 @@ T = TypeVar("T")
 
 def save_staged(path: Path, value: object) -> None:
     """Stage a job's own aggregate: pickled (only this tool reads it), renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
+    with atomic_file(path, binary=True) as handle:
         pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(temporary, path)
 
 
 def load_staged(path: Path, kind: type[T]) -> T:
@@ -71,18 +68,14 @@ class StagedVolume:
 
 @contextmanager
 def _atomic_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.unlink(missing_ok=True)
-    connection = sqlite3.connect(temporary)
-    try:
-        yield connection
-        connection.commit()
-        connection.close()
-        os.replace(temporary, path)
-    except BaseException:
-        connection.close()
-        temporary.unlink(missing_ok=True)
-        raise
+    """A new SQLite file that appears at ``path`` only once it is complete."""
+    with replaced_on_success(path) as temporary:
+        connection = sqlite3.connect(temporary)
+        try:
+            yield connection
+            connection.commit()
+        finally:
+            connection.close()
 
 
 class Staging:

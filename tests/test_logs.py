@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,17 @@ def test_progress_reaches_the_display_while_volumes_run(
     assert sum(updates) == 1000
     if workers == 1:  # in this process, each read is shown as it happens
         assert updates == [300, 700]
+
+
+def test_atomic_file_appears_whole_or_not_at_all(tmp_path: Path) -> None:
+    from humgen_storage.atomic import atomic_file
+
+    target = tmp_path / "out" / "report.tsv"
+    with pytest.raises(RuntimeError), atomic_file(target) as handle:
+        handle.write("half")
+        raise RuntimeError("crash while writing")
+    assert not target.exists() and list(target.parent.iterdir()) == []
+    with atomic_file(target) as handle:
+        handle.write("whole\n")
+        assert not target.exists()
+    assert target.read_text() == "whole\n" and target.stat().st_mode & 0o777 == 0o644

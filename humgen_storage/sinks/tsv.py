@@ -1,37 +1,14 @@
-"""Tab-separated outputs, written atomically: a temporary file in the same directory,
-fsynced, then renamed, so a reader (or a manager looking for a done-marker) never
-sees half a file."""
+"""Tab-separated outputs, written atomically (``humgen_storage.atomic``)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from humgen_storage.atomic import atomic_file
 
 NULL = "-"
-
-
-@contextmanager
-def atomic_text_file(path: Path) -> Iterator[IO[str]]:
-    """Write ``path`` all at once: it appears complete or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def tsv_line(values: Sequence[Any]) -> str:
@@ -40,7 +17,7 @@ def tsv_line(values: Sequence[Any]) -> str:
 
 
 def write_tsv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    with atomic_text_file(path) as handle:
+    with atomic_file(path) as handle:
         handle.write(tsv_line(header))
         for row in rows:
             handle.write(tsv_line(row))
