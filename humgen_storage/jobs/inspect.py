@@ -53,32 +53,18 @@ TOTAL_DIRECTORY = "*TOTAL*"
 # The class columns of the table, by their configured names, in output order.
 CLASS_COLUMNS = ("BAM", "CRAM", "VCF", "PEDBED")
 
+# The columns both tables share, between their own first and last ones (spec section 5).
+_MEASURE_COLUMNS = ("Total", "BAM", "CRAM", "VCF", "PED/BED", "Files", "Last Modified (days)")
 PROJECT_HEADER = (
     "Project",
     "Directory",
-    "Total",
-    "BAM",
-    "CRAM",
-    "VCF",
-    "PED/BED",
-    "Files",
-    "Last Modified (days)",
+    *_MEASURE_COLUMNS,
     "PI",
     "Unix Group",
     "Volume",
     "Project Total",
 )
-GENERIC_HEADER = (
-    "Directory",
-    "Total",
-    "BAM",
-    "CRAM",
-    "VCF",
-    "PED/BED",
-    "Files",
-    "Last Modified (days)",
-    "Total (bytes)",
-)
+GENERIC_HEADER = ("Directory", *_MEASURE_COLUMNS, "Total (bytes)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
