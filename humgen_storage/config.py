@@ -170,6 +170,16 @@ class LsfConfig:
     queue: str = "normal"
     report_memory_mb: int = 2000
     report_cores: int = 4
+    # Optional per-job requests (inspect, split, stage: one report array element):
+    # job -> (memory MB or None, cores or None); None falls back to the report's,
+    # except that an array element asks for 1 core.
+    per_job: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+
+    def request(self, job: str) -> tuple[int, int]:
+        """(memory MB, cores) to ask LSF for ``job``."""
+        memory, cores = self.per_job.get(job, (None, None))
+        default_cores = 1 if job == "stage" else self.report_cores
+        return memory or self.report_memory_mb, cores or default_cores
 
 
 @dataclass(frozen=True)
@@ -433,6 +443,13 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
         queue=r.text("lsf", "queue", "normal"),
         report_memory_mb=r.integer("lsf", "report_memory_mb", 2000, minimum=1),
         report_cores=r.integer("lsf", "report_cores", 4, minimum=1),
+        per_job={
+            job: (
+                r.integer("lsf", f"{job}_memory_mb", 0, minimum=1) or None,
+                r.integer("lsf", f"{job}_cores", 0, minimum=1) or None,
+            )
+            for job in ("inspect", "split", "stage")
+        },
     )
     workers = r.integer("jobs", "workers", 0)
 

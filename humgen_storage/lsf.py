@@ -26,7 +26,6 @@ complete set within ``max_days_ago`` days, or says there is none and exits 1.
 from __future__ import annotations
 
 import argparse
-import configparser
 import datetime as dt
 import logging
 import os
@@ -104,28 +103,9 @@ def _positive(value: str, where: str) -> int:
     return number
 
 
-def _raw_lsf_section(config: Config) -> Mapping[str, str]:
-    """``[lsf]`` as text, for the optional per-job keys the typed config does not carry."""
-    parser = configparser.ConfigParser(inline_comment_prefixes=(";", "#"), interpolation=None)
-    try:
-        with config.source.open(encoding="utf-8") as handle:
-            parser.read_file(handle)
-    except (OSError, UnicodeDecodeError, configparser.Error):
-        return {}  # load_config read it a moment ago; the typed values stand
-    return dict(parser["lsf"]) if parser.has_section("lsf") else {}
-
-
 def resources(config: Config, job: str, environ: Mapping[str, str] = os.environ) -> Resources:
     """LSF requests for ``job`` (or ``stage``): ``[lsf]`` keys, then the environment."""
-    section = _raw_lsf_section(config)
-    memory = config.lsf.report_memory_mb
-    cores = 1 if job == STAGE else config.lsf.report_cores
-    memory_text = (section.get(f"{job}_memory_mb") or "").strip()
-    if memory_text:
-        memory = _positive(memory_text, f"{config.source}: [lsf] {job}_memory_mb")
-    cores_text = (section.get(f"{job}_cores") or "").strip()
-    if cores_text:
-        cores = _positive(cores_text, f"{config.source}: [lsf] {job}_cores")
+    memory, cores = config.lsf.request(job)
     if environ.get(ENV_MEMORY):
         memory = _positive(environ[ENV_MEMORY], f"${ENV_MEMORY}")
     if environ.get(ENV_CORES):

@@ -53,6 +53,8 @@ def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("volumes", "report", "118 ../x", r"\[volumes\] report: not a volume number: '../x'"),
         ("inspector", "118", "lustre/(unclosed", r"\[inspector\] 118: bad root pattern"),
         ("ldap", "url", "ldap://127.0.0.1:1", r"\[ldap\] url: set exactly one of 'url' and 'ldif'"),
+        ("lsf", "split_cores", "0", r"\[lsf\] split_cores: must be at least 1"),
+        ("lsf", "stage_memory_mb", "lots", r"\[lsf\] stage_memory_mb: not an integer: 'lots'"),
     ],
 )
 def test_errors_name_file_section_and_key(
