@@ -27,13 +27,9 @@ class InputSet:
 
 def set_for_date(mpistat_dir: Path, volumes: Sequence[str], day: dt.date) -> InputSet | None:
     """The complete set for ``day``, or None when a volume's file is missing."""
-    stamp = day.strftime("%Y%m%d")
-    files = []
-    for volume in volumes:
-        path = mpistat_dir / f"{stamp}_{volume}.dat.gz"
-        if not path.is_file():
-            return None
-        files.append(InputFile(path, day, volume))
+    files = [InputFile.expected(mpistat_dir, day, volume) for volume in volumes]
+    if not all(f.path.is_file() for f in files):
+        return None
     return InputSet(day, tuple(files))
 
 

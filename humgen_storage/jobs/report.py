@@ -150,9 +150,7 @@ def run_report(config: Config, input_set: InputSet, force: bool, workers: int) -
 def stage_only(config: Config, volume: str, day: dt.date | None, workers: int) -> int:
     if day is None:
         day = find_set(config, config.volumes.report, None, "report volumes").date
-    source = InputFile(
-        config.paths.mpistat_dir / f"{day.strftime('%Y%m%d')}_{volume}.dat.gz", day, volume
-    )
+    source = InputFile.expected(config.paths.mpistat_dir, day, volume)
     staging = Staging(config.paths.staging_root, day)
     if not staging.has_directory():
         staging.save_directory(load_directory(config.ldap))

@@ -13,6 +13,7 @@ Nothing here keeps per-record objects: a block's rows are handed on and dropped.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import functools
 import os
@@ -167,6 +168,11 @@ class InputFile:
     path: Path
     date: date
     volume: str
+
+    @classmethod
+    def expected(cls, mpistat_dir: Path, day: dt.date, volume: str) -> InputFile:
+        """The file the crawler delivers for ``volume`` on ``day`` (it may not exist)."""
+        return cls(mpistat_dir / f"{day.strftime('%Y%m%d')}_{volume}.dat.gz", day, volume)
 
     @classmethod
     def from_path(cls, path: Path | str) -> InputFile:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from humgen_storage.aggregate.selection import (
+    GROUP_FILE_SUFFIX,
     INDEX_HEADER,
     IndexConstants,
     index_row,
@@ -52,7 +53,6 @@ except ImportError:  # pragma: no cover - depends on the installation
     MAX_COMPRESS_LEVEL = 9
     MIN_COMPRESS_LEVEL = 1
 
-GROUP_FILE_SUFFIX = ".dat.gz"
 INDEX_FILE = "index.txt"
 GROUP_DB_FILE = "groupfile"
 PASSWD_DB_FILE = "passwdfile"
