@@ -375,7 +375,11 @@ def test_wrapper_falls_back_to_python_m(env: dict[str, str], tmp_path: Path) -> 
     (checkout / "humgen_storage").symlink_to(REPO / "humgen_storage")
     tools = tmp_path / "tools"
     tools.mkdir()
-    (tools / "python3").symlink_to(sys.executable)
+    # A script, not a symlink: a symlink to a venv's python starts the base interpreter,
+    # which does not have this project's dependencies on a fresh machine.
+    python3 = tools / "python3"
+    python3.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python3.chmod(0o755)
     for tool in ("bash", "dirname"):
         found = shutil.which(tool)
         assert found is not None, f"{tool} is needed by the wrapper"
