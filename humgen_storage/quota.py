@@ -15,7 +15,7 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import PurePosixPath
 
 from humgen_storage.config import QuotaConfig
@@ -179,45 +179,92 @@ def fetch_quota(group: str, mount: str, cfg: QuotaConfig) -> int | None:
     return limit
 
 
+class QuotaLookups:
+    """Quota look-ups on one mount, started as soon as a group is known.
+
+    The report learns its groups while it reads a volume, which takes minutes to hours;
+    each real ``lfs quota`` asks the quota servers over the network, so the look-ups
+    run on ``cfg.workers`` threads meanwhile instead of one after another at the end.
+    ``want`` starts look-ups (each group once); ``results`` waits for the ones asked
+    for. A group that is empty or starts with '-' is never passed to the command.
+    """
+
+    def __init__(self, mount: str, cfg: QuotaConfig) -> None:
+        self.mount = mount
+        self.cfg = cfg
+        self._pending: dict[str, Future[int | None] | None] = {}  # None: no look-up to run
+        self._pool: ThreadPoolExecutor | None = None
+        self._command_ok: bool | None = None  # decided at the first runnable group
+
+    def __enter__(self) -> QuotaLookups:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait for look-ups already running (each bounded by its timeout); start no more."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _usable_command(self) -> bool:
+        """Whether the command can run; one warning instead of one per group when not."""
+        if self._command_ok is None:
+            words = _command_words(self.cfg)
+            self._command_ok = words is not None and shutil.which(words[0]) is not None
+            if not self._command_ok:
+                reason = (
+                    f"[quota] command is not a usable command line: {self.cfg.command!r}"
+                    if words is None
+                    else f"command not found: {words[0]}"
+                )
+                log.warning(
+                    "no quotas on %s (every group's quota is NULL): %s",
+                    self.mount,
+                    reason,
+                    extra={"volume": _volume_label(self.mount)},
+                )
+        return self._command_ok
+
+    def want(self, groups: Iterable[str]) -> None:
+        """Start looking up the groups not asked for before."""
+        new = [g for g in dict.fromkeys(groups) if g not in self._pending]
+        runnable = []
+        for group in new:
+            if _bad_name(group):
+                _warn(group, self.mount, "not a usable group name")
+                self._pending[group] = None
+            else:
+                runnable.append(group)
+        if not runnable:
+            return
+        if not self._usable_command():
+            self._pending.update(dict.fromkeys(runnable))
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=max(1, self.cfg.workers), thread_name_prefix="quota"
+            )
+        for group in runnable:
+            self._pending[group] = self._pool.submit(fetch_quota, group, self.mount, self.cfg)
+
+    def results(self, groups: Iterable[str]) -> dict[str, int | None]:
+        """{group: hard limit in bytes, or None}, in the order given, once all are done."""
+        wanted = list(dict.fromkeys(groups))
+        self.want(wanted)
+        out: dict[str, int | None] = {}
+        for group in wanted:
+            future = self._pending[group]
+            out[group] = None if future is None else future.result()
+        return out
+
+
 def fetch_quotas(groups: Iterable[str], mount: str, cfg: QuotaConfig) -> dict[str, int | None]:
     """Quotas of many groups on one mount, cfg.workers commands at a time.
 
-    Returns {group: bytes or None}. A group that is empty or starts with '-' is never
-    passed to the command (None and a warning).
+    Returns {group: bytes or None} in the order given. A group that is empty or starts
+    with '-' is never passed to the command (None and a warning).
     """
-    wanted = list(dict.fromkeys(groups))  # each group once, in the order given
-    results: dict[str, int | None] = {}
-    runnable: list[str] = []
-    for group in wanted:
-        if _bad_name(group):
-            _warn(group, mount, "not a usable group name")
-            results[group] = None
-        else:
-            runnable.append(group)
-    if not runnable:
-        return results
-
-    # One warning instead of one per group when the command is not there at all.
-    words = _command_words(cfg)
-    if words is None or shutil.which(words[0]) is None:
-        reason = (
-            f"[quota] command is not a usable command line: {cfg.command!r}"
-            if words is None
-            else f"command not found: {words[0]}"
-        )
-        log.warning(
-            "no quotas for %d groups on %s: %s",
-            len(runnable),
-            mount,
-            reason,
-            extra={"volume": _volume_label(mount)},
-        )
-        results.update(dict.fromkeys(runnable))
-        return results
-
-    workers = max(1, min(cfg.workers, len(runnable)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="quota") as pool:
-        limits = pool.map(lambda group: fetch_quota(group, mount, cfg), runnable)
-        results.update(zip(runnable, limits, strict=True))
-    # Callers get the groups in the order they gave them.
-    return {group: results[group] for group in wanted}
+    with QuotaLookups(mount, cfg) as lookups:
+        return lookups.results(groups)

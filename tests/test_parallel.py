@@ -107,3 +107,19 @@ def test_map_blocks_keeps_file_order_and_counts_bad_lines(tmp_path: Path, worker
         lines = [line for chunk in map_blocks(reader, _group_lines, workers) for line in chunk]
     assert lines == [r.line()[:-1] for r in good]  # byte for byte, in input order
     assert (reader.lines, reader.bad_lines) == (5002, 1)
+
+
+def test_on_local_fold_sees_the_aggregate_grow(tmp_path: Path) -> None:
+    """The hook the report uses to start quota look-ups while the file is still read."""
+    path = write_mpistat(tmp_path, "20261120", "118", records(5000))
+    seen: list[int] = []
+    with MpistatReader(InputFile.from_path(path), block_size=3000) as reader:
+        result = aggregate_file(
+            reader,
+            partial(UsageAggregate, R),
+            workers=1,
+            on_local_fold=lambda agg: seen.append(len(agg.used)),
+        )
+    assert len(seen) > 100  # once per block
+    assert seen == sorted(seen)
+    assert seen[0] < seen[-1] == len(result.used) == 31  # gid 0 (the root) and 30 more

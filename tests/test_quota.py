@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 
 from humgen_storage.config import QuotaConfig
-from humgen_storage.quota import QuotaParseError, fetch_quota, fetch_quotas, parse_quota_output
+from humgen_storage.quota import (
+    QuotaLookups,
+    QuotaParseError,
+    fetch_quota,
+    fetch_quotas,
+    parse_quota_output,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_BIN = REPO / "fixtures" / "bin"
@@ -326,3 +332,13 @@ def test_fetch_quotas_with_no_groups_runs_nothing(fake_lfs: Any) -> None:
     fake_lfs.set({})
     assert fetch_quotas([], MOUNT, CFG) == {}
     assert fake_lfs.calls() == []
+
+
+def test_quota_lookups_start_early_and_run_each_group_once(fake_lfs: Any) -> None:
+    fake_lfs.set({"a": {"limit_kb": 1}, "b": {"limit_kb": 2}, "c": {"limit_kb": 3}})
+    with QuotaLookups(MOUNT, CFG) as lookups:
+        lookups.want(["a", "b"])  # as the report meets the groups
+        lookups.want(["b", "c", "-x"])
+        assert lookups.results(["c", "a", "-x"]) == {"c": 3 * KIB, "a": 1 * KIB, "-x": None}
+    called = sorted(call["argv"][3] for call in fake_lfs.calls())
+    assert called == ["a", "b", "c"]

@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -37,7 +37,7 @@ from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.parallel import aggregate_file
 from humgen_storage.mpistat.reader import InputFile, MpistatReader
 from humgen_storage.pool import default_workers, plan_workers, report_progress, run_per_volume
-from humgen_storage.quota import fetch_quotas
+from humgen_storage.quota import QuotaLookups
 from humgen_storage.sinks.database import Database, open_database
 from humgen_storage.sinks.usage import (
     has_rows_for,
@@ -224,18 +224,31 @@ def stage_volume(task: StageTask) -> str:
     config, source = task.config, task.source
     staging = Staging(config.paths.staging_root, task.day)
     groups = staging.load_directory()
-    with MpistatReader(
-        source,
-        max_bad_fraction=config.input.max_bad_fraction,
-        log_bad_lines=config.input.log_bad_lines,
-        on_progress=report_progress,
-    ) as reader:
+    with (
+        MpistatReader(
+            source,
+            max_bad_fraction=config.input.max_bad_fraction,
+            log_bad_lines=config.input.log_bad_lines,
+            on_progress=report_progress,
+        ) as reader,
+        QuotaLookups(f"/lustre/{reader.volume_name}", config.quota) as quotas,
+    ):
         reference = math.floor(reader.mtime)
         aggregate = aggregate_file(
-            reader, partial(UsageAggregate, reference), workers=task.block_workers
+            reader,
+            partial(UsageAggregate, reference),
+            workers=task.block_workers,
+            on_local_fold=_QuotaStarter(groups, quotas),
         )
         rows_out = usage_rows(
-            config, groups, aggregate, reader.volume_name, reader.mtime, source.volume, task.day
+            config,
+            groups,
+            aggregate,
+            reader.volume_name,
+            reader.mtime,
+            source.volume,
+            task.day,
+            quotas,
         )
         staging.save_volume(
             StagedVolume(
@@ -253,6 +266,23 @@ def stage_volume(task: StageTask) -> str:
     return source.volume
 
 
+@dataclass
+class _QuotaStarter:
+    """Starts the quota look-ups of the named groups as the aggregation meets them."""
+
+    groups: GroupDirectory
+    quotas: QuotaLookups
+    seen: set[int] = field(default_factory=set)
+
+    def __call__(self, aggregate: UsageAggregate) -> None:
+        if len(aggregate.used) == len(self.seen):
+            return  # the usual case: no new gid in this block
+        new = aggregate.used.keys() - self.seen
+        self.seen.update(new)
+        names = (self.groups.lookup(gid).name for gid in sorted(new))
+        self.quotas.want(name for name in names if name is not None)
+
+
 def usage_rows(
     config: Config,
     groups: GroupDirectory,
@@ -261,6 +291,7 @@ def usage_rows(
     reference: float,
     volume: str,
     day: dt.date,
+    quotas: QuotaLookups,
 ) -> list[UsageRow]:
     """The lustre_usage rows of one volume: totals joined with directory, quota and archive."""
     vlog = volume_logger(__name__, volume_name)
@@ -269,16 +300,12 @@ def usage_rows(
     for gid, group in sorted(named.items()):
         if group.name is None:
             vlog.warning("gid %d has no posixGroup in the directory; reported as %r", gid, str(gid))
-    quotas = fetch_quotas(
-        sorted({g.name for g in named.values() if g.name is not None}),
-        f"/lustre/{volume_name}",
-        config.quota,
-    )
+    limits = quotas.results(sorted({g.name for g in named.values() if g.name is not None}))
     archive_dirs = config.archive.dirs.get(volume, ())
     rows = []
     for gid, total in sorted(totals.items()):
         group = named[gid]
-        quota = quotas.get(group.name) if group.name is not None else None
+        quota = limits.get(group.name) if group.name is not None else None
         archived = None
         if group.name is not None and total.used < config.archive.threshold_bytes:
             archived = find_archived(archive_dirs, group.name)

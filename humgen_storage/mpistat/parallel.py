@@ -180,8 +180,18 @@ class _Folder:
         )
 
 
-def aggregate_file(reader: MpistatReader, make_partial: Callable[[], P], workers: int = 1) -> P:
-    """Fold every valid line of an open reader into one aggregate, using ``workers`` processes."""
+def aggregate_file(
+    reader: MpistatReader,
+    make_partial: Callable[[], P],
+    workers: int = 1,
+    on_local_fold: Callable[[P], None] | None = None,
+) -> P:
+    """Fold every valid line of an open reader into one aggregate, using ``workers`` processes.
+
+    ``on_local_fold(partial)`` is called in this process after each block it folds
+    itself (all of them with one worker), so a caller can start work that depends on
+    what has been seen so far (the report's quota look-ups) while the file is read.
+    """
     local = _Folder(reader.format, make_partial())
     helpers = _Helpers(
         max(0, workers - 1),
@@ -193,6 +203,8 @@ def aggregate_file(reader: MpistatReader, make_partial: Callable[[], P], workers
         for item in reader.blocks():
             if not helpers.offer(item):
                 local.fold(item)  # every helper is busy: fold this one here
+                if on_local_fold is not None:
+                    on_local_fold(local.partial)
         helpers.finish()
         finals = [helpers.get() for _ in helpers.processes]
     finally:
