@@ -389,7 +389,7 @@ def test_partial_is_picklable_after_blocks(tmp_path: Path, records: list[Record]
 @pytest.mark.parametrize("fmt", [Format.BASE64, Format.WRSTAT])
 def test_numbers_too_wide_for_int64_and_negative_mtimes(tmp_path: Path, fmt: Format) -> None:
     projects = MDTS[0] + b"/projects"
-    huge_inode, huge_size = 2**64 - 1, 10**20 + 7  # 20 and 21 digits
+    huge_inode, huge_size = 2**64 - 1, 2**64 - 2  # 20 digits: the largest 64-bit numbers
     records = [
         Record(b"/lustre/scratch115", 4096, 0, 0, 0, REF, 0, "d", 1, 2, 1),
         Record(projects + b"/old/a.bam", huge_size, 0, 1, 0, -86400, 0, "f", 5, 1, 1),

@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from humgen_storage.mpistat.columns import numeric_columns
+from humgen_storage.mpistat.columns import BlockColumns
 from humgen_storage.mpistat.reader import Format
 
-USAGE_FIELDS = ("size", "gid", "mtime", "type", "inode", "nlink", "dev")
 _DIRECTORY = ord("d")
 _NO_MTIME = np.iinfo(np.int64).min
 _COMPACT_AT_LEAST = 1 << 16  # link rows before the first deduplication
@@ -61,15 +60,15 @@ class UsageAggregate:
         """Fold in a block of validated lines."""
         if not block:
             return
-        columns = numeric_columns(fmt, block, USAGE_FIELDS)
+        columns = BlockColumns.of(fmt, block)
         gid, size, nlink, mtime = (
-            columns["gid"],
-            columns["size"],
-            columns["nlink"],
-            columns["mtime"],
+            columns.column("gid"),
+            columns.column("size"),
+            columns.column("nlink"),
+            columns.column("mtime"),
         )
         self.records += len(gid)
-        linked = (nlink > 1) & (columns["type"] != _DIRECTORY)
+        linked = (nlink > 1) & (columns.column("type") != _DIRECTORY)
 
         order, starts = _group_starts(gid)
         # nlink 0 (deleted mid-crawl) adds 0 bytes; a hard-linked file waits in the link rows.
@@ -86,7 +85,12 @@ class UsageAggregate:
 
         if linked.any():
             rows = np.stack(
-                [columns["dev"][linked], columns["inode"][linked], gid[linked], size[linked]],
+                [
+                    columns.column("dev", linked),
+                    columns.column("inode", linked),
+                    gid[linked],
+                    size[linked],
+                ],
                 axis=1,
             )
             self.link_chunks.append(rows)

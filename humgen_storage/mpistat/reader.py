@@ -56,19 +56,42 @@ FILE_TYPES = b"fdlsbcFX"
 
 _NAME_RE = re.compile(r"^(?P<date>\d{8})_(?P<volume>[0-9A-Za-z_-]+)\.dat\.gz$")
 
+
+def _at_most(limit: int) -> bytes:
+    """A regex for the decimal numbers 0..``limit`` (digits only, as mpistat writes them).
+
+    Every number field is a 64-bit quantity (off_t, ino_t, dev_t, time_t...): a wider
+    number is corruption, and a malformed line like any other, rather than something
+    to wrap or overflow later.
+    """
+    text = str(limit)
+    branches = [rb"\d{1,%d}" % (len(text) - 1)]
+    for i, char in enumerate(text):  # same leading digits, then a smaller one, then any
+        if char != "0":
+            rest = len(text) - i - 1
+            branches.append(
+                text[:i].encode() + b"[0-%s]" % str(int(char) - 1).encode() + rb"\d" * rest
+            )
+    branches.append(text.encode())
+    return b"(?:" + b"|".join(branches) + b")"
+
+
+UNSIGNED_FIELD = _at_most(2**64 - 1)
+SIGNED_FIELD = b"-?" + _at_most(2**63 - 1)
+
 # Field patterns: times may be negative (files dated before 1970 exist).
 _FIELD_PATTERNS = {
-    "size": rb"\d+",
-    "uid": rb"\d+",
-    "gid": rb"\d+",
-    "atime": rb"-?\d+",
-    "mtime": rb"-?\d+",
-    "ctime": rb"-?\d+",
+    "size": UNSIGNED_FIELD,
+    "uid": UNSIGNED_FIELD,
+    "gid": UNSIGNED_FIELD,
+    "atime": SIGNED_FIELD,
+    "mtime": SIGNED_FIELD,
+    "ctime": SIGNED_FIELD,
     "type": rb"[" + FILE_TYPES + rb"]",
-    "inode": rb"\d+",
-    "nlink": rb"\d+",
-    "dev": rb"\d+",
-    WRSTAT_EXTRA: rb"\d+",
+    "inode": UNSIGNED_FIELD,
+    "nlink": UNSIGNED_FIELD,
+    "dev": UNSIGNED_FIELD,
+    WRSTAT_EXTRA: UNSIGNED_FIELD,
 }
 
 

@@ -1,0 +1,88 @@
+"""BlockColumns: numeric fields cut from a clean block with numpy, exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from humgen_storage.mpistat.columns import BlockColumns
+from humgen_storage.mpistat.reader import Format, clean_block
+
+BIG_INODE = 2**64 - 1  # 20 digits: wraps in int64
+LINES = [
+    b"L2x1c3RyZS9zY3JhdGNoMTE4\t4096\t0\t0\t1\t2\t3\td\t2\t5\t66305\n",
+    b"Zg==\t0\t1\t1000\t-5\t-86400\t0\tf\t%d\t2\t1\n" % BIG_INODE,
+    b"Zw==\t123456789012345\t1\t7\t9\t1800000000\t9\tl\t3\t1\t18446744073709551614\n",
+]
+
+
+def columns(fmt: Format = Format.BASE64, lines: list[bytes] = LINES) -> BlockColumns:
+    block = b"".join(lines)
+    valid, _, bad = clean_block(fmt, block, 1)
+    assert not bad and valid == block
+    return BlockColumns.of(fmt, block)
+
+
+def test_every_column_exactly() -> None:
+    c = columns()
+    assert len(c) == 3
+    assert c.column("size").tolist() == [4096, 0, 123456789012345]
+    assert c.column("gid").tolist() == [0, 1000, 7]
+    assert c.column("mtime").tolist() == [2, -86400, 1800000000]
+    assert c.column("atime").tolist() == [1, -5, 9]
+    assert c.column("inode").tolist() == [2, BIG_INODE, 3]
+    assert c.column("dev").tolist() == [66305, 1, 2**64 - 2]
+    assert c.column("type").tolist() == [ord("d"), ord("f"), ord("l")]
+    assert c.column("inode").dtype == np.uint64
+    assert c.column("mtime").dtype == np.int64
+
+
+def test_a_column_for_selected_lines_only() -> None:
+    c = columns()
+    rows = np.array([False, True, True])
+    assert c.column("inode", rows).tolist() == [BIG_INODE, 3]
+    assert c.column("type", rows).tolist() == [ord("f"), ord("l")]
+    assert c.column("size", np.zeros(3, dtype=bool)).tolist() == []
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_wrstat_lines_have_the_same_columns(fmt: Format) -> None:
+    lines = LINES
+    if fmt is Format.WRSTAT:
+        paths = [b'"/lustre/scratch118"', b'"f\\t\\n"', b'"g"']
+        lines = [
+            p + line[line.index(b"\t") : -1] + b"\t77\n"
+            for p, line in zip(paths, LINES, strict=True)
+        ]
+    c = columns(fmt, lines)
+    assert c.column("inode").tolist() == [2, BIG_INODE, 3]
+    assert c.column("mtime").tolist() == [2, -86400, 1800000000]
+
+
+@pytest.mark.parametrize(
+    ("number", "valid"),
+    [
+        (2**64 - 1, True),
+        (10**19, True),
+        (2**64, False),  # 20 digits, but not a 64-bit number
+        (10**20, False),
+        (99999999999999999999, False),
+    ],
+)
+def test_numbers_beyond_64_bits_are_malformed(number: int, valid: bool) -> None:
+    line = b"Zg==\t%d\t1\t1000\t-5\t-86400\t0\tf\t%d\t2\t1\n" % (number, number)
+    kept, _, bad = clean_block(Format.BASE64, line, 7)
+    assert (kept == line) is valid
+    assert [n for n, _ in bad] == ([] if valid else [7])
+    if valid:
+        assert BlockColumns.of(Format.BASE64, kept).column("inode").tolist() == [number]
+
+
+@pytest.mark.parametrize("mtime", [2**63 - 1, -(2**63 - 1), 2**63])
+def test_times_are_64_bit_signed(mtime: int) -> None:
+    line = b"Zg==\t1\t1\t1000\t0\t%d\t0\tf\t2\t1\t1\n" % mtime
+    kept, _, bad = clean_block(Format.BASE64, line, 1)
+    if mtime == 2**63:
+        assert bad and not kept
+    else:
+        assert BlockColumns.of(Format.BASE64, kept).column("mtime").tolist() == [mtime]
