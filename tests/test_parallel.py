@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import random
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from humgen_storage.aggregate.usage import UsageAggregate
-from humgen_storage.mpistat.parallel import aggregate_file, map_blocks
+from humgen_storage.mpistat.parallel import aggregate_file, map_blocks, map_raw_blocks
 from humgen_storage.mpistat.reader import InputFile, MpistatReader
 from humgen_storage.mpistat.writer import Record
 from tests.helpers import write_mpistat
@@ -123,3 +125,59 @@ def test_on_local_fold_sees_the_aggregate_grow(tmp_path: Path) -> None:
     assert len(seen) > 100  # once per block
     assert seen == sorted(seen)
     assert seen[0] < seen[-1] == len(result.used) == 31  # gid 0 (the root) and 30 more
+
+
+def _lines_and_sizes(fmt: object, block: bytes, first_line: int) -> tuple[Any, list[Any]]:
+    """A value with bytes of every size (some travel in the slot, some pickled) and the
+    block's malformed lines as this function sees them."""
+    lines = [line for line in block.split(b"\n") if line]
+    bad = [(first_line + n, "bad") for n, line in enumerate(lines) if line.startswith(b"bad")]
+    good = [line for line in lines if not line.startswith(b"bad")]
+    return (first_line, b"\n".join(good), [b"x" * 2000, b"y"], len(block)), bad
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_map_raw_blocks_yields_in_order_through_shared_memory(tmp_path: Path, workers: int) -> None:
+    good = records(4000)
+    huge = Record(b"/lustre/scratch118/" + b"h" * 400_000, gid=5)  # longer than a slot
+    extra = [r.line() for r in good[2000:3000]] + [huge.line()] + [b"bad one\n"]
+    extra += [r.line() for r in good[3000:]]
+    path = write_mpistat(tmp_path, "20261120", "118", good[:2000], extra_lines=extra)
+    with MpistatReader(InputFile.from_path(path), block_size=1500, max_bad_fraction=0.01) as reader:
+        values = list(map_raw_blocks(reader, _lines_and_sizes, workers))
+    firsts = [first for first, _, _, _ in values]
+    assert firsts == sorted(firsts) and firsts[0] == 1 and len(values) > 100
+    assert all(big == [b"x" * 2000, b"y"] for _, _, big, _ in values)
+    joined = b"\n".join(data for _, data, _, _ in values if data)
+    assert joined + b"\n" == b"".join(r.line() for r in good[:3000]) + huge.line() + b"".join(
+        r.line() for r in good[3000:]
+    )
+    assert max(size for _, _, _, size in values) > 400_000
+    assert (reader.lines, reader.bad_lines) == (4003, 1)
+
+
+def _fails_on_line_one_thousand(
+    fmt: object, block: bytes, first_line: int
+) -> tuple[int, list[Any]]:
+    if first_line > 1000:
+        raise ValueError("broken")
+    return first_line, []
+
+
+def test_map_raw_blocks_reports_a_failing_helper(tmp_path: Path) -> None:
+    path = write_mpistat(tmp_path, "20261120", "118", records(3000))
+    with MpistatReader(InputFile.from_path(path), block_size=1500) as reader:
+        with pytest.raises((RuntimeError, ValueError), match="broken"):
+            list(map_raw_blocks(reader, _fails_on_line_one_thousand, 2))
+
+
+def _larger_than_its_block(fmt: object, block: bytes, first_line: int) -> tuple[bytes, list[Any]]:
+    return block * 200, []  # more than a slot holds: sent through the pipe
+
+
+def test_map_raw_blocks_values_larger_than_a_slot(tmp_path: Path) -> None:
+    path = write_mpistat(tmp_path, "20261120", "118", records(2000))
+    with MpistatReader(InputFile.from_path(path), block_size=1500) as reader:
+        values = list(map_raw_blocks(reader, _larger_than_its_block, 2))
+    assert b"".join(v[: len(v) // 200] for v in values) == gzip.decompress(path.read_bytes())
+    assert max(map(len, values)) > 1500 + 256 * 1024

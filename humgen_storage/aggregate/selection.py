@@ -145,17 +145,17 @@ class PrefixMatcher:
 
     def _candidate_patterns(self) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
         """(a candidate line at the start, a newline then a candidate line), each
-        capturing the line without its newline. Candidates are the lines whose path
-        field may match: a superset of the lines for which ``matches`` decodes the
-        field. The second pattern starts with a newline and, for base64, the field's
-        fixed head, which the regular expression engine searches for fast (``^`` with
-        ``re.M`` would try every position of every line)."""
+        capturing the line without its newline, then its path field. Candidates are
+        the lines whose path field may match: a superset of the lines for which
+        ``matches`` decodes the field. The second pattern starts with a newline and, for
+        base64, the field's fixed head, which the regular expression engine searches for
+        fast (``^`` with ``re.M`` would try every position of every line)."""
         if not self.selector.special_prefixes:
-            line = rb"(?!)"  # nothing can be under no prefix
+            path_field = rb"(?!)"  # nothing can be under no prefix
         elif self.field_heads is not None:
             # base64: ``matches`` decodes only fields starting with one of the heads.
             heads = b"|".join(re.escape(head) for head in self.field_heads)
-            line = rb"(?:" + heads + rb")[^\n]*+"
+            path_field = rb"(?:" + heads + rb")[^\t]*+"
         else:
             # Go-quoted: a field without a backslash (escape) or NUL byte, and not
             # empty, decodes to its bytes between the quotes, so it can only match when
@@ -165,9 +165,10 @@ class PrefixMatcher:
             literal = b"|".join(
                 re.escape(_unquoted_head(p)) for p in self.selector.special_prefixes
             )
-            line = rb'"(?:' + literal + rb'|[^\t\\\x00]*+[\\\x00]|"\t)[^\n]*+'
+            path_field = rb'"(?:' + literal + rb'|[^\t\\\x00]*+[\\\x00]|")[^\t]*+'
+        line = b"((" + path_field + rb")\t[^\n]*+)"
         # The newline after the line is looked at, not consumed: it starts the next.
-        return re.compile(b"(" + line + rb")\n"), re.compile(rb"\n(" + line + rb")(?=\n)")
+        return re.compile(line + rb"\n"), re.compile(rb"\n" + line + rb"(?=\n)")
 
     def lines_under_prefix(
         self, data: bytes, start: int = 0, end: int | None = None
@@ -191,13 +192,13 @@ class PrefixMatcher:
             candidates = self._candidates_after(data, 0, end)
             head = self._first_candidate(data, 0, end)
             if head is not None:
-                candidates.insert(0, head.group(1))
+                candidates.insert(0, head.groups())
         decode, under = self._decode, self.selector.under_special_prefix
         selected = []
-        for line in candidates:
+        for line, path_field in candidates:
             # What ``matches`` does, minus the base64 heads (the candidates have them).
             try:
-                path = decode(line[: line.index(b"\t")])
+                path = decode(path_field)
             except PathDecodeError:
                 self.undecodable += 1
                 continue

@@ -1,28 +1,34 @@
 """Parallelism within one volume: one process decompresses, several parse.
 
-The reading process hands newline-aligned blocks to ``workers - 1`` helper processes
-through a bounded queue; when the queue is full it does the block itself, so it never
-idles and the number of busy processes stays at ``workers``. Helpers validate each
-block (``clean_block``) and then either
+The reading process hands newline-aligned blocks to ``workers - 1`` helper processes;
+when they all have enough waiting it does the block itself, so it never idles and the
+number of busy processes stays at ``workers``. Blocks are either
 
-- fold it into their own partial aggregate, merged exactly at the end
-  (``aggregate_file``: the aggregates define ``merge``; hard-link tables are unions or
-  keep the earliest name, so an inode seen by two workers still counts once), or
-- map it to a result sent back and yielded in file order (``map_blocks``, for output
-  that must keep the input's order).
+- validated (``clean_block``) and folded into each process's own partial aggregate,
+  merged exactly at the end (``aggregate_file``, fed through a bounded queue: the
+  aggregates define ``merge``; hard-link tables are unions or keep the earliest name,
+  so an inode seen by two workers still counts once), or
+- mapped to a result that is yielded in file order (``map_raw_blocks``, for output
+  that must keep the input's order; the function validates the block itself, in the
+  pass it makes anyway, and ``map_blocks`` is the same after ``clean_block``). Blocks
+  and results travel through shared memory (``_MapHelpers``).
 
-Memory is bounded: at most ``2 × workers`` blocks are in flight.
+Memory is bounded: at most ``2 × workers`` blocks are in flight in ``aggregate_file``,
+``4 × (workers - 1) + 2`` in ``map_raw_blocks``.
 """
 
 from __future__ import annotations
 
+import functools
+import mmap
 import multiprocessing
+import pickle
 import queue
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from humgen_storage.mpistat.reader import Format, MpistatReader, clean_block
+from humgen_storage.mpistat.reader import Format, MpistatReader, clean_block, count_lines
 
 
 class Partial(Protocol):
@@ -219,61 +225,215 @@ def aggregate_file(
 
 # -- map_blocks ----------------------------------------------------------------------------
 
+Malformed = list[tuple[int, str]]  # (line number, why), as ``clean_block`` gives them
+BlockFunc = Callable[[Format, bytes, int], tuple[Any, Malformed]]
 
-def _map_one(
-    fmt: Format, func: Callable[[Format, bytes], Any], item: tuple[int, int, bytes]
-) -> _Result:
+# Blocks waiting for each helper besides the one it is on: enough that it does not wait
+# for the next while the reading process parses a block of its own and writes the
+# results in (with 2 the helper of a 2-worker split waited a sixth of its time).
+_WAITING_PER_HELPER = 3
+# Room in a slot beyond the reader's block size: a block is the block size plus the
+# end of the line it cut (a longer block is done by the reading process).
+_SLOT_MARGIN = 256 * 1024
+
+
+@dataclass
+class _Sender:
+    """The sending end of a pipe shared by the helpers, as ``_serve`` uses a queue."""
+
+    connection: Any
+    lock: Any
+
+    def put(self, item: Any) -> None:
+        with self.lock:
+            self.connection.send(item)
+
+
+class _MapHelpers:
+    """``map_raw_blocks``' helper processes, given blocks through shared memory.
+
+    Through a ``multiprocessing.Queue``, a 4 MiB block is pickled, written into a pipe
+    64 KiB at a time, read out and unpickled, and so is its result: a quarter of every
+    process's time went there. And a queue sends from a thread that needs the GIL,
+    which the sender's main thread holds for the whole of a block's regular expression
+    scan, so blocks and results arrived late and processes waited for them.
+
+    Instead a block is copied into a free *slot*, an anonymous shared mapping made
+    before the helpers fork (so it is theirs too), and only the slot's number goes
+    through a pipe, written at once; the helper pickles its value into the same slot
+    (split's is never larger than its block; a larger one goes through the pipe), and
+    the slot is free again once this process has unpickled it. A helper owns a slot
+    from the block's offer to its result, so the slots bound the blocks at helpers: the
+    one each is on and ``_WAITING_PER_HELPER`` more.
+    """
+
+    def __init__(
+        self, count: int, fmt: Format, func: BlockFunc, block_size: int, path: object
+    ) -> None:
+        context = multiprocessing.get_context("fork")
+        self.fmt = fmt
+        self.func = func
+        self.path = path
+        self.size = block_size + _SLOT_MARGIN
+        slots = (1 + _WAITING_PER_HELPER) * count
+        self.memory = [mmap.mmap(-1, self.size) for _ in range(slots)]
+        self.free = list(range(slots))
+        self.tasks: Any = context.SimpleQueue()
+        self.results, sending_end = context.Pipe(duplex=False)
+        self.sender = _Sender(sending_end, context.Lock())
+        self.finished = False
+        # Forked: the function (a closure or bound method) is inherited, not pickled.
+        self.processes = [context.Process(target=self._serve, daemon=True) for _ in range(count)]
+        for process in self.processes:
+            process.start()
+
+    def offer(self, item: tuple[int, int, bytes]) -> bool:
+        """Give a block to a helper; False when every slot is taken or it does not fit."""
+        sequence, first_line, block = item
+        if not self.free or len(block) > self.size:
+            return False
+        slot = self.free.pop()
+        self.memory[slot][: len(block)] = block
+        self.tasks.put((sequence, first_line, slot, len(block)))  # a few bytes: never waits
+        return True
+
+    def ready(self) -> bool:
+        """True when a result has arrived (never waits)."""
+        return bool(self.processes) and self.results.poll()
+
+    def get(self) -> tuple[int, Any, _LineCounts]:
+        """(sequence, value, line counts) of the next result; its slot is free again.
+        Raises instead of hanging if a helper died."""
+        while not self.results.poll(1.0):
+            dead = [p.exitcode for p in self.processes if not p.is_alive() and p.exitcode != 0]
+            if dead:
+                raise RuntimeError(f"{self.path}: a parsing process exited with status {dead}")
+        result: _Result = self.results.recv()
+        if result.error is not None:
+            raise RuntimeError(f"{self.path}: a parsing process failed: {result.error}")
+        slot, size, value = result.value
+        if size:  # pickled into the slot
+            with memoryview(self.memory[slot]) as memory, memory[:size] as pickled:
+                value = pickle.loads(pickled)
+        self.free.append(slot)
+        return result.sequence, value, result.counts
+
+    def finish(self) -> None:
+        if not self.finished:
+            self.finished = True
+            for _ in self.processes:
+                self.tasks.put(None)
+
+    def close(self) -> None:
+        self.finish()  # (after an error: helpers stop once their current block is done)
+        for process in self.processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+        self.tasks.close()
+        self.results.close()
+        self.sender.connection.close()
+        for memory in self.memory:
+            memory.close()
+
+    # -- in a helper
+
+    def _serve(self) -> None:
+        _serve(self._handle, lambda: None, self.tasks, self.sender)
+
+    def _handle(self, task: tuple[int, int, int, int]) -> _Result:
+        sequence, first_line, slot, length = task
+        block = self.memory[slot][:length]  # a copy: the slot is reused for the value
+        result = _map_one(self.fmt, self.func, (sequence, first_line, block))
+        memory = self.memory[slot]
+        memory.seek(0)
+        try:
+            # Large bytes objects are written straight into the slot, not copied first.
+            pickle.dump(result.value, memory, protocol=pickle.HIGHEST_PROTOCOL)
+        except ValueError:  # larger than the slot: through the pipe
+            result.value = (slot, 0, result.value)
+        else:
+            result.value = (slot, memory.tell(), None)
+        return result
+
+
+def _map_one(fmt: Format, func: BlockFunc, item: tuple[int, int, bytes]) -> _Result:
     sequence, first_line, block = item
-    valid, lines, bad = clean_block(fmt, block, first_line)
+    value, bad = func(fmt, block, first_line)
     counts = _LineCounts()
-    counts.add(lines, bad)
-    return _Result(sequence, func(fmt, valid), counts)
+    counts.add(0, bad)  # the reading process counts the lines (see map_raw_blocks)
+    return _Result(sequence, value, counts)
 
 
-def _map_serve(fmt: Format, func: Callable[[Format, bytes], Any], tasks: Any, results: Any) -> None:
-    _serve(lambda item: _map_one(fmt, func, item), lambda: None, tasks, results)
+def map_raw_blocks(
+    reader: MpistatReader,
+    func: Callable[[Format, bytes, int], tuple[R, Malformed]],
+    workers: int = 1,
+) -> Iterator[R]:
+    """``func(format, block, first_line)`` for every block as read, computed by
+    ``workers`` processes, yielded in file order (for jobs whose output must keep the
+    input's order).
+
+    ``func`` validates the block itself and returns (its value, the block's malformed
+    lines): a job that scans every line anyway can check them in the same pass
+    (``reader.field_runs``) instead of a separate ``clean_block``. At most ``4 ×
+    (workers - 1) + 2`` blocks are in flight (at helpers, or done and waiting for an
+    earlier one), so memory stays bounded. Bad lines are counted and the bad-fraction
+    rule applied at the end, as in ``aggregate_file``.
+    """
+    fmt = reader.format
+    # Blocks submitted but not yet yielded: those at helpers, and two more, so that this
+    # process can go on with its own while a helper finishes an earlier one.
+    limit = (1 + _WAITING_PER_HELPER) * (workers - 1) + 2
+    helpers = _MapHelpers(max(0, workers - 1), fmt, func, reader.block_size, reader.source.path)
+    counts = _LineCounts()
+    ready: dict[int, Any] = {}
+    submitted = next_out = 0
+    last_line, last_block = 1, b""
+
+    def take(sequence: int, value: Any, block_counts: _LineCounts) -> None:
+        counts.absorb(block_counts)
+        ready[sequence] = value
+
+    try:
+        for first_line, block in reader.blocks():
+            last_line, last_block = first_line, block
+            item = (submitted, first_line, block)
+            submitted += 1
+            if submitted - next_out > limit or not helpers.offer(item):
+                local = _map_one(fmt, func, item)  # every helper busy, or none: do it here
+                take(local.sequence, local.value, local.counts)
+            while helpers.ready():  # finished meanwhile
+                take(*helpers.get())
+            while submitted - next_out > limit and next_out not in ready:
+                take(*helpers.get())  # too far ahead: wait for the oldest
+            while next_out in ready:
+                yield ready.pop(next_out)
+                next_out += 1
+        helpers.finish()
+        while next_out < submitted:
+            if next_out not in ready:
+                take(*helpers.get())
+                continue
+            yield ready.pop(next_out)
+            next_out += 1
+    finally:
+        helpers.close()
+    # Blocks are numbered by their first line: only the last one needs counting.
+    counts.lines = last_line - 1 + count_lines(last_block)
+    counts.settle(reader)
 
 
 def map_blocks(
     reader: MpistatReader, func: Callable[[Format, bytes], R], workers: int = 1
 ) -> Iterator[R]:
-    """``func(format, valid_lines)`` for every block, computed by ``workers`` processes,
-    yielded in file order (for jobs whose output must keep the input's order).
+    """``func(format, valid_lines)`` for every block (validated by ``clean_block``),
+    as ``map_raw_blocks`` computes and yields them."""
+    return map_raw_blocks(reader, functools.partial(_cleaned, func), workers)
 
-    At most ``2 × workers`` results wait to be yielded, so memory stays bounded. Bad
-    lines are counted and the bad-fraction rule applied at the end, as in ``aggregate_file``.
-    """
-    fmt = reader.format
-    helpers = _Helpers(max(0, workers - 1), _map_serve, (fmt, func), reader.source.path)
-    counts = _LineCounts()
-    ready: dict[int, _Result] = {}
-    limit = 2 * workers  # blocks submitted but not yet yielded
-    submitted = next_out = 0
 
-    def take(result: _Result) -> None:
-        counts.absorb(result.counts)
-        ready[result.sequence] = result
-
-    try:
-        for first_line, block in reader.blocks():
-            item = (submitted, first_line, block)
-            submitted += 1
-            if submitted - next_out > limit or not helpers.offer(item):
-                take(_map_one(fmt, func, item))  # every helper busy, or none: do it here
-            while not helpers.results.empty():  # finished meanwhile (a hint; never blocks)
-                take(helpers.get())
-            while submitted - next_out > limit and next_out not in ready:
-                take(helpers.get())  # too far ahead: wait for the oldest
-            while next_out in ready:
-                yield ready.pop(next_out).value
-                next_out += 1
-        helpers.finish()
-        while next_out < submitted:
-            if next_out not in ready:
-                take(helpers.get())
-                continue
-            yield ready.pop(next_out).value
-            next_out += 1
-    finally:
-        helpers.close()
-    counts.settle(reader)
+def _cleaned(
+    func: Callable[[Format, bytes], R], fmt: Format, block: bytes, first_line: int
+) -> tuple[R, Malformed]:
+    valid, _, bad = clean_block(fmt, block, first_line)
+    return func(fmt, valid), bad
