@@ -98,6 +98,26 @@ _FIELD_PATTERNS = {
 }
 
 
+def _short_number(limit: int) -> bytes:
+    """Digits too few to exceed ``limit`` whatever they are: a subset of ``_at_most(limit)``
+    that the regular expression engine checks without trying alternatives."""
+    return rb"[0-9]{1,%d}+" % (len(str(limit)) - 1)
+
+
+# The number fields as ``run_pattern(..., common=True)`` accepts them: every number real
+# input holds (19 digits for unsigned fields, 18 for times), never one out of range.
+_COMMON_FIELD_PATTERNS = {
+    name: (
+        _short_number(2**64 - 1)
+        if pattern == UNSIGNED_FIELD
+        else b"-?+" + _short_number(2**63 - 1)
+        if pattern == SIGNED_FIELD
+        else pattern
+    )
+    for name, pattern in _FIELD_PATTERNS.items()
+}
+
+
 class InputError(Exception):
     """A volume's input cannot be used; the message is one line naming the file."""
 
@@ -146,9 +166,23 @@ def record_pattern(
 
 
 @functools.lru_cache(maxsize=4)
-def block_pattern(fmt: Format) -> re.Pattern[bytes]:
-    """Matches a whole block of valid lines, capturing nothing (the fastest check)."""
-    line = record_pattern(fmt, ()).pattern[1:-1]  # without the ^ and $ anchors
+def block_pattern(fmt: Format, common: bool = False) -> re.Pattern[bytes]:
+    """Matches a whole block of valid lines, capturing nothing (the fastest check).
+
+    With ``common``, numbers must be short enough to be in range whatever their digits
+    (as in every real input): possessive digit runs the engine checks ~30% faster than
+    the exact 64-bit alternatives, which ``clean_block`` tries only when this fails.
+    """
+    if common:
+        fields = [
+            (QUOTED_FIELD if fmt is Format.WRSTAT else BASE64_FIELD)
+            if name == "path"
+            else _COMMON_FIELD_PATTERNS[name]
+            for name in fmt.field_names
+        ]
+        line = b"\t".join(fields)
+    else:
+        line = record_pattern(fmt, ()).pattern[1:-1]  # without the ^ and $ anchors
     return re.compile(b"(?:" + line + b"\n)*+")
 
 
@@ -188,7 +222,10 @@ def clean_block(
 ) -> tuple[bytes, int, list[tuple[int, str]]]:
     """(the block's valid lines, its line count, its malformed lines). Pure."""
     lines = count_lines(data)
-    if block_pattern(fmt).fullmatch(data) is not None:
+    if (
+        block_pattern(fmt, common=True).fullmatch(data) is not None
+        or block_pattern(fmt).fullmatch(data) is not None
+    ):
         return data, lines, []
     good = []
     bad = []
@@ -199,26 +236,6 @@ def clean_block(
         else:
             good.append(line)
     return b"".join(line + b"\n" for line in good), lines, bad
-
-
-def _short_number(limit: int) -> bytes:
-    """Digits too few to exceed ``limit`` whatever they are: a subset of ``_at_most(limit)``
-    that the regular expression engine checks without trying alternatives."""
-    return rb"[0-9]{1,%d}+" % (len(str(limit)) - 1)
-
-
-# The number fields as ``run_pattern(..., common=True)`` accepts them: every number real
-# input holds (19 digits for unsigned fields, 18 for times), never one out of range.
-_COMMON_FIELD_PATTERNS = {
-    name: (
-        _short_number(2**64 - 1)
-        if pattern == UNSIGNED_FIELD
-        else b"-?+" + _short_number(2**63 - 1)
-        if pattern == SIGNED_FIELD
-        else pattern
-    )
-    for name, pattern in _FIELD_PATTERNS.items()
-}
 
 
 @functools.lru_cache(maxsize=16)
