@@ -2,19 +2,18 @@
 
 The reading process hands newline-aligned blocks to ``workers - 1`` helper processes;
 when they all have enough waiting it does the block itself, so it never idles and the
-number of busy processes stays at ``workers``. Blocks are either
+number of busy processes stays at ``workers``. Blocks and results travel through
+shared memory (``_MapHelpers``), not pickled through a queue. Blocks are either
 
-- validated (``clean_block``) and folded into each process's own partial aggregate,
-  merged exactly at the end (``aggregate_file``, fed through a bounded queue: the
-  aggregates define ``merge``; hard-link tables are unions or keep the earliest name,
-  so an inode seen by two workers still counts once), or
 - mapped to a result that is yielded in file order (``map_raw_blocks``, for output
   that must keep the input's order; the function validates the block itself, in the
-  pass it makes anyway, and ``map_blocks`` is the same after ``clean_block``). Blocks
-  and results travel through shared memory (``_MapHelpers``).
+  pass it makes anyway, and ``map_blocks`` is the same after ``clean_block``), or
+- validated (``clean_block``) and folded into each process's own partial aggregate,
+  merged exactly at the end (``aggregate_file``: the aggregates define ``merge``;
+  hard-link tables are unions or keep the earliest name, so an inode seen by two
+  workers still counts once).
 
-Memory is bounded: at most ``2 × workers`` blocks are in flight in ``aggregate_file``,
-``4 × (workers - 1) + 2`` in ``map_raw_blocks``.
+Memory is bounded: at most ``4 × (workers - 1) + 2`` blocks are in flight.
 """
 
 from __future__ import annotations
@@ -22,8 +21,8 @@ from __future__ import annotations
 import functools
 import mmap
 import multiprocessing
+import os
 import pickle
-import queue
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -84,63 +83,6 @@ class _Result:
     error: str | None = None
 
 
-class _Helpers:
-    """Helper processes fed through a bounded queue, answering on another queue."""
-
-    def __init__(
-        self, count: int, target: Callable[..., None], args: tuple[Any, ...], path: object
-    ) -> None:
-        context = multiprocessing.get_context("fork")
-        self.path = path
-        self.tasks: Any = context.Queue(maxsize=2 * max(1, count))
-        self.results: Any = context.Queue()
-        # Forked, so the args (closures included) are inherited, not pickled.
-        self.processes = [
-            context.Process(target=target, args=(*args, self.tasks, self.results), daemon=True)
-            for _ in range(count)
-        ]
-        for process in self.processes:
-            process.start()
-
-    def offer(self, item: Any) -> bool:
-        """Queue ``item`` for a helper; False when there is none or all are busy."""
-        if not self.processes:
-            return False
-        try:
-            self.tasks.put_nowait(item)
-        except queue.Full:
-            return False
-        return True
-
-    def finish(self) -> None:
-        for _ in self.processes:
-            self.tasks.put(None)
-
-    def get(self) -> _Result:
-        """The next result; raises instead of hanging if a helper died."""
-        while True:
-            try:
-                result: _Result = self.results.get(timeout=1.0)
-            except queue.Empty:
-                dead = [p.exitcode for p in self.processes if not p.is_alive() and p.exitcode != 0]
-                if dead:
-                    raise RuntimeError(
-                        f"{self.path}: a parsing process exited with status {dead}"
-                    ) from None
-                continue
-            if result.error is not None:
-                raise RuntimeError(f"{self.path}: a parsing process failed: {result.error}")
-            return result
-
-    def close(self) -> None:
-        for process in self.processes:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
-        self.tasks.close()
-        self.results.close()
-
-
 def _serve(
     handle: Callable[[Any], _Result | None],
     done: Callable[[], _Result | None],
@@ -163,29 +105,6 @@ def _serve(
 # -- aggregate_file ------------------------------------------------------------------------
 
 
-@dataclass
-class _Folder:
-    """Validates blocks and folds them into one partial aggregate."""
-
-    fmt: Format
-    partial: Any
-    counts: _LineCounts = field(default_factory=_LineCounts)
-
-    def fold(self, item: tuple[int, bytes]) -> None:
-        first_line, block = item
-        valid, lines, bad = clean_block(self.fmt, block, first_line)
-        self.counts.add(lines, bad)
-        self.partial.add_block(self.fmt, valid, first_line)
-
-    def serve(self, tasks: Any, results: Any) -> None:
-        _serve(
-            lambda item: self.fold(item),
-            lambda: _Result(value=self.partial, counts=self.counts),
-            tasks,
-            results,
-        )
-
-
 def aggregate_file(
     reader: MpistatReader,
     make_partial: Callable[[], P],
@@ -194,33 +113,28 @@ def aggregate_file(
 ) -> P:
     """Fold every valid line of an open reader into one aggregate, using ``workers`` processes.
 
-    ``on_local_fold(partial)`` is called in this process after each block it folds
-    itself (all of them with one worker), so a caller can start work that depends on
-    what has been seen so far (the report's quota look-ups) while the file is read.
+    Each process folds the blocks it is given into its own partial aggregate (helpers
+    fork with an empty one); the helpers' partials come back at the end and are merged
+    exactly. ``on_local_fold(partial)`` is called in this process after each block it
+    folds itself (all of them with one worker), so a caller can start work that depends
+    on what has been seen so far (the report's quota look-ups) while the file is read.
     """
-    local = _Folder(reader.format, make_partial())
-    helpers = _Helpers(
-        max(0, workers - 1),
-        _Folder.serve,
-        (_Folder(reader.format, make_partial()),),
-        reader.source.path,
-    )
-    try:
-        for item in reader.blocks():
-            if not helpers.offer(item):
-                local.fold(item)  # every helper is busy: fold this one here
-                if on_local_fold is not None:
-                    on_local_fold(local.partial)
-        helpers.finish()
-        finals = [helpers.get() for _ in helpers.processes]
-    finally:
-        helpers.close()
-    merged: P = local.partial
-    for final in finals:
-        merged.merge(final.value)
-        local.counts.absorb(final.counts)
-    local.counts.settle(reader)
-    return merged
+    partial = make_partial()
+    reading_process = os.getpid()
+
+    def fold(fmt: Format, block: bytes, first_line: int) -> tuple[None, Malformed]:
+        valid, _, bad = clean_block(fmt, block, first_line)
+        partial.add_block(fmt, valid, first_line)  # in a helper: its own (forked) partial
+        if on_local_fold is not None and os.getpid() == reading_process:
+            on_local_fold(partial)
+        return None, bad
+
+    finals: list[P] = []
+    for _ in map_raw_blocks(reader, fold, workers, final=lambda: partial, finals=finals):
+        pass
+    for other in finals:
+        partial.merge(other)
+    return partial
 
 
 # -- map_blocks ----------------------------------------------------------------------------
@@ -268,11 +182,19 @@ class _MapHelpers:
     """
 
     def __init__(
-        self, count: int, fmt: Format, func: BlockFunc, block_size: int, path: object
+        self,
+        count: int,
+        fmt: Format,
+        func: BlockFunc,
+        block_size: int,
+        path: object,
+        final: Callable[[], Any] | None = None,
     ) -> None:
         context = multiprocessing.get_context("fork")
         self.fmt = fmt
         self.func = func
+        self.final = final  # each helper's last word, e.g. its partial aggregate
+        self.finals: list[Any] = []
         self.path = path
         self.size = block_size + _SLOT_MARGIN
         slots = (1 + _WAITING_PER_HELPER) * count
@@ -301,9 +223,8 @@ class _MapHelpers:
         """True when a result has arrived (never waits)."""
         return bool(self.processes) and self.results.poll()
 
-    def get(self) -> tuple[int, Any, _LineCounts]:
-        """(sequence, value, line counts) of the next result; its slot is free again.
-        Raises instead of hanging if a helper died."""
+    def _receive(self) -> _Result:
+        """The next message from a helper; raises instead of hanging if a helper died."""
         while not self.results.poll(1.0):
             dead = [p.exitcode for p in self.processes if not p.is_alive() and p.exitcode != 0]
             if dead:
@@ -311,12 +232,29 @@ class _MapHelpers:
         result: _Result = self.results.recv()
         if result.error is not None:
             raise RuntimeError(f"{self.path}: a parsing process failed: {result.error}")
+        return result
+
+    def get(self) -> tuple[int, Any, _LineCounts]:
+        """(sequence, value, line counts) of the next block's result; its slot is free
+        again. Final values (sent after ``finish``) met on the way are kept in ``finals``."""
+        result = self._receive()
+        while result.sequence < 0:
+            self.finals.append(result.value)
+            result = self._receive()
         slot, size, value = result.value
         if size:  # pickled into the slot
             with memoryview(self.memory[slot]) as memory, memory[:size] as pickled:
                 value = pickle.loads(pickled)
         self.free.append(slot)
         return result.sequence, value, result.counts
+
+    def collect_finals(self) -> list[Any]:
+        """Every helper's final value, once every block's result has been taken."""
+        while self.final is not None and len(self.finals) < len(self.processes):
+            result = self._receive()
+            assert result.sequence < 0, "a block result after the last block"
+            self.finals.append(result.value)
+        return self.finals
 
     def finish(self) -> None:
         if not self.finished:
@@ -339,7 +277,10 @@ class _MapHelpers:
     # -- in a helper
 
     def _serve(self) -> None:
-        _serve(self._handle, lambda: None, self.tasks, self.sender)
+        _serve(self._handle, self._last_word, self.tasks, self.sender)
+
+    def _last_word(self) -> _Result | None:
+        return None if self.final is None else _Result(sequence=-1, value=self.final())
 
     def _handle(self, task: tuple[int, int, int, int]) -> _Result:
         sequence, first_line, slot, length = task
@@ -369,6 +310,8 @@ def map_raw_blocks(
     reader: MpistatReader,
     func: Callable[[Format, bytes, int], tuple[R, Malformed]],
     workers: int = 1,
+    final: Callable[[], Any] | None = None,
+    finals: list[Any] | None = None,
 ) -> Iterator[R]:
     """``func(format, block, first_line)`` for every block as read, computed by
     ``workers`` processes, yielded in file order (for jobs whose output must keep the
@@ -379,13 +322,18 @@ def map_raw_blocks(
     (``reader.field_runs``) instead of a separate ``clean_block``. At most ``4 ×
     (workers - 1) + 2`` blocks are in flight (at helpers, or done and waiting for an
     earlier one), so memory stays bounded. Bad lines are counted and the bad-fraction
-    rule applied at the end, as in ``aggregate_file``.
+    rule applied at the end.
+
+    With ``final``, each helper calls it after its last block and its value is
+    appended to ``finals`` (``aggregate_file``: each helper's partial aggregate).
     """
     fmt = reader.format
     # Blocks submitted but not yet yielded: those at helpers, and two more, so that this
     # process can go on with its own while a helper finishes an earlier one.
     limit = (1 + _WAITING_PER_HELPER) * (workers - 1) + 2
-    helpers = _MapHelpers(max(0, workers - 1), fmt, func, reader.block_size, reader.source.path)
+    helpers = _MapHelpers(
+        max(0, workers - 1), fmt, func, reader.block_size, reader.source.path, final
+    )
     counts = _LineCounts()
     ready: dict[int, Any] = {}
     submitted = next_out = 0
@@ -417,6 +365,8 @@ def map_raw_blocks(
                 continue
             yield ready.pop(next_out)
             next_out += 1
+        if finals is not None:
+            finals.extend(helpers.collect_finals())
     finally:
         helpers.close()
     # Blocks are numbered by their first line: only the last one needs counting.
