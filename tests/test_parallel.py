@@ -181,3 +181,17 @@ def test_map_raw_blocks_values_larger_than_a_slot(tmp_path: Path) -> None:
         values = list(map_raw_blocks(reader, _larger_than_its_block, 2))
     assert b"".join(v[: len(v) // 200] for v in values) == gzip.decompress(path.read_bytes())
     assert max(map(len, values)) > 1500 + 256 * 1024
+
+
+def test_bad_line_samples_stay_bounded_and_keep_the_first() -> None:
+    """Thousands of blocks with bad lines: only the first few lines are remembered."""
+    from humgen_storage.mpistat.parallel import _KEEP_BAD, _LineCounts
+
+    total = _LineCounts()
+    for block in reversed(range(5000)):  # results may arrive out of file order
+        part = _LineCounts()
+        part.add(100, [(block * 100 + n, "bad") for n in range(30)])
+        total.absorb(part)
+    assert total.bad == 5000 * 30
+    assert len(total.samples) == _KEEP_BAD
+    assert [n for n, _ in total.samples] == list(range(_KEEP_BAD))

@@ -64,7 +64,10 @@ class _LineCounts:
     def absorb(self, other: _LineCounts) -> None:
         self.lines += other.lines
         self.bad += other.bad
-        self.samples.extend(other.samples)
+        if other.samples:
+            # The first few by line number, however many blocks had bad lines: memory
+            # must not grow with a file's malformed lines.
+            self.samples = sorted(self.samples + other.samples)[:_KEEP_BAD]
 
     def settle(self, reader: MpistatReader) -> None:
         """Hand the totals to the reader, which logs and applies the bad-fraction rule."""
