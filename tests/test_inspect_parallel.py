@@ -15,14 +15,17 @@ import logging
 import os
 import pickle
 import random
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
 import pytest
 
+from humgen_storage.aggregate import inspector as inspector_module
 from humgen_storage.aggregate.inspector import (
     INSPECTOR_FIELDS,
     InspectorRow,
+    InspectorRows,
     ProjectInspector,
 )
 from humgen_storage.jobs import inspect
@@ -193,7 +196,7 @@ def inspect_file(
     block_size: int,
     depth: int = 2,
     only_under: tuple[bytes, ...] = (),
-) -> tuple[list[InspectorRow], int, ProjectInspector]:
+) -> tuple[InspectorRows, int, ProjectInspector]:
     with MpistatReader(InputFile.from_path(path), block_size=block_size) as reader:
         make = partial(
             ProjectInspector,
@@ -210,7 +213,7 @@ def inspect_file(
 
 def inspect_by_records(
     path: Path, depth: int = 2, only_under: tuple[bytes, ...] = ()
-) -> list[InspectorRow]:
+) -> InspectorRows:
     """The sequential reference: reader rows, one block after another, in one process."""
     with MpistatReader(InputFile.from_path(path), block_size=1500) as reader:
         inspector = ProjectInspector(
@@ -226,7 +229,7 @@ def records() -> list[Record]:
     return generate()
 
 
-def by_path(rows: list[InspectorRow]) -> dict[bytes, InspectorRow]:
+def by_path(rows: Sequence[InspectorRow]) -> dict[bytes, InspectorRow]:
     return {b"/".join(row.short_path): row for row in rows}
 
 
@@ -310,6 +313,20 @@ def test_partials_merge_exactly_in_any_order(
     for first_line, block in reversed(blocks):
         shuffled.add_block(fmt, block, first_line)
     assert shuffled.finish() == expected
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_link_table_merged_a_few_names_at_a_time(
+    tmp_path: Path, records: list[Record], monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    # The link table takes names in batches; batches of 5 (rather than thousands)
+    # merge hundreds of times, within each process and again when partials merge.
+    path = write(tmp_path, records, Format.BASE64)
+    expected = inspect_by_records(path)
+    monkeypatch.setattr(inspector_module, "_PENDING_NAMES", 5)
+    monkeypatch.setattr(inspector_module, "_MOVED_AT_ONCE", 3)
+    assert inspect_file(path, workers, 300)[0] == expected
+    assert inspect_by_records(path) == expected
 
 
 def test_hard_link_bytes_go_to_the_first_name_across_partials() -> None:

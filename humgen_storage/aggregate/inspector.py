@@ -11,7 +11,11 @@ Rows are keyed by the *cut* of a directory's short path (its first ``depth + 1``
 components, one more under a ``users`` directory). While reading, every record only
 touches the row of its own cut; ancestors are summed once at the end (``finish``).
 Memory therefore grows with the number of rows and of multi-link inodes, never with
-the number of records.
+the number of records, and both are kept compact: a row is a dict entry (its cut as
+one bytes object) and a few numpy cells, about 200 bytes; a multi-link inode is one
+packed row of 37 bytes in a sorted table (``_LinkTable``); the result is columns too
+(``InspectorRows``). Python code only finds each record's row (decoding its path);
+numpy does the adding up.
 
 Hard links: an inode with nlink > 1 counts once per volume, in the row of its first
 name in input order. "First" is over the whole volume: a first name outside every
@@ -33,13 +37,15 @@ Python, except files with nlink > 1 (for their order key).
 
 from __future__ import annotations
 
+import array
 import binascii
 import bisect
 import math
+import mmap
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -52,12 +58,6 @@ INSPECTOR_FIELDS = ("path", "size", "gid", "mtime", "type", "inode", "nlink", "d
 
 DEFAULT_DEPTH = 2
 USERS = b"users"
-
-# Positions in a row accumulator (a list, for speed on the hot path); the byte
-# counts of the file classes follow from _FIRST_CLASS on, in configured order.
-_FILES, _TOTAL, _NEWEST, _FIRST_CLASS = 0, 1, 2, 3
-# Below any real mtime (they are 64-bit seconds): "no mtime seen yet".
-_NO_MTIME = -(1 << 64)
 
 _REGEX_SPECIAL = frozenset(".^$*+?{}[]\\|()")
 _OPTIONAL_NEXT = frozenset("*?{")
@@ -175,17 +175,88 @@ def sort_key(row: InspectorRow) -> tuple[bytes, bytes]:
     return row.project, row.directory
 
 
+class InspectorRows(Sequence[InspectorRow]):
+    """One volume's rows, sorted by Project then Directory (what ``finish`` returns).
+
+    Kept as columns: numpy arrays, and each row's short path joined by ``/`` (which
+    no component contains). An ``InspectorRow`` is made when one is asked for, so a
+    volume's table costs about 140 bytes a row instead of 700 for the objects. Equal
+    to any sequence of the same rows.
+    """
+
+    def __init__(
+        self,
+        class_names: tuple[str, ...],
+        reference: float,
+        paths: list[bytes],
+        files: npt.NDArray[np.int64],
+        newest: npt.NDArray[np.int64],
+        sizes: npt.NDArray[Any],
+        gids: npt.NDArray[np.uint64],
+        has_gid: npt.NDArray[np.bool_],
+        project: npt.NDArray[np.intp],
+    ) -> None:
+        self.class_names = class_names
+        self.reference = reference
+        self.paths = paths
+        self.files = files
+        self.newest = newest  # _NO_MTIME: none
+        # Column 0 all bytes, then one per class: int64, or Python ints (dtype object)
+        # when some sum does not fit.
+        self.sizes = sizes
+        self.gids = gids
+        self.has_gid = has_gid
+        self.project = project  # the position of each row's project row (or its own)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @overload
+    def __getitem__(self, index: int) -> InspectorRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[InspectorRow]: ...
+
+    def __getitem__(self, index: int | slice) -> InspectorRow | list[InspectorRow]:
+        if isinstance(index, slice):
+            return [self._row(at) for at in range(len(self))[index]]
+        return self._row(range(len(self))[index])
+
+    def __iter__(self) -> Iterator[InspectorRow]:
+        return map(self._row, range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    def __repr__(self) -> str:
+        return f"InspectorRows({list(self)!r})"
+
+    def _row(self, at: int) -> InspectorRow:
+        sizes = self.sizes[at].tolist()
+        when = int(self.newest[at])
+        return InspectorRow(
+            short_path=tuple(self.paths[at].split(b"/")),
+            files=int(self.files[at]),
+            total_bytes=sizes[0],
+            class_bytes=dict(zip(self.class_names, sizes[1:], strict=True)),
+            last_modified_days=days_since(self.reference, None if when == _NO_MTIME else when),
+            gid=int(self.gids[at]) if self.has_gid[at] else None,
+            project_total_bytes=int(self.sizes[self.project[at], 0]),
+        )
+
+
 # ------------------------------------------------------------------------ aggregation
 
 
 class FileClassifier:
-    """A file name -> the position of its class in a row accumulator (first match wins)."""
+    """A file name -> the index of its class in configured order (first match wins)."""
 
     def __init__(self, file_classes: Sequence[tuple[str, str]]) -> None:
         sources = [pattern for _, pattern in file_classes]
         self._searches = [
-            (_FIRST_CLASS + index, re.compile(source.encode()).search)
-            for index, source in enumerate(sources)
+            (index, re.compile(source.encode()).search) for index, source in enumerate(sources)
         ]
         # Most names match no class: one combined search rules them out in one go. It
         # is left out when a pattern holds a back-reference, which grouping would
@@ -211,42 +282,72 @@ _SIZE, _GID, _MTIME, _TYPE, _INODE, _NLINK, _DEV = (
 )
 _TAB, _NEWLINE, _ZERO, _MINUS, _ONE = 9, 10, ord("0"), ord("-"), ord("1")
 _FILE, _DIRECTORY = ord("f"), ord("d")
-# Up to 18 decimal digits always fit in an int64; wider fields are parsed by Python.
-_MAX_DIGITS = 18
-_POWERS = 10 ** np.arange(_MAX_DIGITS - 1, -1, -1, dtype=np.int64)
+# The reader's validation keeps every number within 64 bits (2**64 - 1 has 20 digits).
+_MAX_DIGITS = 20
+_POWERS = 10 ** np.arange(_MAX_DIGITS - 1, -1, -1, dtype=np.uint64)
+_INT64_MAX = (1 << 63) - 1
+# Arrays of at least this many bytes that grow get their own memory mapping (_mapped).
+_MAPPED_AT_LEAST = 1 << 16
+# Below any valid mtime (the reader allows -(2**63 - 1) at the least): "none seen yet".
+_NO_MTIME = np.iinfo(np.int64).min
+# A row's gid order key when no directory record has named it yet.
+_NO_ORDER = np.iinfo(np.int64).max
+# A row id for "not reported" (outside the roots or the PATH query, or undecodable).
+_NOWHERE = -1
+# Records of a block handed to Python at a time.
+_BATCH = 2048
 
 Positions = npt.NDArray[np.intp]
 Mask = npt.NDArray[np.bool_]
-# A multi-link inode's earliest name seen: its order key alone when no row takes its
-# bytes (outside the roots or the PATH query, undecodable, or 0 bytes); else
-# (order key, the row's cut, bytes, class position or None).
-LinkEntry = int | tuple[int, tuple[bytes, ...], int, int | None]
-
-
-def _entry_order(entry: LinkEntry) -> int:
-    return entry if isinstance(entry, int) else entry[0]
+Unsigned = npt.NDArray[np.uint64]
+Signed = npt.NDArray[np.int64]
 
 
 def _integers(
-    block: bytes, data: npt.NDArray[np.uint8], starts: Positions, ends: Positions
+    data: npt.NDArray[np.uint8], starts: Positions, ends: Positions, signed: bool = False
 ) -> npt.NDArray[Any]:
-    """The decimal fields ``block[start:end]`` (a leading ``-`` allowed): int64, or
-    Python ints (dtype object) when a field is too wide for int64."""
+    """The decimal fields ``data[start:end]``: uint64, or int64 with a leading ``-``
+    allowed when ``signed``. Exact: every field is within 64 bits, and uint64
+    arithmetic is modulo 2**64, so the dot product below never loses a digit."""
     if not len(starts):
-        return np.zeros(0, dtype=np.int64)
-    negative = data[starts] == _MINUS
-    first_digit = starts + negative
-    width = int((ends - first_digit).max())
-    if width > _MAX_DIGITS:  # never in real input, but exact all the same
-        values = [int(block[s:e]) for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
-        return np.array(values, dtype=object)
+        return np.zeros(0, dtype=np.int64 if signed else np.uint64)
+    negative = data[starts] == _MINUS if signed else None
+    first_digit = starts if negative is None else starts + negative
+    width = min(int((ends - first_digit).max()), _MAX_DIGITS)
     # Each field's digits, right-aligned in a (fields x width) matrix; the bytes left
     # of a field (earlier fields, separators) count as 0.
     positions = ends[:, None] + np.arange(-width, 0)
-    digits = data[positions].astype(np.int64) - _ZERO
+    digits = (data[positions] - _ZERO).astype(np.uint64)
     digits[positions < first_digit[:, None]] = 0
     numbers = digits @ _POWERS[-width:]
-    return np.where(negative, -numbers, numbers)
+    if negative is None:
+        return numbers
+    magnitudes = numbers.astype(np.int64)  # at most 2**63 - 1: validated
+    return np.where(negative, -magnitudes, magnitudes)
+
+
+def _exact_sum(values: Unsigned) -> int:
+    """The sum of uint64 values as a Python int (exact for fewer than 2**32 of them)."""
+    high = int((values >> np.uint64(32)).sum(dtype=np.uint64))
+    low = int((values & np.uint64(0xFFFFFFFF)).sum(dtype=np.uint64))
+    return (high << 32) + low
+
+
+def _mapped(count: int, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+    """``count`` zeros; a large array gets memory mapped for it alone.
+
+    For the long-lived arrays that grow (the rows' cells, the link table): their
+    spare room costs nothing until written, and all of it goes back to the system
+    when the array is freed. From the C heap instead, they end up between the
+    blocks' temporaries, and the heap keeps the space those leave resident (measured
+    for the link table: three times its size).
+    """
+    dtype = np.dtype(dtype)
+    size = count * dtype.itemsize
+    if size < _MAPPED_AT_LEAST:
+        return np.zeros(count, dtype=dtype)
+    # Private: a forked process (mpistat.parallel) gets its own copy, as of the heap.
+    return np.frombuffer(mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE), dtype=dtype)
 
 
 @dataclass
@@ -274,6 +375,307 @@ class UndecodablePaths:
         self.examples = sorted(self.examples + other.examples)[: self.keep]
 
 
+class _ByteCells:
+    """Exact byte counts per (row, column) without a Python object per row.
+
+    The cells are int64. ``bound`` is the sum of everything added to them since they
+    were last emptied, so while it is below 2**63 neither a cell nor any sum of cells
+    of one column (a row and its ancestors, in ``finish``) can overflow. An addition
+    that would take it past moves every cell into ``spill`` (Python ints) first and
+    starts again from zero: exact for any input, and never needed in practice (it
+    takes 8 EiB, or single files of more than 2**63 bytes).
+    """
+
+    def __init__(self, columns: int) -> None:
+        self.cells: Signed = np.zeros((0, columns), dtype=np.int64)
+        self.spill: dict[tuple[int, int], int] = {}
+        self.bound = 0
+
+    def resized(self, capacity: int) -> _ByteCells:
+        """A copy with room for ``capacity`` rows (the first ones kept)."""
+        copy = _ByteCells(self.cells.shape[1])
+        columns = self.cells.shape[1]
+        copy.cells = _mapped(capacity * columns, np.int64).reshape(capacity, columns)
+        kept = min(capacity, len(self.cells))
+        copy.cells[:kept] = self.cells[:kept]
+        copy.spill = dict(self.spill)
+        copy.bound = self.bound
+        return copy
+
+    def _room_for(self, added: int) -> bool:
+        """Whether ``added`` more bytes fit the int64 cells (emptying them if need be)."""
+        if self.bound + added > _INT64_MAX:
+            rows, columns = np.nonzero(self.cells)
+            values = self.cells[rows, columns].tolist()
+            for row, column, value in zip(rows.tolist(), columns.tolist(), values, strict=True):
+                self.spill[row, column] = self.spill.get((row, column), 0) + value
+            self.cells[:] = 0
+            self.bound = 0
+        return added <= _INT64_MAX
+
+    def add(self, rows: Positions, columns: Positions | int, sizes: Unsigned) -> None:
+        """Add ``sizes[i]`` to cell ``(rows[i], columns[i])`` (rows may repeat)."""
+        if not len(sizes):
+            return
+        added = _exact_sum(sizes)
+        if self._room_for(added):
+            flat = rows * self.cells.shape[1] + columns
+            np.add.at(self.cells.reshape(-1), flat, sizes.astype(np.int64))
+            self.bound += added
+            return
+        spill = self.spill  # a block of files of more than 2**63 bytes between them
+        where = np.broadcast_to(columns, rows.shape)
+        for key in zip(rows.tolist(), where.tolist(), sizes.tolist(), strict=True):
+            spill[key[:2]] = spill.get(key[:2], 0) + key[2]
+
+    def add_cells(self, mapping: Positions, other: _ByteCells) -> None:
+        """Add ``other``'s rows, its row ``i`` to row ``mapping[i]`` (distinct)."""
+        self._room_for(other.bound)  # always room: other.bound is below 2**63 too
+        self.cells[mapping] += other.cells[: len(mapping)]
+        self.bound += other.bound
+        for (row, column), value in other.spill.items():
+            key = (int(mapping[row]), column)
+            self.spill[key] = self.spill.get(key, 0) + value
+
+
+class _RowTable:
+    """One partial's rows: a dict from the cut (its components joined by ``/``, which
+    no component contains) to a row id, and numpy columns indexed by the row id.
+
+    Row ids follow the dict's insertion order, so ``list(ids)[r]`` is row ``r``'s cut.
+    A row costs about 200 bytes: its key, its id and numpy cells.
+    """
+
+    def __init__(self, classes: int) -> None:
+        self.ids: dict[bytes, int] = {}
+        self.files: Signed = np.zeros(0, dtype=np.int64)
+        self.newest: Signed = np.zeros(0, dtype=np.int64)  # mtimes up to the reference
+        # The first directory record whose short path is the row's own directory.
+        self.gid_order: Signed = np.zeros(0, dtype=np.int64)
+        self.gid: Unsigned = np.zeros(0, dtype=np.uint64)
+        # Column 0: all bytes; then one per file class. Hard-linked bytes are not here.
+        self.sizes = _ByteCells(1 + classes)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Without the spare capacity (a helper process sends its partial back pickled)."""
+        count = len(self.ids)
+        state = dict(self.__dict__)
+        for name in ("files", "newest", "gid_order", "gid"):
+            state[name] = state[name][:count].copy()
+        state["sizes"] = self.sizes.resized(count)
+        return state
+
+    def row_of(self, key: bytes) -> int:
+        """The row id of a cut, a new row if need be."""
+        row = self.ids.get(key)
+        if row is None:
+            row = self.ids[key] = len(self.ids)
+            if row == len(self.files):
+                self._grow(max(2 * row, 256))
+        return row
+
+    def _grow(self, capacity: int) -> None:
+        def grown(values: npt.NDArray[Any], fill: int) -> npt.NDArray[Any]:
+            bigger = _mapped(capacity, values.dtype)
+            bigger[: len(values)] = values
+            if fill:
+                bigger[len(values) :] = fill
+            return bigger
+
+        self.files = grown(self.files, 0)
+        self.newest = grown(self.newest, _NO_MTIME)
+        self.gid_order = grown(self.gid_order, _NO_ORDER)
+        self.gid = grown(self.gid, 0)
+        self.sizes = self.sizes.resized(capacity)
+
+    def add_files(self, rows: Positions, mtimes: Signed) -> None:
+        """One file in each of ``rows``; ``mtimes`` already limited to the reference."""
+        np.add.at(self.files, rows, 1)
+        self.add_mtimes(rows, mtimes)
+
+    def add_mtimes(self, rows: Positions, mtimes: Signed) -> None:
+        np.maximum.at(self.newest, rows, mtimes)
+
+    def name_group(self, row: int, order: int, gid: int) -> None:
+        """A directory record that is the row's own directory: the earliest names the gid."""
+        if order < self.gid_order[row]:
+            self.gid_order[row] = order
+            self.gid[row] = gid
+
+    def merge(self, other: _RowTable) -> Positions:
+        """Fold in another partial's rows; returns the new id of each of its row ids."""
+        mapping = np.array([self.row_of(key) for key in other.ids], dtype=np.intp)
+        theirs = len(mapping)
+        self.files[mapping] += other.files[:theirs]
+        self.newest[mapping] = np.maximum(self.newest[mapping], other.newest[:theirs])
+        earlier = other.gid_order[:theirs] < self.gid_order[mapping]
+        self.gid_order[mapping[earlier]] = other.gid_order[:theirs][earlier]
+        self.gid[mapping[earlier]] = other.gid[:theirs][earlier]
+        self.sizes.add_cells(mapping, other.sizes)
+        return mapping
+
+
+# One name of a file with nlink > 1: its inode, its order key (line number), and where
+# the inode's bytes go if it is the first name: a row id (-1: nowhere, also for 0 bytes),
+# the bytes, and the file class (-1: none). 37 bytes a name, one array per field.
+_LINK_FIELDS: tuple[tuple[str, type[np.generic]], ...] = (
+    ("dev", np.uint64),
+    ("inode", np.uint64),
+    ("order", np.int64),
+    ("size", np.uint64),
+    ("row", np.int32),
+    ("kind", np.int8),
+)
+LinkColumns = dict[str, npt.NDArray[Any]]
+_MAX_CLASSES = np.iinfo(np.int8).max
+# Names waiting to be merged into the link table: at least this many (600 KiB), and
+# a sixteenth of the table, so that a merge moves the table for that many new names.
+_PENDING_NAMES = 1 << 14
+_PENDING_SHARE = 16
+_MOVED_AT_ONCE = 1 << 16  # table rows moved up in one step of a merge (512 KiB a column)
+
+
+def _link_columns(capacity: int) -> LinkColumns:
+    return {name: _mapped(capacity, dtype) for name, dtype in _LINK_FIELDS}
+
+
+class _LinkTable:
+    """The earliest name seen of each multi-link inode.
+
+    ``table`` holds one name per inode, sorted by (dev, inode), in its first ``count``
+    places; new names wait in ``pending`` and are merged in when it is full: sorted,
+    deduplicated, then each either replaces its inode's name when it is earlier, or
+    is inserted in place (the table moves up in room it has kept, a slice at a time).
+    Memory follows the number of inodes, not of names: 37 bytes each, a sixteenth
+    more for the pending names, and temporaries of a column (8 bytes an inode) at
+    most. Since ``pending`` grows with the table, a merge moves the table for at
+    least a sixteenth as many new names, so the work stays linear. Merging names in
+    any order gives the same table, which is what makes merges of partials exact.
+    """
+
+    def __init__(self) -> None:
+        self.table = _link_columns(0)
+        self.count = 0
+        self.pending = _link_columns(_PENDING_NAMES)
+        self.waiting = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The table alone, without spare room (a helper process sends its partial back)."""
+        self.compact()
+        return {"table": {name: values[: self.count].copy() for name, values in self.table.items()}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.table = state["table"]
+        self.count = len(self.table["dev"])
+        self.pending = _link_columns(max(_PENDING_NAMES, self.count // _PENDING_SHARE))
+        self.waiting = 0
+
+    def add(self, names: LinkColumns) -> None:
+        """Names with every field of ``_LINK_FIELDS``, as arrays of one length."""
+        total = len(names["dev"])
+        done = 0
+        while done < total:
+            capacity = len(self.pending["dev"])
+            room = min(capacity - self.waiting, total - done)
+            for name, values in names.items():
+                self.pending[name][self.waiting : self.waiting + room] = values[done : done + room]
+            self.waiting += room
+            done += room
+            if self.waiting == capacity:
+                self.compact()
+
+    def compact(self) -> LinkColumns:
+        """Merge the pending names into the table; returns its columns, trimmed."""
+        if self.waiting:
+            self._merge_pending()
+            wanted = max(_PENDING_NAMES, self.count // _PENDING_SHARE)
+            if wanted > len(self.pending["dev"]):
+                self.pending = _link_columns(wanted)
+        return {name: values[: self.count] for name, values in self.table.items()}
+
+    def _merge_pending(self) -> None:
+        waiting, self.waiting = self.waiting, 0
+        pending = {name: values[:waiting] for name, values in self.pending.items()}
+        by_key = np.lexsort((pending["order"], pending["inode"], pending["dev"]))
+        dev, inode = pending["dev"][by_key], pending["inode"][by_key]
+        first = np.ones(waiting, dtype=bool)
+        first[1:] = (dev[1:] != dev[:-1]) | (inode[1:] != inode[:-1])
+        keep = by_key[first]
+        del by_key, dev, inode, first
+        # Each inode's earliest pending name, by (dev, inode), to the front of pending
+        # (in place, a column at a time).
+        for values in pending.values():
+            values[: len(keep)] = values[keep]
+        new = {name: values[: len(keep)] for name, values in pending.items()}
+        del pending, keep
+        count = self.count
+        table = self.table
+        at = self._locate(new["dev"], new["inode"])
+        found = at < count
+        found[found] = (table["dev"][at[found]] == new["dev"][found]) & (
+            table["inode"][at[found]] == new["inode"][found]
+        )
+        if found.any():  # an inode already in the table: the earlier name stays
+            slots = at[found]
+            earlier = new["order"][found] < table["order"][slots]
+            for name, values in table.items():
+                values[slots[earlier]] = new[name][found][earlier]
+        fresh = ~found
+        added = int(np.count_nonzero(fresh))
+        if not added:
+            return
+        positions = at[fresh]  # ascending: before which old name each new one goes
+        self._reserve(count + added)
+        # Old names move up by the number of new ones before them, last ones first (a
+        # name only moves up, onto places already moved or free).
+        start = int(positions[0])  # the names before it stay where they are
+        for stop in range(count, start, -_MOVED_AT_ONCE):
+            low = max(start, stop - _MOVED_AT_ONCE)
+            rows = np.arange(low, stop)
+            moved = rows + np.searchsorted(positions, rows, side="right")
+            for values in self.table.values():
+                values[moved] = values[low:stop].copy()
+        inserted = positions + np.arange(added)
+        for name, values in self.table.items():
+            values[inserted] = new[name][fresh]
+        self.count = count + added
+
+    def _locate(self, dev: Unsigned, inode: Unsigned) -> Positions:
+        """Where each (dev, inode) is, or would go, in the table (sorted by both)."""
+        devs = self.table["dev"][: self.count]
+        inodes = self.table["inode"][: self.count]
+        at = np.empty(len(dev), dtype=np.intp)
+        for device in np.unique(dev):  # a volume has a handful of devices
+            low = int(np.searchsorted(devs, device, side="left"))
+            high = int(np.searchsorted(devs, device, side="right"))
+            mine = dev == device
+            at[mine] = low + np.searchsorted(inodes[low:high], inode[mine])
+        return at
+
+    def _reserve(self, count: int) -> None:
+        capacity = len(self.table["dev"])
+        if count <= capacity:
+            return
+        capacity = max(count, 2 * capacity, _PENDING_NAMES)
+        for name, values in self.table.items():
+            bigger = _mapped(capacity, values.dtype)
+            bigger[: self.count] = values[: self.count]
+            self.table[name] = bigger  # one column at a time: the old one goes now
+
+    def merge(self, other: _LinkTable, mapping: Positions) -> None:
+        """Add another partial's names, their row ids mapped (``other`` is left as it was)."""
+        for columns, count in ((other.table, other.count), (other.pending, other.waiting)):
+            names = {name: values[:count] for name, values in columns.items()}
+            rows = names["row"].copy()
+            placed = rows >= 0
+            rows[placed] = mapping[rows[placed]]
+            names["row"] = rows
+            self.add(names)
+
+
 class ProjectInspector:
     """Aggregates one volume's records into inspector rows.
 
@@ -286,6 +688,10 @@ class ProjectInspector:
     exactly. Whatever depends on input order (a hard-linked file's first name, a
     row's first directory record) is kept with its order key, the earliest wins on a
     merge, and hard-linked bytes are only placed by ``finish``.
+
+    No Python object is kept per record or per directory below the cut: per row, a
+    dict entry and numpy cells (``_RowTable``); per multi-link inode, a packed row
+    (``_LinkTable``).
     """
 
     def __init__(
@@ -299,6 +705,8 @@ class ProjectInspector:
     ) -> None:
         if depth < 0:
             raise ValueError(f"depth must be 0 or more, got {depth}")
+        if len(file_classes) > _MAX_CLASSES:
+            raise ValueError(f"at most {_MAX_CLASSES} file classes, got {len(file_classes)}")
         self.roots = tuple(compile_root(pattern) for pattern in roots)
         self.class_names = tuple(name for name, _ in file_classes)
         self.reference = reference
@@ -310,22 +718,13 @@ class ProjectInspector:
         self._decode = path_format.decode_path
         self._base64 = path_format is Format.BASE64
         self._classifier = FileClassifier(file_classes)
-        # Whole seconds: for an integer mtime, m <= floor(reference) iff m <= reference,
-        # and int-to-int comparisons are the cheaper ones on the hot path.
+        # Whole seconds: for an integer mtime, m <= floor(reference) iff m <= reference.
         self._reference_seconds = math.floor(reference)
-        self._row_width = _FIRST_CLASS + len(self.class_names)
-        # cut -> [files, total, newest mtime, class bytes...] of the records whose cut it
-        # is; hard-linked bytes are not in here (see _links)
-        self._own_rows: dict[tuple[bytes, ...], list[int]] = {}
-        # cut -> (order key, gid) of the first directory record whose short path is the cut
-        self._row_gids: dict[tuple[bytes, ...], tuple[int, int]] = {}
-        # (dev << 64 | inode) of each file with nlink > 1 -> its earliest name seen
-        self._links: dict[int, LinkEntry] = {}
-        # One tuple per cut, shared by the link entries of that row.
-        self._cuts: dict[tuple[bytes, ...], tuple[bytes, ...]] = {}
+        self._rows = _RowTable(len(self.class_names))
+        self._links = _LinkTable()
         # Files of one directory are usually consecutive: remember the last parent's row.
         self._last_parent: bytes | None = None
-        self._last_row: list[int] | None = None
+        self._last_row = _NOWHERE
         # Order keys for add_records, which gets no line numbers.
         self._next_order = 0
 
@@ -342,39 +741,20 @@ class ProjectInspector:
                 return path[start:].split(b"/")
         return None
 
-    def _new_accumulator(self) -> list[int]:
-        return [0, 0, _NO_MTIME] + [0] * (self._row_width - _FIRST_CLASS)
-
-    def _row_of_cut(self, cut: tuple[bytes, ...]) -> list[int]:
-        row = self._own_rows.get(cut)
-        if row is None:
-            row = self._own_rows[cut] = self._new_accumulator()
-        return row
-
     def _is_wanted(self, short: list[bytes]) -> bool:
         only = self.only_under
         return not only or tuple(short[: len(only)]) == only
 
-    def _place(self, directory: bytes) -> tuple[tuple[bytes, ...], list[int]] | None:
-        """The cut and row a file in ``directory`` counts in; None when not reported."""
+    def _place(self, directory: bytes) -> int:
+        """The row id a file in ``directory`` counts in; ``_NOWHERE`` when not reported."""
         short = self.short_path(directory)
         if short is None or not self._is_wanted(short):
-            return None
-        cut = directory_cut(short, self.depth)
-        cut = self._cuts.setdefault(cut, cut)
-        return cut, self._row_of_cut(cut)
+            return _NOWHERE
+        return self._rows.row_of(b"/".join(directory_cut(short, self.depth)))
 
-    def _row_of_directory(self, directory: bytes) -> list[int] | None:
-        """The row a file in ``directory`` counts in; None when not reported."""
-        placed = self._place(directory)
-        return None if placed is None else placed[1]
-
-    def _decode_directory_path(self, order: int, path_field: bytes) -> bytes | None:
-        try:
-            return self._decode(path_field)
-        except PathDecodeError as exc:
-            self.undecodable.add(order, str(exc))
-            return None
+    def _known(self, mtimes: Signed) -> Signed:
+        """Mtimes after the reference (the input file's mtime) do not count."""
+        return np.where(mtimes <= self._reference_seconds, mtimes, _NO_MTIME)
 
     def _decode_file_path(self, order: int, path_field: bytes) -> bytes | None:
         """As the hot loop of ``_add_files`` decodes (and words its failures)."""
@@ -418,11 +798,8 @@ class ProjectInspector:
         starts[0] = 0
         starts[1:] = separators[:-1, -1] + 1
 
-        def field_of(name: int, rows: Positions) -> tuple[Positions, Positions]:
-            return separators[rows, name - 1] + 1, separators[rows, name]
-
-        def numbers(name: int, rows: Positions) -> npt.NDArray[Any]:
-            return _integers(block, data, *field_of(name, rows))
+        def numbers(name: int, rows: Positions, signed: bool = False) -> npt.NDArray[Any]:
+            return _integers(data, separators[rows, name - 1] + 1, separators[rows, name], signed)
 
         def paths(rows: Positions) -> list[bytes]:
             return [
@@ -441,48 +818,49 @@ class ProjectInspector:
         linked = empty = odd[:0]
         if len(odd):
             counts = numbers(_NLINK, odd)
-            linked = odd[np.greater(counts, 1, dtype=bool)]
-            empty = odd[np.equal(counts, 0, dtype=bool)]
+            linked = odd[counts > 1]
+            empty = odd[counts == 0]
             files[linked] = False  # placed by _add_links
 
-        rows = np.flatnonzero(files)
-        if len(rows):
+        # In batches: the Python objects of a batch (path fields, row ids) are all
+        # that is alive at a time, a fraction of a block's when it lies under a root.
+        all_rows = np.flatnonzero(files)
+        if len(empty):  # nlink 0 (deleted mid-crawl): a file, but no bytes
+            deleted = np.zeros(lines, dtype=bool)
+            deleted[empty] = True
+        for start in range(0, len(all_rows), _BATCH):
+            rows = all_rows[start : start + _BATCH]
             sizes = numbers(_SIZE, rows)
-            if len(empty):  # nlink 0 (deleted mid-crawl): a file, but no bytes
-                deleted = np.zeros(lines, dtype=bool)
-                deleted[empty] = True
+            if len(empty):
                 sizes[deleted[rows]] = 0
             self._add_files(
-                (rows + first_line).tolist(),
-                paths(rows),
-                sizes.tolist(),
-                numbers(_MTIME, rows).tolist(),
+                rows + first_line, paths(rows), sizes, numbers(_MTIME, rows, signed=True)
             )
 
         directories = kinds == _DIRECTORY
-        rows = np.flatnonzero(directories if inside is None else directories & inside)
-        if len(rows):
+        all_rows = np.flatnonzero(directories if inside is None else directories & inside)
+        for start in range(0, len(all_rows), _BATCH):
+            rows = all_rows[start : start + _BATCH]
             self._add_directories(
-                (rows + first_line).tolist(),
+                rows + first_line,
                 paths(rows),
-                numbers(_MTIME, rows).tolist(),
-                numbers(_GID, rows).tolist(),
+                numbers(_MTIME, rows, signed=True),
+                numbers(_GID, rows),
             )
 
         if len(linked):
-            devices, inodes = numbers(_DEV, linked).tolist(), numbers(_INODE, linked).tolist()
-            keys = [dev << 64 | inode for dev, inode in zip(devices, inodes, strict=True)]
             fields: list[bytes | None] = list(paths(linked))
             if inside is not None:
                 fields = [
                     f if i else None for f, i in zip(fields, inside[linked].tolist(), strict=True)
                 ]
             self._add_links(
-                (linked + first_line).tolist(),
-                keys,
+                linked + first_line,
+                numbers(_DEV, linked),
+                numbers(_INODE, linked),
                 fields,
-                numbers(_SIZE, linked).tolist(),
-                numbers(_MTIME, linked).tolist(),
+                numbers(_SIZE, linked),
+                numbers(_MTIME, linked, signed=True),
             )
 
     def _inside(self, block: bytes, starts: Positions) -> Mask | None:
@@ -508,7 +886,7 @@ class ProjectInspector:
         order = self._next_order
         files: tuple[list[Any], ...] = ([], [], [], [])
         directories: tuple[list[Any], ...] = ([], [], [], [])
-        links: tuple[list[Any], ...] = ([], [], [], [], [])
+        links: tuple[list[Any], ...] = ([], [], [], [], [], [])
         for path_field, size, gid, mtime, kind, inode, nlink, dev in records:
             order += 1
             inside = prefixes is None or path_field.startswith(prefixes)
@@ -517,7 +895,8 @@ class ProjectInspector:
                 if count > 1:
                     row: tuple[Any, ...] = (
                         order,
-                        int(dev) << 64 | int(inode),
+                        int(dev),
+                        int(inode),
                         path_field if inside else None,
                         int(size),
                         int(mtime),
@@ -533,29 +912,51 @@ class ProjectInspector:
                 for column, value in zip(directories, row, strict=True):
                     column.append(value)
         self._next_order = order
-        self._add_files(*files)
-        self._add_directories(*directories)
-        self._add_links(*links)
+
+        def signed(values: list[int]) -> Signed:
+            return np.array(values, dtype=np.int64)
+
+        def unsigned(values: list[int]) -> Unsigned:
+            return np.array(values, dtype=np.uint64)
+
+        orders, fields, sizes, mtimes = files
+        self._add_files(signed(orders), fields, unsigned(sizes), signed(mtimes))
+        orders, fields, mtimes, gids = directories
+        self._add_directories(signed(orders), fields, signed(mtimes), unsigned(gids))
+        orders, devices, inodes, fields, sizes, mtimes = links
+        self._add_links(
+            signed(orders),
+            unsigned(devices),
+            unsigned(inodes),
+            fields,
+            unsigned(sizes),
+            signed(mtimes),
+        )
 
     # -- the hot path -----------------------------------------------------------------
 
     def _add_files(
-        self, orders: list[int], fields: list[bytes], sizes: list[int], mtimes: list[int]
+        self, orders: Signed, fields: list[bytes], sizes: Unsigned, mtimes: Signed
     ) -> None:
-        """Files with nlink 0 or 1 (sizes already 0 for nlink 0) under a root's prefix."""
+        """Files with nlink 0 or 1 (sizes already 0 for nlink 0) under a root's prefix.
+
+        Python finds each file's row id and class, numpy adds them up.
+        """
         # Locals for speed: this loop runs once per record, up to 1e9 times a volume.
         decode = self._decode
         base64 = self._base64
         a2b_base64 = binascii.a2b_base64
         may_match = self._classifier.may_match
-        class_position = self._classifier.position
-        reference = self._reference_seconds
-        row_of_directory = self._row_of_directory
+        class_of = self._classifier.position
+        place = self._place
         undecodable = self.undecodable
         last_parent = self._last_parent
         last_row = self._last_row
-        records_seen = 0
-        for order, path_field, size, when in zip(orders, fields, sizes, mtimes, strict=True):
+        row_ids: list[int] = []
+        append = row_ids.append
+        classed: list[int] = []  # positions in ``fields`` of the files in a class
+        classes: list[int] = []
+        for index, path_field in enumerate(fields):
             # The shared decoders, inlined for the common cases (a call costs as much
             # as the decoding): base64 straight from binascii, and a quoted path
             # without escapes is the text between its quotes (the line was validated).
@@ -567,175 +968,241 @@ class ProjectInspector:
                 else:
                     path = path_field[1:-1]
             except ValueError as exc:  # binascii.Error or PathDecodeError
-                undecodable.add(order, f"undecodable path: {exc}")
+                undecodable.add(int(orders[index]), f"undecodable path: {exc}")
+                append(_NOWHERE)
                 continue
             if b"\0" in path:
-                undecodable.add(order, "NUL byte in path")
+                undecodable.add(int(orders[index]), "NUL byte in path")
+                append(_NOWHERE)
                 continue
             parent, _, name = path.rpartition(b"/")
             if parent != last_parent:
                 last_parent = parent
-                last_row = row_of_directory(parent)
-            row = last_row
-            if row is None:
-                continue
-            records_seen += 1
-            # Literal positions (_FILES, _TOTAL, _NEWEST): constants, not global look-ups.
-            row[0] += 1
-            if when > row[2] and when <= reference:
-                row[2] = when
-            if size:
-                row[1] += size
-                if may_match is None or may_match(name) is not None:
-                    position = class_position(name)
-                    if position is not None:
-                        row[position] += size
+                last_row = place(parent)
+            append(last_row)
+            if last_row >= 0 and (may_match is None or may_match(name) is not None):
+                kind = class_of(name)
+                if kind is not None:
+                    classed.append(index)
+                    classes.append(kind)
         self._last_parent = last_parent
         self._last_row = last_row
-        self.records += records_seen
+
+        rows = np.array(row_ids, dtype=np.intp)
+        table = self._rows
+        if classed:
+            at = np.array(classed, dtype=np.intp)
+            table.sizes.add(rows[at], 1 + np.array(classes, dtype=np.intp), sizes[at])
+        placed = rows >= 0
+        if not placed.all():
+            rows, sizes, mtimes = rows[placed], sizes[placed], mtimes[placed]
+        self.records += len(rows)
+        table.add_files(rows, self._known(mtimes))
+        table.sizes.add(rows, 0, sizes)
 
     def _add_directories(
-        self, orders: list[int], fields: list[bytes], mtimes: list[int], gids: list[int]
+        self, orders: Signed, fields: list[bytes], mtimes: Signed, gids: Unsigned
     ) -> None:
-        """Directories under a root's prefix."""
-        for order, path_field, when, gid in zip(orders, fields, mtimes, gids, strict=True):
-            path = self._decode_directory_path(order, path_field)
-            if path is not None and self._add_directory(order, path, when, gid):
-                self.records += 1
-
-    def _add_directory(self, order: int, path: bytes, mtime: int, gid: int) -> bool:
-        """A directory record: its own cut's row (and so its ancestors) exists, its mtime
-        counts, and it names the row's group when it is the row's own directory."""
-        short = self.short_path(path)
-        if short is None or not self._is_wanted(short):
-            return False
-        cut = directory_cut(short, self.depth)
-        row = self._row_of_cut(cut)
-        if mtime > row[_NEWEST] and mtime <= self._reference_seconds:
-            row[_NEWEST] = mtime
-        if len(short) == len(cut):
-            known = self._row_gids.get(cut)
-            if known is None or order < known[0]:
-                self._row_gids[cut] = (order, gid)
-        return True
+        """Directories under a root's prefix: each one's own cut's row (and so its
+        ancestors) exists, its mtime counts, and it names the row's group when it is
+        the row's own directory."""
+        table = self._rows
+        rows: list[int] = []
+        kept: list[int] = []
+        for index, path_field in enumerate(fields):
+            try:
+                path = self._decode(path_field)
+            except PathDecodeError as exc:
+                self.undecodable.add(int(orders[index]), str(exc))
+                continue
+            short = self.short_path(path)
+            if short is None or not self._is_wanted(short):
+                continue
+            cut = directory_cut(short, self.depth)
+            row = table.row_of(b"/".join(cut))
+            rows.append(row)
+            kept.append(index)
+            if len(short) == len(cut):
+                table.name_group(row, int(orders[index]), int(gids[index]))
+        self.records += len(rows)
+        table.add_mtimes(np.array(rows, dtype=np.intp), self._known(mtimes[kept]))
 
     def _add_links(
         self,
-        orders: list[int],
-        keys: list[int],
+        orders: Signed,
+        devices: Unsigned,
+        inodes: Unsigned,
         fields: list[bytes | None],
-        sizes: list[int],
-        mtimes: list[int],
+        sizes: Unsigned,
+        mtimes: Signed,
     ) -> None:
         """Files with nlink > 1, anywhere in the volume (``None`` fields: outside the
         roots' prefixes). Every name counts as a file where it is; the bytes wait in
-        the link table with the earliest name seen (finish places them)."""
-        links = self._links
-        reference = self._reference_seconds
-        for order, key, path_field, size, when in zip(
-            orders, keys, fields, sizes, mtimes, strict=True
-        ):
-            known = links.get(key)
-            first = known is None or order < _entry_order(known)
-            placed = None
-            if path_field is not None:
-                path = self._decode_file_path(order, path_field)
-                if path is not None:
-                    parent, _, name = path.rpartition(b"/")
-                    placed = self._place(parent)
-                    if placed is not None:
-                        row = placed[1]
-                        self.records += 1
-                        row[_FILES] += 1
-                        if when > row[_NEWEST] and when <= reference:
-                            row[_NEWEST] = when
-            if first:
-                if placed is None or not size:
-                    links[key] = order
-                else:
-                    links[key] = (order, placed[0], size, self._classifier.position(name))
+        the link table with the name (``finish`` places those of each inode's first)."""
+        if not fields:
+            return
+        row_ids = [_NOWHERE] * len(fields)
+        kinds = [-1] * len(fields)
+        for index, path_field in enumerate(fields):
+            if path_field is None:
+                continue
+            path = self._decode_file_path(int(orders[index]), path_field)
+            if path is None:
+                continue
+            parent, _, name = path.rpartition(b"/")
+            row = self._place(parent)
+            if row >= 0:
+                row_ids[index] = row
+                kind = self._classifier.position(name)
+                if kind is not None:
+                    kinds[index] = kind
+        rows = np.array(row_ids, dtype=np.intp)
+        placed = rows >= 0
+        if placed.any():
+            self.records += int(placed.sum())
+            self._rows.add_files(rows[placed], self._known(mtimes[placed]))
+        self._links.add(
+            {
+                "dev": devices,
+                "inode": inodes,
+                "order": orders,
+                "size": sizes,
+                "row": np.where(sizes > 0, rows, _NOWHERE),
+                "kind": np.array(kinds, dtype=np.int8),
+            }
+        )
 
     # -- partials ---------------------------------------------------------------------
 
     def merge(self, other: ProjectInspector) -> None:
         """Fold in another partial aggregate of the same volume (and settings), exactly."""
-        rows = self._own_rows
-        for cut, theirs in other._own_rows.items():
-            mine = rows.get(cut)
-            if mine is None:
-                rows[cut] = list(theirs)  # other stays as it was
-                continue
-            mine[_FILES] += theirs[_FILES]
-            mine[_TOTAL] += theirs[_TOTAL]
-            if theirs[_NEWEST] > mine[_NEWEST]:
-                mine[_NEWEST] = theirs[_NEWEST]
-            for position in range(_FIRST_CLASS, self._row_width):
-                mine[position] += theirs[position]
-        gids = self._row_gids
-        for cut, (order, gid) in other._row_gids.items():
-            known = gids.get(cut)
-            if known is None or order < known[0]:
-                gids[cut] = (order, gid)
-        links = self._links
-        for key, entry in other._links.items():
-            known_entry = links.get(key)
-            if known_entry is None or _entry_order(entry) < _entry_order(known_entry):
-                links[key] = entry
+        mapping = self._rows.merge(other._rows)
+        self._links.merge(other._links, mapping)
         self.undecodable.merge(other.undecodable)
         self.records += other.records
 
     # -- the end ----------------------------------------------------------------------
 
-    def finish(self) -> list[InspectorRow]:
-        """Every row with its ancestors' sums, sorted by Project then Directory."""
-        own = {cut: list(row) for cut, row in self._own_rows.items()}
+    def finish(self) -> InspectorRows:
+        """Every row with its ancestors' sums, sorted by Project then Directory.
+
+        The partial is left as it was (it can still take blocks and merges).
+        """
+        table = self._rows
+        count = len(table)
+        # The output rows: every row's cut and the cuts' ancestors, as short paths
+        # joined by "/" (which no component contains), numbered as first met.
+        outputs: dict[bytes, int] = {}
+        parents = array.array("q")  # each one's parent, 8 bytes rather than a Python int
+        output_of = np.empty(count, dtype=np.intp)
+        for row, key in enumerate(table.ids):
+            parent = -1
+            slash = key.find(b"/")
+            while True:
+                prefix = key if slash < 0 else key[:slash]
+                found = outputs.get(prefix)
+                if found is None:
+                    found = outputs[prefix] = len(parents)
+                    parents.append(parent)
+                parent = found
+                if slash < 0:
+                    break
+                slash = key.find(b"/", slash + 1)
+            output_of[row] = parent
+        paths = list(outputs)
+        total = len(paths)
+        project = np.fromiter(
+            (outputs[_project_and_directory(path)[0]] for path in paths),
+            dtype=np.intp,
+            count=total,
+        )
+        del outputs
+        parent_of = np.frombuffer(parents, dtype=np.int64).astype(np.intp)
+        del parents
+
+        files = np.zeros(total, dtype=np.int64)
+        files[output_of] = table.files[:count]
+        newest = np.full(total, _NO_MTIME, dtype=np.int64)
+        newest[output_of] = table.newest[:count]
+        own = table.sizes
+        sizes = _ByteCells(own.cells.shape[1])
+        sizes.cells = np.zeros((total, own.cells.shape[1]), dtype=np.int64)
+        sizes.cells[output_of] = own.cells[:count]
+        sizes.spill = {(int(output_of[row]), column): v for (row, column), v in own.spill.items()}
+        sizes.bound = own.bound
         # Each hard-linked inode's bytes, once, in the row of its first name.
-        for entry in self._links.values():
-            if isinstance(entry, int):
-                continue
-            _, cut, size, position = entry
-            row = own.get(cut)
-            if row is None:
-                row = own[cut] = self._new_accumulator()
-            row[_TOTAL] += size
-            if position is not None:
-                row[position] += size
-        sums: dict[tuple[bytes, ...], list[int]] = {}
-        for cut, row in own.items():
-            for length in range(1, len(cut) + 1):
-                key = cut[:length]
-                total = sums.get(key)
-                if total is None:
-                    total = sums[key] = self._new_accumulator()
-                total[_FILES] += row[_FILES]
-                total[_TOTAL] += row[_TOTAL]
-                if row[_NEWEST] > total[_NEWEST]:
-                    total[_NEWEST] = row[_NEWEST]
-                for position in range(_FIRST_CLASS, self._row_width):
-                    total[position] += row[position]
-        rows = []
-        for key, total in sums.items():
-            project = sums[key[:2]]
-            newest = total[_NEWEST]
-            gid = self._row_gids.get(key)
-            rows.append(
-                InspectorRow(
-                    short_path=key,
-                    files=total[_FILES],
-                    total_bytes=total[_TOTAL],
-                    class_bytes={
-                        name: total[_FIRST_CLASS + index]
-                        for index, name in enumerate(self.class_names)
-                    },
-                    last_modified_days=days_since(
-                        self.reference, None if newest == _NO_MTIME else newest
-                    ),
-                    gid=None if gid is None else gid[1],
-                    project_total_bytes=project[_TOTAL],
-                )
-            )
-        rows.sort(key=sort_key)
-        return rows
+        links = self._links.compact()
+        placed = links["row"] >= 0
+        if placed.any():
+            rows = output_of[links["row"][placed]]
+            linked_sizes = links["size"][placed]
+            sizes.add(rows, 0, linked_sizes)
+            kinds = links["kind"][placed].astype(np.intp)
+            classed = kinds >= 0
+            sizes.add(rows[classed], 1 + kinds[classed], linked_sizes[classed])
+        del links, placed
+
+        # Sums up the tree, deepest level first. Exact: sizes.bound, below 2**63, is at
+        # least any sum of one column's cells.
+        cells = sizes.cells
+        depth = np.fromiter((path.count(b"/") for path in paths), dtype=np.intp, count=total)
+        for level in range(int(depth.max(initial=0)), 0, -1):
+            deepest = np.flatnonzero(depth == level)
+            above = parent_of[deepest]
+            np.add.at(files, above, files[deepest])
+            np.maximum.at(newest, above, newest[deepest])
+            np.add.at(cells, above, cells[deepest])
+        exact: npt.NDArray[Any] = cells
+        if sizes.spill:  # bytes beyond int64 (see _ByteCells): Python ints from here on
+            exact = cells.astype(object)
+            for (at, column), value in sizes.spill.items():
+                while at >= 0:
+                    exact[at, column] += value
+                    at = int(parent_of[at])
+        named = np.flatnonzero(table.gid_order[:count] < _NO_ORDER)
+        gids = np.zeros(total, dtype=np.uint64)
+        gids[output_of[named]] = table.gid[named]
+        has_gid = np.zeros(total, dtype=bool)
+        has_gid[output_of[named]] = True
+
+        # In the table's order, one column at a time (each old one goes as it is replaced).
+        order = _table_order(paths, project)
+        position = np.empty(total, dtype=np.intp)
+        position[order] = np.arange(total)
+        project = position[project[order]]
+        del position
+        paths = [paths[at] for at in order.tolist()]
+        files = files[order]
+        newest = newest[order]
+        exact = exact[order]
+        del cells, sizes
+        gids = gids[order]
+        has_gid = has_gid[order]
+        return InspectorRows(
+            self.class_names, self.reference, paths, files, newest, exact, gids, has_gid, project
+        )
+
+
+def _project_and_directory(path: bytes) -> tuple[bytes, bytes]:
+    """A short path's Project (its first two components, or its one) and Directory."""
+    first = path.find(b"/")
+    second = path.find(b"/", first + 1) if first >= 0 else -1
+    return (path, b"") if second < 0 else (path[:second], path[second + 1 :])
+
+
+def _table_order(paths: list[bytes], project: Positions) -> Positions:
+    """The positions of short paths in the table's order: Project, then Directory
+    (``sort_key``: as bytes, a project's own row first). ``project[i]`` is the
+    position of path ``i``'s project (its own when it is one, or a root).
+
+    Within a project, a path is the project, ``/`` and the Directory, so paths order
+    as their Directories do: the paths are sorted as they are, then grouped by their
+    projects' order. No new object a row: object arrays hold pointers to the paths.
+    """
+    by_path = np.fromiter(paths, dtype=object, count=len(paths)).argsort(kind="stable")
+    rank = np.empty(len(paths), dtype=np.intp)
+    rank[by_path] = np.arange(len(paths))
+    return np.lexsort((rank, rank[project]))
 
 
 # ------------------------------------------------------------------------ PATH queries

@@ -18,7 +18,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -32,7 +32,7 @@ from humgen_storage.aggregate.inspector import (
     select_path,
 )
 from humgen_storage.config import Config, ConfigError
-from humgen_storage.directory import DirectoryError, load_directory
+from humgen_storage.directory import DirectoryError, GroupDirectory, load_directory
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.inputs import InputSet, add_input_arguments, find_set
 from humgen_storage.locking import job_lock, lock_dir
@@ -138,7 +138,8 @@ class VolumeTask:
 @dataclass(frozen=True)
 class VolumeInspection:
     volume: str
-    rows: list[InspectorRow]
+    # Sorted; as ``finish`` gives them (columns, see InspectorRows), or a selection of them.
+    rows: Sequence[InspectorRow]
 
 
 def inspect_volume(task: VolumeTask) -> VolumeInspection:
@@ -276,30 +277,45 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
+@dataclass(frozen=True)
+class Table:
+    """Every volume's rows (in run order, already sorted within a volume), with the PI
+    and Unix Group of each row's gid when there is a directory.
+
+    Its ``TableRow``s are made as they are read, and may be read more than once: the
+    volumes' rows stay in their compact form (``InspectorRows``) meanwhile.
+    """
+
+    inspections: Sequence[VolumeInspection]
+    directory: GroupDirectory | None
+
+    def __iter__(self) -> Iterator[TableRow]:
+        directory = self.directory
+        for inspection in self.inspections:
+            for row in inspection.rows:
+                pi = unix_group = None
+                if directory is not None and row.gid is not None:
+                    group = directory.lookup(row.gid)
+                    pi, unix_group = group.pi, group.name
+                yield TableRow(inspection.volume, row, pi, unix_group)
+
+
 def build_table(
     inspections: Sequence[VolumeInspection], config: Config, with_names: bool = True
-) -> list[TableRow]:
-    """Rows of every volume (in run order, already sorted within a volume), with the PI
-    and Unix Group of each row's gid from the directory when ``with_names``."""
+) -> Table:
+    """The table of ``inspections``, with the groups' names from the directory when
+    ``with_names``."""
     directory = None
     if with_names and any(inspection.rows for inspection in inspections):
         try:
             directory = load_directory(config.ldap)
         except DirectoryError as exc:
             raise JobFailed("cannot load the group directory", [str(exc)]) from None
-    table = []
-    for inspection in inspections:
-        for row in inspection.rows:
-            pi = unix_group = None
-            if directory is not None and row.gid is not None:
-                group = directory.lookup(row.gid)
-                pi, unix_group = group.pi, group.name
-            table.append(TableRow(inspection.volume, row, pi, unix_group))
-    return table
+    return Table(inspections, directory)
 
 
 def write_table(
-    table: Sequence[TableRow], out: IO[str], generic: bool = False, header: bool = True
+    table: Iterable[TableRow], out: IO[str], generic: bool = False, header: bool = True
 ) -> None:
     if header:
         out.write(tsv_line(GENERIC_HEADER if generic else PROJECT_HEADER))
@@ -383,7 +399,7 @@ def _size(path: Path) -> int:
         return 0  # the reader reports the missing file as the volume's failure
 
 
-def save_to_spaceman(config: Config, table: Sequence[TableRow], volumes: Sequence[str]) -> None:
+def save_to_spaceman(config: Config, table: Iterable[TableRow], volumes: Sequence[str]) -> None:
     """Merge the table into spaceman in one transaction (see sinks.spaceman)."""
     try:
         with open_database(config.database, base_dir=config.source.parent) as database:
@@ -500,7 +516,7 @@ def publish(
     write_table(table, sys.stdout)
     sys.stdout.flush()
     marker = done_marker(config, day)
-    write_tsv(marker, PROJECT_HEADER, [row.project_values() for row in table])
+    write_tsv(marker, PROJECT_HEADER, (row.project_values() for row in table))
     log.info("wrote %s", marker)
     return 0
 
