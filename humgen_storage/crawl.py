@@ -124,6 +124,16 @@ def _scandir(path: bytes) -> list[os.DirEntry[bytes]]:
         return sorted(entries, key=lambda entry: entry.name)
 
 
+def _count_failure(stats: CrawlStats, exc: OSError, message: str, path: bytes) -> None:
+    """Count a path that vanished mid-crawl (normal on a live filesystem, not logged) or
+    could not be read (logged with ``message`` % (path, reason))."""
+    if isinstance(exc, FileNotFoundError):
+        stats.vanished += 1
+        return
+    stats.unreadable += 1
+    log.warning(message, os.fsdecode(path), exc.strerror or exc)
+
+
 def walk(
     root: bytes, shown_as: bytes, stats: CrawlStats, skip: tuple[int, int] | None = None
 ) -> Iterator[bytes]:
@@ -145,29 +155,15 @@ def walk(
         stats.directories += 1
         try:
             entries = _scandir(real)
-        except FileNotFoundError:
-            stats.vanished += 1
-            continue
         except OSError as exc:
-            stats.unreadable += 1
-            log.warning(
-                "cannot list %s: %s; its contents are skipped",
-                os.fsdecode(real),
-                exc.strerror or exc,
-            )
+            _count_failure(stats, exc, "cannot list %s: %s; its contents are skipped", real)
             continue
         subdirs = []
         for entry in entries:
             try:
                 st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                stats.vanished += 1
-                continue
             except OSError as exc:
-                stats.unreadable += 1
-                log.warning(
-                    "cannot lstat %s: %s; skipped", os.fsdecode(entry.path), exc.strerror or exc
-                )
+                _count_failure(stats, exc, "cannot lstat %s: %s; skipped", entry.path)
                 continue
             if skip is not None and (st.st_dev, st.st_ino) == skip:
                 continue
