@@ -18,7 +18,7 @@ LINES = [
 
 def columns(fmt: Format = Format.BASE64, lines: list[bytes] = LINES) -> BlockColumns:
     block = b"".join(lines)
-    valid, _, bad = clean_block(fmt, block, 1)
+    valid, bad = clean_block(fmt, block, 1)
     assert not bad and valid == block
     return BlockColumns.of(fmt, block)
 
@@ -71,7 +71,7 @@ def test_wrstat_lines_have_the_same_columns(fmt: Format) -> None:
 )
 def test_numbers_beyond_64_bits_are_malformed(number: int, valid: bool) -> None:
     line = b"Zg==\t%d\t1\t1000\t-5\t-86400\t0\tf\t%d\t2\t1\n" % (number, number)
-    kept, _, bad = clean_block(Format.BASE64, line, 7)
+    kept, bad = clean_block(Format.BASE64, line, 7)
     assert (kept == line) is valid
     assert [n for n, _ in bad] == ([] if valid else [7])
     if valid:
@@ -81,8 +81,30 @@ def test_numbers_beyond_64_bits_are_malformed(number: int, valid: bool) -> None:
 @pytest.mark.parametrize("mtime", [2**63 - 1, -(2**63 - 1), 2**63])
 def test_times_are_64_bit_signed(mtime: int) -> None:
     line = b"Zg==\t1\t1\t1000\t0\t%d\t0\tf\t2\t1\t1\n" % mtime
-    kept, _, bad = clean_block(Format.BASE64, line, 1)
+    kept, bad = clean_block(Format.BASE64, line, 1)
     if mtime == 2**63:
         assert bad and not kept
     else:
         assert BlockColumns.of(Format.BASE64, kept).column("mtime").tolist() == [mtime]
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [10**15 - 1, 5],  # 15 digits: the widest column weighted in floating point
+        [10**15, 5],  # 16 digits: weighted as integers
+        [2**53 + 1, 2**53 - 1],  # where float64 would round
+        [7, 0],
+    ],
+)
+def test_numbers_either_side_of_the_float_width_exactly(sizes: list[int]) -> None:
+    lines = [b"Zg==\t%d\t1\t2\t3\t4\t5\tf\t6\t1\t8\n" % size for size in sizes]
+    assert columns(Format.BASE64, lines).column("size").tolist() == sizes
+
+
+def test_a_quoted_path_with_control_bytes_is_not_cut_at_them() -> None:
+    # wrstat quotes tabs and newlines but may leave other control bytes raw.
+    line = b'"a\x01\x08\x0b b"\t42\t1\t2\t3\t4\t5\tf\t6\t1\t8\t9\n'
+    c = columns(Format.WRSTAT, [line, line])
+    assert c.column("size").tolist() == [42, 42]
+    assert c.column("dev").tolist() == [8, 8]
