@@ -148,6 +148,24 @@ def test_line_numbers_stay_right_across_blocks(
     assert f"{path} line 3001: malformed" in caplog.text
 
 
+@pytest.mark.parametrize("block_size", [100, 333, 1000, 10**6])
+def test_blocks_are_whole_lines_in_order(tmp_path: Path, block_size: int) -> None:
+    # Lines shorter and longer than a block (one spans several), the last one unended.
+    lines = [r.line() for r in good_lines(40)]
+    lines[5] = Record(b"/lustre/scratch118/" + b"x" * 500, size=5).line()
+    data = b"".join(lines)
+    path = tmp_path / "20261120_118.dat.gz"
+    path.write_bytes(gzip.compress(data[:-1]))
+    with MpistatReader(InputFile.from_path(path), block_size=block_size) as reader:
+        blocks = list(reader.blocks())
+    assert b"".join(block for _, block in blocks) == data
+    assert all(block.endswith(b"\n") for _, block in blocks)
+    expected_first = 1
+    for first_line, block in blocks:
+        assert first_line == expected_first
+        expected_first += block.count(b"\n")
+
+
 def test_last_line_without_newline_counts(tmp_path: Path) -> None:
     path = tmp_path / "20261120_118.dat.gz"
     data = b"".join(r.line() for r in good_lines(3)).rstrip(b"\n")

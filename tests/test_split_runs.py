@@ -91,7 +91,7 @@ def test_field_runs_equal_clean_block_then_grouping(fmt: Format) -> None:
     for start, end in zip(cuts, cuts[1:], strict=False):
         block = b"".join(lines[start:end])
         runs, bad = field_runs(fmt, "gid", block, start + 1)
-        valid, _, expected_bad = clean_block(fmt, block, start + 1)
+        valid, expected_bad = clean_block(fmt, block, start + 1)
         assert bad == expected_bad
         assert runs == expected_runs(fmt, valid)
         if run_pattern(fmt, "gid", common=True).fullmatch(block) is None:
@@ -137,7 +137,7 @@ def test_run_pattern_names_a_field_of_the_format() -> None:
 @pytest.mark.parametrize("fmt", [Format.BASE64, Format.WRSTAT])
 def test_group_counts(fmt: Format) -> None:
     lines = [line for line in lines_of(fmt, seed=8, count=3000) if line.count(b"\t") >= 10]
-    valid, _, _ = clean_block(fmt, b"".join(lines), 1)
+    valid, _ = clean_block(fmt, b"".join(lines), 1)
     kinds = [line.split(b"\t")[7] for line in valid.splitlines()]
     assert count_directories(valid) == kinds.count(b"d") == valid.count(b"\td\t") > 100
     assert count_lines(valid) == len(kinds)

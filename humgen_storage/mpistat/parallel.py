@@ -126,7 +126,7 @@ def aggregate_file(
     reading_process = os.getpid()
 
     def fold(fmt: Format, block: bytes, first_line: int) -> tuple[None, Malformed]:
-        valid, _, bad = clean_block(fmt, block, first_line)
+        valid, bad = clean_block(fmt, block, first_line)
         partial.add_block(fmt, valid, first_line)  # in a helper: its own (forked) partial
         if on_local_fold is not None and os.getpid() == reading_process:
             on_local_fold(partial)
@@ -388,5 +388,5 @@ def map_blocks(
 def _cleaned(
     func: Callable[[Format, bytes], R], fmt: Format, block: bytes, first_line: int
 ) -> tuple[R, Malformed]:
-    valid, _, bad = clean_block(fmt, block, first_line)
+    valid, bad = clean_block(fmt, block, first_line)
     return func(fmt, valid), bad

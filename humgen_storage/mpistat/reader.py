@@ -217,16 +217,17 @@ def count_lines(data: bytes) -> int:
     return int(np.count_nonzero(np.frombuffer(data, np.uint8) == 10))
 
 
-def clean_block(
-    fmt: Format, data: bytes, first_line: int
-) -> tuple[bytes, int, list[tuple[int, str]]]:
-    """(the block's valid lines, its line count, its malformed lines). Pure."""
-    lines = count_lines(data)
+def clean_block(fmt: Format, data: bytes, first_line: int) -> tuple[bytes, list[tuple[int, str]]]:
+    """(the block's valid lines, its malformed lines). Pure.
+
+    Lines are not counted here: the reading process numbers blocks by their first line
+    anyway, and a count in every parsing process would be a pass over every byte again.
+    """
     if (
         block_pattern(fmt, common=True).fullmatch(data) is not None
         or block_pattern(fmt).fullmatch(data) is not None
     ):
-        return data, lines, []
+        return data, []
     good = []
     bad = []
     line_match = record_pattern(fmt, ()).fullmatch
@@ -235,7 +236,7 @@ def clean_block(
             bad.append((first_line + offset, explain_bad_line(fmt, line)))
         else:
             good.append(line)
-    return b"".join(line + b"\n" for line in good), lines, bad
+    return b"".join(line + b"\n" for line in good), bad
 
 
 @functools.lru_cache(maxsize=16)
@@ -290,7 +291,7 @@ def field_runs(
     runs = run_pattern(fmt, field, common=True).findall(data)
     if sum(map(len, map(_RUN, runs))) == len(data):  # the runs tile the block
         return runs, []
-    valid, _, bad = clean_block(fmt, data, first_line)
+    valid, bad = clean_block(fmt, data, first_line)
     return run_pattern(fmt, field).findall(valid), bad
 
 
@@ -406,7 +407,7 @@ class MpistatReader:
     def _check_root(self) -> None:
         end = self._first.find(b"\n")
         first_line = self._first if end < 0 else self._first[:end]
-        valid, _, bad = clean_block(self.format, first_line + b"\n", 1)
+        valid, bad = clean_block(self.format, first_line + b"\n", 1)
         if not valid:
             raise self._error(
                 f"line 1: the first record (the volume's root) is malformed: {bad[0][1]}"
@@ -454,24 +455,33 @@ class MpistatReader:
 
     def blocks(self) -> Iterator[tuple[int, bytes]]:
         """(number of the block's first line, newline-terminated lines), in file order."""
-        pending = self._first
-        self._first = b""
+        pending = b""  # the start of a line cut by the end of the previous chunk
         next_line = 1
-        while True:
-            chunk = self._read_chunk()
-            if not chunk:
-                break
-            pending += chunk
-            cut = pending.rfind(b"\n") + 1
+        for chunk in self._chunks():
+            cut = chunk.rfind(b"\n") + 1
             if cut == 0:  # a single line longer than the block size: keep reading
+                pending += chunk
                 continue
-            block, pending = pending[:cut], pending[cut:]
+            # A block is copied at most once: chunks are a few MiB, the cut line is short.
+            if pending:
+                block = b"".join((pending, memoryview(chunk)[:cut]))
+            else:
+                block = chunk if cut == len(chunk) else chunk[:cut]
+            pending = chunk[cut:]
             yield next_line, block
             next_line += count_lines(block)
         if pending:
             if not pending.endswith(b"\n"):
                 pending += b"\n"  # a last line without its newline still counts
             yield next_line, pending
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The decompressed data in chunks of the block size, the first one included."""
+        first, self._first = self._first, b""
+        if first:
+            yield first
+        while chunk := self._read_chunk():
+            yield chunk
 
     def record_bad_lines(self, bad: list[tuple[int, str]], total: int | None = None) -> None:
         """Count ``total`` (default: all of ``bad``) malformed lines; log the first few."""
@@ -489,8 +499,8 @@ class MpistatReader:
         """Valid rows per block: tuples of the captured fields (as bytes) in line order."""
         pattern = record_pattern(self.format, fields, whole_line)
         for first_line, block in self.blocks():
-            valid, lines, bad = clean_block(self.format, block, first_line)
-            self.lines += lines
+            valid, bad = clean_block(self.format, block, first_line)
+            self.lines += count_lines(block)
             if bad:
                 self.record_bad_lines(bad)
             yield pattern.findall(valid)
