@@ -45,6 +45,8 @@ MIB = 1024 * 1024
 ISSUE_GZIP_LINES_PER_S = 1.2e6
 ISSUE_LEGACY_LINES_PER_S = {"report": (210e3,), "inspect": (57e3, 144e3), "split": (56e3,)}
 ISSUE_TARGET_RATIO = {"report": 4.0, "inspect": 8.0, "split": 8.0}
+# Jobs that also get bench/legacy.py's lean loop as a second reference.
+LEAN_LOOPS = ("report",)
 RUNNER = "import sys; from humgen_storage.cli import main; sys.exit(main(sys.argv[1:]))"
 # What a job's stderr says when the job is not there (yet).
 NOT_AVAILABLE_MARKS = ("NotImplementedError", "invalid choice")
@@ -450,6 +452,8 @@ def issue_comparison(
         refs = []
         if job in legacy:
             refs.append(("this run's loop", (legacy[job],)))
+        if f"lean-{job}" in legacy:
+            refs.append(("lean loop", (legacy[f"lean-{job}"],)))
         refs.append(("issue, as quoted", issue))
         if scale:
             refs.append(("issue, scaled", tuple(x * scale for x in issue)))
@@ -732,6 +736,14 @@ def main(argv: list[str] | None = None) -> int:
             legacy, summary = run_legacy(ws, job, args.repeat)
             if legacy.ok:
                 legacy_rates[job] = dataset.lines / legacy.wall
+            if job in LEAN_LOOPS:
+                lean, _ = run_legacy(ws, f"lean-{job}", args.repeat)
+                if lean.ok:
+                    legacy_rates[f"lean-{job}"] = dataset.lines / lean.wall
+                checks.append(
+                    f"  {job}: lean loop (tight plain Python, no legacy overheads): "
+                    + (f"{_rate(dataset.lines, lean.wall)} lines/s" if lean.ok else lean.status)
+                )
         for workers in args.workers:
             result = run_job(ws, job, workers, args.repeat)
             print(row(job, workers, result, legacy, dataset))
