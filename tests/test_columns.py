@@ -108,3 +108,16 @@ def test_a_quoted_path_with_control_bytes_is_not_cut_at_them() -> None:
     c = columns(Format.WRSTAT, [line, line])
     assert c.column("size").tolist() == [42, 42]
     assert c.column("dev").tolist() == [8, 8]
+
+
+def test_line_starts_and_fields_compared_unparsed() -> None:
+    c = columns()
+    assert c.line_starts().tolist() == [0, len(LINES[0]), len(LINES[0]) + len(LINES[1])]
+    assert c.field_is("nlink", b"2").tolist() == [False, True, False]
+    assert c.field_is("nlink", b"1").tolist() == [False, False, True]
+    assert c.field_is("type", b"d").tolist() == [True, False, False]
+    # The last field of the block's last line, and a value longer than the other lines'.
+    assert c.field_is("dev", b"18446744073709551614").tolist() == [False, False, True]
+    assert c.field_is("dev", b"1").tolist() == [False, True, False]
+    assert c.unsigned("gid", np.array([2, 0])).tolist() == [7, 0]
+    assert c.times("mtime", np.array([], dtype=np.intp)).tolist() == []

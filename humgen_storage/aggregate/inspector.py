@@ -50,8 +50,9 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
+from humgen_storage.mpistat.columns import BlockColumns
 from humgen_storage.mpistat.paths import PathDecodeError
-from humgen_storage.mpistat.reader import FIELDS, Format
+from humgen_storage.mpistat.reader import Format
 
 # Requested from the reader in this (line) order.
 INSPECTOR_FIELDS = ("path", "size", "gid", "mtime", "type", "inode", "nlink", "dev")
@@ -276,15 +277,7 @@ class FileClassifier:
         return None
 
 
-# Positions of the fields in a line (the same in both formats; wrstat adds one at the end).
-_SIZE, _GID, _MTIME, _TYPE, _INODE, _NLINK, _DEV = (
-    FIELDS.index(name) for name in ("size", "gid", "mtime", "type", "inode", "nlink", "dev")
-)
-_TAB, _NEWLINE, _ZERO, _MINUS, _ONE = 9, 10, ord("0"), ord("-"), ord("1")
 _FILE, _DIRECTORY = ord("f"), ord("d")
-# The reader's validation keeps every number within 64 bits (2**64 - 1 has 20 digits).
-_MAX_DIGITS = 20
-_POWERS = 10 ** np.arange(_MAX_DIGITS - 1, -1, -1, dtype=np.uint64)
 _INT64_MAX = (1 << 63) - 1
 # Arrays of at least this many bytes that grow get their own memory mapping (_mapped).
 _MAPPED_AT_LEAST = 1 << 16
@@ -301,29 +294,6 @@ Positions = npt.NDArray[np.intp]
 Mask = npt.NDArray[np.bool_]
 Unsigned = npt.NDArray[np.uint64]
 Signed = npt.NDArray[np.int64]
-
-
-def _integers(
-    data: npt.NDArray[np.uint8], starts: Positions, ends: Positions, signed: bool = False
-) -> npt.NDArray[Any]:
-    """The decimal fields ``data[start:end]``: uint64, or int64 with a leading ``-``
-    allowed when ``signed``. Exact: every field is within 64 bits, and uint64
-    arithmetic is modulo 2**64, so the dot product below never loses a digit."""
-    if not len(starts):
-        return np.zeros(0, dtype=np.int64 if signed else np.uint64)
-    negative = data[starts] == _MINUS if signed else None
-    first_digit = starts if negative is None else starts + negative
-    width = min(int((ends - first_digit).max()), _MAX_DIGITS)
-    # Each field's digits, right-aligned in a (fields x width) matrix; the bytes left
-    # of a field (earlier fields, separators) count as 0.
-    positions = ends[:, None] + np.arange(-width, 0)
-    digits = (data[positions] - _ZERO).astype(np.uint64)
-    digits[positions < first_digit[:, None]] = 0
-    numbers = digits @ _POWERS[-width:]
-    if negative is None:
-        return numbers
-    magnitudes = numbers.astype(np.int64)  # at most 2**63 - 1: validated
-    return np.where(negative, -magnitudes, magnitudes)
 
 
 def _exact_sum(values: Unsigned) -> int:
@@ -785,21 +755,10 @@ class ProjectInspector:
         """
         if not block:
             return
-        data = np.frombuffer(block, dtype=np.uint8)
-        if fmt is Format.BASE64:
-            # Base64 and decimal fields: tab and newline are the only bytes below 11.
-            flat = np.flatnonzero(data < 11)
-        else:
-            flat = np.flatnonzero((data == _TAB) | (data == _NEWLINE))
-        # A clean line has one separator after each field: one row of them per line.
-        separators = flat.reshape(-1, len(fmt.field_names))
-        lines = len(separators)
-        starts = np.empty(lines, dtype=np.intp)
-        starts[0] = 0
-        starts[1:] = separators[:-1, -1] + 1
-
-        def numbers(name: int, rows: Positions, signed: bool = False) -> npt.NDArray[Any]:
-            return _integers(data, separators[rows, name - 1] + 1, separators[rows, name], signed)
+        columns = BlockColumns.of(fmt, block)
+        separators = columns.separators
+        lines = len(columns)
+        starts = columns.line_starts()
 
         def paths(rows: Positions) -> list[bytes]:
             return [
@@ -807,17 +766,16 @@ class ProjectInspector:
                 for s, e in zip(starts[rows].tolist(), separators[rows, 0].tolist(), strict=True)
             ]
 
-        kinds = data[separators[:, _TYPE - 1] + 1]
+        kinds = columns.column("type")
         is_file = kinds == _FILE
         inside = self._inside(block, starts)  # None: no prefix filter, every line
         # Files whose nlink is not written "1": 0 (no bytes), > 1 (hard-linked) or odd.
-        nlink_at = separators[:, _NLINK - 1] + 1
-        plain = (separators[:, _NLINK] - nlink_at == 1) & (data[nlink_at] == _ONE)
+        plain = columns.field_is("nlink", b"1")
         odd = np.flatnonzero(is_file & ~plain)
         files = is_file if inside is None else is_file & inside
         linked = empty = odd[:0]
         if len(odd):
-            counts = numbers(_NLINK, odd)
+            counts = columns.unsigned("nlink", odd)
             linked = odd[counts > 1]
             empty = odd[counts == 0]
             files[linked] = False  # placed by _add_links
@@ -830,12 +788,10 @@ class ProjectInspector:
             deleted[empty] = True
         for start in range(0, len(all_rows), _BATCH):
             rows = all_rows[start : start + _BATCH]
-            sizes = numbers(_SIZE, rows)
+            sizes = columns.unsigned("size", rows)
             if len(empty):
                 sizes[deleted[rows]] = 0
-            self._add_files(
-                rows + first_line, paths(rows), sizes, numbers(_MTIME, rows, signed=True)
-            )
+            self._add_files(rows + first_line, paths(rows), sizes, columns.times("mtime", rows))
 
         directories = kinds == _DIRECTORY
         all_rows = np.flatnonzero(directories if inside is None else directories & inside)
@@ -844,8 +800,8 @@ class ProjectInspector:
             self._add_directories(
                 rows + first_line,
                 paths(rows),
-                numbers(_MTIME, rows, signed=True),
-                numbers(_GID, rows),
+                columns.times("mtime", rows),
+                columns.unsigned("gid", rows),
             )
 
         if len(linked):
@@ -856,11 +812,11 @@ class ProjectInspector:
                 ]
             self._add_links(
                 linked + first_line,
-                numbers(_DEV, linked),
-                numbers(_INODE, linked),
+                columns.unsigned("dev", linked),
+                columns.unsigned("inode", linked),
                 fields,
-                numbers(_SIZE, linked),
-                numbers(_MTIME, linked, signed=True),
+                columns.unsigned("size", linked),
+                columns.times("mtime", linked),
             )
 
     def _inside(self, block: bytes, starts: Positions) -> Mask | None:

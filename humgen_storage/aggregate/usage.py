@@ -62,10 +62,10 @@ class UsageAggregate:
             return
         columns = BlockColumns.of(fmt, block)
         gid, size, nlink, mtime = (
-            columns.column("gid"),
-            columns.column("size"),
-            columns.column("nlink"),
-            columns.column("mtime"),
+            columns.unsigned("gid"),
+            columns.unsigned("size"),
+            columns.unsigned("nlink"),
+            columns.times("mtime"),
         )
         self.records += len(gid)
         linked = (nlink > 1) & (columns.column("type") != _DIRECTORY)
@@ -86,8 +86,8 @@ class UsageAggregate:
         if linked.any():
             rows = np.stack(
                 [
-                    columns.column("dev", linked),
-                    columns.column("inode", linked),
+                    columns.unsigned("dev", linked),
+                    columns.unsigned("inode", linked),
                     gid[linked],
                     size[linked],
                 ],

@@ -9,7 +9,7 @@ a (lines × width) matrix and multiplying by powers of ten.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,7 @@ _FLOAT_DIGITS = 15
 _SIGNED = frozenset({"atime", "mtime", "ctime"})
 
 Column = npt.NDArray[np.integer[Any]]  # int64 for times, uint64 otherwise
+Rows = npt.NDArray[np.bool_] | npt.NDArray[np.intp]  # a mask of lines, or their numbers
 
 
 @dataclass(frozen=True)
@@ -57,14 +58,43 @@ class BlockColumns:
     def __len__(self) -> int:
         return len(self.separators)
 
-    def column(self, name: str, rows: npt.NDArray[np.bool_] | None = None) -> Column:
+    def column(self, name: str, rows: Rows | None = None) -> Column:
         """Times as int64, other numbers as uint64, ``type`` as its byte's code
-        (``ord("d")`` for a directory); for the lines selected by ``rows`` when given."""
+        (``ord("d")`` for a directory); for the lines selected by ``rows`` (a mask or
+        line numbers within the block) when given."""
         index = self.fields.index(name)
         separators = self.separators if rows is None else self.separators[rows]
         if name == "type":  # one byte, right after the previous field's tab
             return self.data[separators[:, index - 1] + 1].astype(np.int64)
+        if not len(separators):
+            return np.zeros(0, dtype=np.int64 if name in _SIGNED else np.uint64)
         return _parse(self.data, separators, index, signed=name in _SIGNED)
+
+    def unsigned(self, name: str, rows: Rows | None = None) -> npt.NDArray[np.uint64]:
+        """``column`` for a field that is not a time."""
+        assert name not in _SIGNED and name != "type", name
+        return cast(npt.NDArray[np.uint64], self.column(name, rows))
+
+    def times(self, name: str, rows: Rows | None = None) -> npt.NDArray[np.int64]:
+        """``column`` for a time field (atime, mtime, ctime)."""
+        assert name in _SIGNED, name
+        return cast(npt.NDArray[np.int64], self.column(name, rows))
+
+    def line_starts(self) -> npt.NDArray[np.intp]:
+        """Where each line (its path field) starts in the block."""
+        starts = np.empty(len(self.separators), dtype=np.intp)
+        starts[:1] = 0
+        starts[1:] = self.separators[:-1, -1] + 1
+        return starts
+
+    def field_is(self, name: str, value: bytes) -> npt.NDArray[np.bool_]:
+        """Lines whose ``name`` field is exactly ``value`` (compared as bytes, unparsed)."""
+        index = self.fields.index(name)
+        starts = self.separators[:, index - 1] + 1
+        same = self.separators[:, index] - starts == len(value)
+        for offset, byte in enumerate(value):
+            same &= self.data[np.minimum(starts + offset, len(self.data) - 1)] == byte
+        return same
 
 
 def _parse(
