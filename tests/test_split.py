@@ -325,13 +325,13 @@ def test_unsafe_group_names_are_skipped_with_a_warning_and_written_with_id(
 # ------------------------------------------------------------------ bounded resources
 
 
-def _count_open_streams(mocker: Any) -> dict[str, int]:
-    """Wrap the part opener: how many streams are open at once, and process fds."""
-    real = groupfiles.open_member_stream
+def _count_open_parts(mocker: Any) -> dict[str, int]:
+    """Wrap the part opener: how many parts are open at once, and process fds."""
+    real = groupfiles.open_part_file
     state = {"open": 0, "max_open": 0, "opens": 0, "max_fds": 0, "max_output_fds": 0}
 
-    def counting(path: Path, level: int) -> Any:
-        stream = real(path, level)
+    def counting(path: Path) -> Any:
+        stream = real(path)
         state["opens"] += 1
         state["open"] += 1
         state["max_open"] = max(state["max_open"], state["open"])
@@ -353,7 +353,7 @@ def _count_open_streams(mocker: Any) -> dict[str, int]:
         stream.close = counted_close  # type: ignore[method-assign]
         return stream
 
-    mocker.patch.object(groupfiles, "open_member_stream", counting)
+    mocker.patch.object(groupfiles, "open_part_file", counting)
     return state
 
 
@@ -376,8 +376,8 @@ def test_more_groups_than_open_files(tmp_path: Path, mocker: Any) -> None:
         write_mpistat(site.mpistat, DAY, v, recs)
         for v, (recs, _) in zip(("118", "119"), volumes, strict=True)
     ]
-    state = _count_open_streams(mocker)
-    # Small read blocks: groups are flushed, evicted and reopened (a new gzip member)
+    state = _count_open_parts(mocker)
+    # Small read blocks: groups are flushed (a gzip member each), evicted and reopened
     # many times, as with a real volume of many 4 MiB blocks.
     mocker.patch.object(
         split_job, "MpistatReader", functools.partial(MpistatReader, block_size=64 * 1024)
@@ -411,7 +411,7 @@ def _gzip_members(data: bytes) -> int:
 
 
 def test_part_writer_bounds_memory_and_open_files(tmp_path: Path, mocker: Any) -> None:
-    state = _count_open_streams(mocker)
+    state = _count_open_parts(mocker)
     writer = GroupPartWriter(
         tmp_path / "parts",
         max_open_files=3,
@@ -428,8 +428,8 @@ def test_part_writer_bounds_memory_and_open_files(tmp_path: Path, mocker: Any) -
             lines_by_slot[slot] = lines
             expected.setdefault(f"g{slot}", []).extend(lines)
         writer.add_block(lines_by_slot, {})
-        # after each block the buffers are back under the budget, whatever the input size
-        assert writer._buffered <= 64 * 1024
+        # the buffers never hold more than the budget, whatever the input size
+        assert writer.buffered_bytes <= writer.buffer_bytes <= 64 * 1024
     parts = writer.close()
     assert state["max_open"] <= 3 and state["open"] == 0
     for stem, part in parts.items():

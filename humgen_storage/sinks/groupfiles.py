@@ -3,12 +3,13 @@
 Each pool worker splits one volume into its own *part* files, one per group, under
 ``<build dir>/.parts/<volume>/``. Lines are buffered per group in memory and written
 in large chunks: a group's buffer is written when it reaches ``group_flush_bytes``,
-and when all buffers together pass ``buffer_bytes`` the largest are written until
-half of that is left; so a worker's memory is bounded by the configuration, not by
-the input. Compressed streams are kept open in a least-recently-used cache of at
-most ``max_open_files`` handles; a stream evicted from the cache is finished, and
-reopening the part appends a new gzip member (a file of concatenated gzip members is
-one valid gzip file, RFC 1952 section 2.2).
+and when all buffers together fill ``buffer_bytes`` the largest are written until
+half of that is free. Each write is one complete gzip member appended to the part (a
+file of concatenated gzip members is one valid gzip file, RFC 1952 section 2.2), so
+no compressor outlives a write, and at most ``max_open_files`` parts are open at
+once (a least-recently-used cache). A worker's memory is thus bounded by the
+configuration, not by the input: the buffers are one fixed pool (``GroupPartWriter``)
+and the compressor state is one member's.
 
 The parent then joins each group's parts in volume order into ``<G>.dat.gz`` by
 concatenating their bytes: no recompression. Members carry no file name and mtime 0,
@@ -22,6 +23,7 @@ complete-looking directory behind.
 from __future__ import annotations
 
 import grp
+import mmap
 import os
 import pwd
 import secrets
@@ -30,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from humgen_storage.aggregate.selection import (
     GROUP_FILE_SUFFIX,
@@ -41,14 +43,13 @@ from humgen_storage.aggregate.selection import (
 )
 from humgen_storage.errors import JobFailed
 
-try:  # igzip is several times faster than zlib at its fastest levels.
-    from isal import igzip as _gzip
-    from isal import isal_zlib as _isal_zlib
+try:  # isal is several times faster than zlib at its fastest levels.
+    from isal import isal_zlib as _zlib
 
-    MAX_COMPRESS_LEVEL = _isal_zlib.ISAL_BEST_COMPRESSION
-    MIN_COMPRESS_LEVEL = _isal_zlib.ISAL_BEST_SPEED
+    MAX_COMPRESS_LEVEL = _zlib.ISAL_BEST_COMPRESSION
+    MIN_COMPRESS_LEVEL = _zlib.ISAL_BEST_SPEED
 except ImportError:  # pragma: no cover - depends on the installation
-    import gzip as _gzip  # type: ignore[no-redef]
+    import zlib as _zlib  # type: ignore[no-redef]
 
     MAX_COMPRESS_LEVEL = 9
     MIN_COMPRESS_LEVEL = 1
@@ -58,6 +59,10 @@ GROUP_DB_FILE = "groupfile"
 PASSWD_DB_FILE = "passwdfile"
 PARTS_DIR = ".parts"
 COPY_CHUNK = 4 * 1024 * 1024
+# The buffers' unit: a group's lines are held in chunks of this size (or smaller, for
+# a small budget), so its last, partly used chunk wastes little.
+CHUNK_BYTES = 64 * 1024
+_GZIP_WBITS = 16 + 15  # a gzip header and trailer around the deflate stream
 
 
 def effective_compress_level(configured: int) -> int:
@@ -66,33 +71,31 @@ def effective_compress_level(configured: int) -> int:
     return max(MIN_COMPRESS_LEVEL, min(MAX_COMPRESS_LEVEL, configured))
 
 
-class _MemberStream:
-    """One open part file and the gzip member being written to it."""
+class _PartFile:
+    """One open part file, to which whole gzip members are appended."""
 
-    def __init__(self, path: Path, level: int) -> None:
+    def __init__(self, path: Path) -> None:
         self.raw: IO[bytes] = open(path, "ab")  # noqa: SIM115 - closed in close()
-        try:
-            # No file name and mtime 0 in the header: reproducible bytes.
-            self.gzip: Any = _gzip.GzipFile(
-                filename="", mode="wb", fileobj=self.raw, compresslevel=level, mtime=0
-            )
-        except BaseException:
-            self.raw.close()
-            raise
 
-    def write(self, data: bytes | bytearray) -> None:
-        self.gzip.write(data)
+    def write_member(self, pieces: Iterable[bytes | memoryview], level: int) -> None:
+        """Compress ``pieces``, in order, into one complete gzip member."""
+        # A compressor per member, dropped once it is written: its state (~290 KiB with
+        # isal) lives for one write, not for as long as the part stays open (a stream
+        # per open part cost up to max_open_files of them). The header has no file
+        # name and mtime 0: reproducible bytes.
+        compressor = _zlib.compressobj(level, _zlib.DEFLATED, _GZIP_WBITS)
+        write = self.raw.write
+        for piece in pieces:
+            write(compressor.compress(piece))
+        write(compressor.flush())
 
     def close(self) -> None:
-        try:
-            self.gzip.close()  # writes the member's trailer (CRC, size)
-        finally:
-            self.raw.close()
+        self.raw.close()
 
 
-def open_member_stream(path: Path, level: int) -> _MemberStream:
-    """Open ``path`` for appending one gzip member. Module level so tests can count opens."""
-    return _MemberStream(path, level)
+def open_part_file(path: Path) -> _PartFile:
+    """Open ``path`` for appending gzip members. Module level so tests can count opens."""
+    return _PartFile(path)
 
 
 @dataclass
@@ -104,11 +107,30 @@ class PartInfo:
     dirs: int = 0
 
 
+class _Pending:
+    """One group's buffered lines: the pool chunks holding them, in order."""
+
+    __slots__ = ("chunks", "fill", "size")
+
+    def __init__(self) -> None:
+        self.chunks: list[int] = []  # chunk numbers in the pool
+        self.fill = 0  # bytes used in the last chunk
+        self.size = 0  # bytes buffered
+
+
 class GroupPartWriter:
     """Writes one volume's selected lines into one part file per group.
 
     Use ``slot(stem)`` once per group to get its number, then ``add_joined`` (or
     ``add_block``) with the lines of one input block grouped by slot, then ``close()``.
+
+    Lines are buffered in a pool of fixed-size chunks, one anonymous mapping of
+    ``buffer_bytes`` made once: a group holds a list of chunks, and a flush gives them
+    back for other groups to reuse. The buffers never go through malloc: a bytearray
+    per group, grown and replaced at each flush (sizes varying up to the flush size),
+    fragmented the heap, which kept growing with the input. Pages of the mapping are
+    only touched when first used, and freed chunks are reused first, so a small input
+    does not cost the whole budget.
     """
 
     def __init__(
@@ -122,15 +144,29 @@ class GroupPartWriter:
         self.directory = directory
         self.max_open_files = max(1, max_open_files)
         self.compress_level = effective_compress_level(compress_level)
-        self.buffer_bytes = buffer_bytes
         self.group_flush_bytes = group_flush_bytes
+        # Chunks of at most CHUNK_BYTES, and at least 16 of them: a group's last chunk
+        # is partly used, so small chunks waste less of the budget with many groups.
+        self.chunk_bytes = max(1024, min(CHUNK_BYTES, buffer_bytes // 16))
+        chunks = max(2, buffer_bytes // self.chunk_bytes)
+        self.buffer_bytes = chunks * self.chunk_bytes
         self.parts: list[PartInfo] = []
         self.stems: list[str] = []
         self._slots: dict[str, int] = {}
-        self._buffers: list[bytearray] = []
-        self._buffered = 0
-        self._open: OrderedDict[int, _MemberStream] = OrderedDict()
+        self._pending: list[_Pending] = []
+        # Private: the block workers, forked after this, neither share nor touch it.
+        self._pool: mmap.mmap | None = mmap.mmap(-1, self.buffer_bytes, flags=mmap.MAP_PRIVATE)
+        self._view = memoryview(self._pool)
+        # Free chunks, the next to use last: the lowest numbers first, then the most
+        # recently freed, so the pages touched are those of the most chunks ever in use.
+        self._free = list(range(chunks - 1, -1, -1))
+        self._open: OrderedDict[int, _PartFile] = OrderedDict()
         directory.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Memory the buffers hold: chunks in use, whole (never more than ``buffer_bytes``)."""
+        return self.buffer_bytes - len(self._free) * self.chunk_bytes
 
     def slot(self, stem: str) -> int:
         """The number of the group's part, allocated on first use."""
@@ -141,7 +177,7 @@ class GroupPartWriter:
             self.stems.append(stem)
             # Parts are named by number: the stem is only ever used for the final name.
             self.parts.append(PartInfo(self.directory / f"{number}.gz"))
-            self._buffers.append(bytearray())
+            self._pending.append(_Pending())
         return number
 
     def add_block(
@@ -162,64 +198,101 @@ class GroupPartWriter:
             part = self.parts[number]
             part.lines += lines
             part.dirs += dirs
-            buffer = self._buffers[number]
-            if not buffer and len(data) >= flush_at:
-                self._stream(number).write(data)  # large enough already: no copy
+            pending = self._pending[number]
+            if not pending.size and len(data) >= flush_at:
+                self._write(number, (data,))  # large enough already: no copy
                 continue
-            buffer += data
-            self._buffered += len(data)
-            if len(buffer) >= flush_at:
+            self._buffer(pending, data)
+            if pending.size >= flush_at:
                 self._flush(number)
-        if self._buffered > self.buffer_bytes:
-            self._relieve_pressure()
+
+    def _buffer(self, pending: _Pending, data: bytes) -> None:
+        """Copy ``data`` to the end of a group's chunks, taking free chunks as needed."""
+        chunk_bytes, view = self.chunk_bytes, self._view
+        size = len(data)
+        done = 0
+        with memoryview(data) as source:
+            while done < size:
+                if not pending.chunks or pending.fill == chunk_bytes:
+                    if not self._free:
+                        # May write this very group's lines so far: order is kept.
+                        self._relieve_pressure()
+                    pending.chunks.append(self._free.pop())
+                    pending.fill = 0
+                take = min(chunk_bytes - pending.fill, size - done)
+                start = pending.chunks[-1] * chunk_bytes + pending.fill
+                view[start : start + take] = source[done : done + take]
+                pending.fill += take
+                pending.size += take
+                done += take
 
     def _relieve_pressure(self) -> None:
-        # Many groups each below the flush size: write the largest until half the
-        # budget is free, so that pressure is relieved in few, large writes.
-        target = self.buffer_bytes // 2
+        # Every chunk in use, most groups below the flush size: write the largest until
+        # half the pool is free, so that pressure is relieved in few, large writes.
+        target = max(1, (self.buffer_bytes // self.chunk_bytes) // 2)
         by_size = sorted(
-            range(len(self._buffers)), key=lambda n: len(self._buffers[n]), reverse=True
+            range(len(self._pending)), key=lambda n: self._pending[n].size, reverse=True
         )
         for number in by_size:
-            if self._buffered <= target or not self._buffers[number]:
+            if len(self._free) >= target or not self._pending[number].size:
                 break
             self._flush(number)
 
-    def _stream(self, number: int) -> _MemberStream:
-        stream = self._open.get(number)
-        if stream is not None:
+    def _part_file(self, number: int) -> _PartFile:
+        part_file = self._open.get(number)
+        if part_file is not None:
             self._open.move_to_end(number)
-            return stream
+            return part_file
         while len(self._open) >= self.max_open_files:
             _, oldest = self._open.popitem(last=False)
             oldest.close()
-        stream = open_member_stream(self.parts[number].path, self.compress_level)
-        self._open[number] = stream
-        return stream
+        part_file = open_part_file(self.parts[number].path)
+        self._open[number] = part_file
+        return part_file
+
+    def _write(self, number: int, pieces: Iterable[bytes | memoryview]) -> None:
+        self._part_file(number).write_member(pieces, self.compress_level)
 
     def _flush(self, number: int) -> None:
-        buffer = self._buffers[number]
-        if not buffer:
+        """Write a group's buffered lines as one gzip member; its chunks are free again."""
+        pending = self._pending[number]
+        if not pending.size:
             return
-        self._stream(number).write(buffer)
-        self._buffered -= len(buffer)
-        # A new buffer rather than clear(): the stream may still refer to the old one.
-        self._buffers[number] = bytearray()
+        chunk_bytes, view, chunks = self.chunk_bytes, self._view, pending.chunks
+        ends = [chunk_bytes] * (len(chunks) - 1) + [pending.fill]
+        self._write(
+            number,
+            (
+                view[c * chunk_bytes : c * chunk_bytes + end]
+                for c, end in zip(chunks, ends, strict=True)
+            ),
+        )
+        self._free.extend(reversed(chunks))
+        chunks.clear()
+        pending.fill = pending.size = 0
 
     def close(self) -> dict[str, PartInfo]:
-        """Write every buffer, finish every stream; the parts by group stem."""
+        """Write every buffer, close every part file; the parts by group stem."""
         try:
-            for number in range(len(self._buffers)):
+            for number in range(len(self._pending)):
                 self._flush(number)
         finally:
             self.abort()
         return dict(zip(self.stems, self.parts, strict=True))
 
     def abort(self) -> None:
-        """Close every open stream (the parts are left for the caller to remove)."""
+        """Close every open part file and free the buffers (the parts are left for the
+        caller to remove)."""
         while self._open:
-            _, stream = self._open.popitem(last=False)
-            stream.close()
+            _, part_file = self._open.popitem(last=False)
+            part_file.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                self._view.release()
+                pool.close()
+            except BufferError:  # a view still held (by a traceback): freed with it
+                pass
 
 
 # ----------------------------------------------------------------- joining parts
