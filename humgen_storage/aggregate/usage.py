@@ -44,6 +44,25 @@ def _group_starts(
     return order, np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
 
 
+def _first_of_each_inode(rows: LinkRows) -> npt.NDArray[np.intp]:
+    """Positions of the first row of each (dev, inode), in row order.
+
+    A stable sort by (dev, inode) puts each inode's rows together in row order, so the
+    first of each run is its earliest. (``np.unique(..., axis=0)`` does the same through
+    a structured view: several times slower, and twice the temporary memory.)
+    """
+    dev, inode = rows[:, 0], rows[:, 1]
+    order = np.lexsort((inode, dev))
+    first = np.empty(len(order), dtype=bool)
+    first[:1] = True
+    dev_sorted = dev[order]
+    np.not_equal(dev_sorted[1:], dev_sorted[:-1], out=first[1:])
+    del dev_sorted
+    inode_sorted = inode[order]
+    first[1:] |= inode_sorted[1:] != inode_sorted[:-1]
+    return np.sort(order[first])
+
+
 @dataclass
 class UsageAggregate:
     """Partial per-gid sums for one volume."""
@@ -102,11 +121,10 @@ class UsageAggregate:
         """Keep one row per (dev, inode); all names of an inode carry its gid and size."""
         if not self.link_chunks:
             return _no_links()
-        rows = (
-            np.concatenate(self.link_chunks) if len(self.link_chunks) > 1 else self.link_chunks[0]
-        )
-        _, first = np.unique(rows[:, :2], axis=0, return_index=True)
-        rows = rows[np.sort(first)]
+        chunks, self.link_chunks = self.link_chunks, []
+        rows = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+        del chunks  # the rows are in ``rows`` now: the chunks' memory goes back first
+        rows = rows[_first_of_each_inode(rows)]
         self.link_chunks = [rows]
         self._link_rows = self._compacted_rows = len(rows)
         return rows
