@@ -393,6 +393,33 @@ def test_undecodable_paths_are_counted_and_logged_with_their_lines(
         inspect.inspect_volume(strict)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_undecodable_path_after_malformed_lines_is_logged_with_its_own_line(
+    tmp_path: Path, records: list[Record], caplog: pytest.LogCaptureFixture, workers: int
+) -> None:
+    directory = MDTS[0] + b"/projects/p0/"
+    good = records[1].line(Format.BASE64)
+    prefix = binascii.b2a_base64(directory[: len(directory) // 3 * 3], newline=False)
+    undecodable = prefix + b"QQ" + good[good.index(b"\t") :]
+    # Two malformed lines, then the undecodable path, all in the same block.
+    path = write(tmp_path, records, Format.BASE64, {50: b"bad\n", 55: b"bad\n", 60: undecodable})
+    task = inspect.VolumeTask(
+        source=InputFile.from_path(path),
+        roots=ROOTS,
+        file_classes=CLASSES,
+        depth=2,
+        max_bad_fraction=0.01,
+        log_bad_lines=5,
+        block_workers=workers,
+    )
+    caplog.set_level(logging.INFO)
+    inspect.inspect_volume(task)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"{path} line 51: malformed" in m for m in messages)
+    assert any(f"{path} line 57: malformed" in m for m in messages)
+    assert [m for m in messages if "skipped a record" in m and f"{path} line 63:" in m]
+
+
 def test_partial_is_picklable_after_blocks(tmp_path: Path, records: list[Record]) -> None:
     path = write(tmp_path, records, Format.WRSTAT)
     fmt, mtime, blocks = blocks_of(path, 4000)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from humgen_storage.aggregate.usage import UsageAggregate
-from humgen_storage.mpistat.parallel import aggregate_file, map_blocks, map_raw_blocks
-from humgen_storage.mpistat.reader import InputFile, MpistatReader
+from humgen_storage.mpistat.parallel import Malformed, aggregate_file, map_raw_blocks, valid_runs
+from humgen_storage.mpistat.reader import Format, InputFile, MpistatReader, clean_block
 from humgen_storage.mpistat.writer import Record
 from tests.helpers import write_mpistat
 
@@ -91,12 +91,13 @@ def test_directories_are_never_kept_in_the_link_table(tmp_path: Path) -> None:
     assert result.totals()[5].used == 501 * 4096 + 100
 
 
-def _group_lines(fmt: object, block: bytes) -> list[bytes]:
-    return [line for line in block.split(b"\n") if line]
+def _clean_lines(fmt: Format, block: bytes, first_line: int) -> tuple[list[bytes], Malformed]:
+    valid, bad = clean_block(fmt, block, first_line)
+    return [line for line in valid.split(b"\n") if line], bad
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
-def test_map_blocks_keeps_file_order_and_counts_bad_lines(tmp_path: Path, workers: int) -> None:
+def test_map_raw_blocks_keeps_file_order_and_counts_bad_lines(tmp_path: Path, workers: int) -> None:
     good = records(5000)
     path = write_mpistat(
         tmp_path,
@@ -106,7 +107,7 @@ def test_map_blocks_keeps_file_order_and_counts_bad_lines(tmp_path: Path, worker
         extra_lines=[b"bad\n"] + [r.line() for r in good[2000:]],
     )
     with MpistatReader(InputFile.from_path(path), block_size=1500, max_bad_fraction=0.01) as reader:
-        lines = [line for chunk in map_blocks(reader, _group_lines, workers) for line in chunk]
+        lines = [line for chunk in map_raw_blocks(reader, _clean_lines, workers) for line in chunk]
     assert lines == [r.line()[:-1] for r in good]  # byte for byte, in input order
     assert (reader.lines, reader.bad_lines) == (5002, 1)
 
@@ -195,3 +196,20 @@ def test_bad_line_samples_stay_bounded_and_keep_the_first() -> None:
     assert total.bad == 5000 * 30
     assert len(total.samples) == _KEEP_BAD
     assert [n for n, _ in total.samples] == list(range(_KEEP_BAD))
+
+
+def test_valid_runs_number_the_lines_after_malformed_ones() -> None:
+    lines = [b"%d\n" % n for n in range(1, 11)]  # line n holds n
+    block = b"".join(lines)
+    assert list(valid_runs(block, 1, [])) == [(1, block)]
+    for bad in ([1], [3], [10], [3, 4], [2, 5, 9], [1, 10], list(range(1, 11))):
+        valid = b"".join(line for n, line in enumerate(lines, 1) if n not in bad)
+        runs = list(valid_runs(valid, 1, [(n, "bad") for n in bad]))
+        numbered = [
+            (first + offset, line)
+            for first, run in runs
+            for offset, line in enumerate(run.splitlines(keepends=True))
+        ]
+        assert numbered == [(int(line), line) for line in lines if int(line) not in bad]
+        assert all(run for _, run in runs)
+    assert list(valid_runs(b"7\n", 5, [(6, "bad")])) == [(5, b"7\n")]

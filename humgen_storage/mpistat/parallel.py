@@ -7,7 +7,7 @@ shared memory (``_MapHelpers``), not pickled through a queue. Blocks are either
 
 - mapped to a result that is yielded in file order (``map_raw_blocks``, for output
   that must keep the input's order; the function validates the block itself, in the
-  pass it makes anyway, and ``map_blocks`` is the same after ``clean_block``), or
+  pass it makes anyway), or
 - validated (``clean_block``) and folded into each process's own partial aggregate,
   merged exactly at the end (``aggregate_file``: the aggregates define ``merge``;
   hard-link tables are unions or keep the earliest name, so an inode seen by two
@@ -18,7 +18,6 @@ Memory is bounded: at most ``4 × (workers - 1) + 2`` blocks are in flight.
 
 from __future__ import annotations
 
-import functools
 import mmap
 import multiprocessing
 import os
@@ -127,7 +126,9 @@ def aggregate_file(
 
     def fold(fmt: Format, block: bytes, first_line: int) -> tuple[None, Malformed]:
         valid, bad = clean_block(fmt, block, first_line)
-        partial.add_block(fmt, valid, first_line)  # in a helper: its own (forked) partial
+        # In a helper: its own (forked) partial.
+        for run_first_line, run in valid_runs(valid, first_line, bad):
+            partial.add_block(fmt, run, run_first_line)
         if on_local_fold is not None and os.getpid() == reading_process:
             on_local_fold(partial)
         return None, bad
@@ -138,6 +139,33 @@ def aggregate_file(
     for other in finals:
         partial.merge(other)
     return partial
+
+
+def valid_runs(valid: bytes, first_line: int, bad: Malformed) -> Iterator[tuple[int, bytes]]:
+    """A block's valid lines as runs of consecutive lines, each with the number of its
+    first line: the whole block when nothing was malformed.
+
+    A partial numbers a block's records from ``first_line``: with malformed lines taken
+    out, the lines after them would get numbers too low (in logs, and in the order that
+    picks a hard link's first name), so each run of valid lines gets its own.
+    """
+    if not bad:
+        yield first_line, valid
+        return
+    import numpy as np  # only on this slow path (bad input)
+
+    line_ends = np.flatnonzero(np.frombuffer(valid, dtype=np.uint8) == 10) + 1
+    taken = 0  # valid lines already yielded
+    line = first_line  # the number of the next valid line
+    for bad_line, _ in bad:
+        before = bad_line - line  # valid lines between the previous bad line and this one
+        if before > 0:
+            start = int(line_ends[taken - 1]) if taken else 0
+            yield line, valid[start : int(line_ends[taken + before - 1])]
+            taken += before
+        line = bad_line + 1
+    if taken < len(line_ends):
+        yield line, valid[int(line_ends[taken - 1]) if taken else 0 :]
 
 
 # -- map_blocks ----------------------------------------------------------------------------
@@ -375,18 +403,3 @@ def map_raw_blocks(
     # Blocks are numbered by their first line: only the last one needs counting.
     counts.lines = last_line - 1 + count_lines(last_block)
     counts.settle(reader)
-
-
-def map_blocks(
-    reader: MpistatReader, func: Callable[[Format, bytes], R], workers: int = 1
-) -> Iterator[R]:
-    """``func(format, valid_lines)`` for every block (validated by ``clean_block``),
-    as ``map_raw_blocks`` computes and yields them."""
-    return map_raw_blocks(reader, functools.partial(_cleaned, func), workers)
-
-
-def _cleaned(
-    func: Callable[[Format, bytes], R], fmt: Format, block: bytes, first_line: int
-) -> tuple[R, Malformed]:
-    valid, bad = clean_block(fmt, block, first_line)
-    return func(fmt, valid), bad
