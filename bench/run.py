@@ -449,7 +449,7 @@ def issue_comparison(
         if not mine:
             continue
         issue = ISSUE_LEGACY_LINES_PER_S[job]
-        refs = []
+        refs: list[tuple[str, tuple[float, ...]]] = []
         if job in legacy:
             refs.append(("this run's loop", (legacy[job],)))
         if f"lean-{job}" in legacy:
@@ -644,6 +644,13 @@ def _workers(text: str) -> list[int]:
     return list(dict.fromkeys(values))
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        return list(dict.fromkeys(int(item) for item in _list(text)))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cores = (
         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -653,7 +660,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Benchmark report, inspect and split against legacy-style loops on synthetic input.",
     )
     parser.add_argument(
-        "--lines", type=int, required=True, help="records in the synthetic input (>= 1000)"
+        "--lines",
+        type=_sizes,
+        required=True,
+        help="records in the synthetic input (>= 1000); a comma-separated list runs each "
+        "size in turn and compares their memory",
     )
     parser.add_argument(
         "--jobs",
@@ -684,22 +695,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-legacy", action="store_true", help="skip the legacy-style reference loops"
     )
     args = parser.parse_args(argv)
-    if args.lines < 1000:
+    if min(args.lines) < 1000:
         parser.error("--lines must be at least 1000")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    bench_started = time.perf_counter()
-    for line in machine_summary():
-        print(line)
-    sys.stdout.flush()
-
+def run_size(args: argparse.Namespace, lines: int) -> dict[tuple[str, int], Result]:
+    """Every job and worker count, and the reference loops, on one input size."""
     dataset, generated = generate.ensure_dataset(
-        args.data_dir.resolve(), args.lines, args.seed, args.regenerate
+        args.data_dir.resolve(), lines, args.seed, args.regenerate
     )
     how = f"generated in {dataset.generate_seconds:.1f} s" if generated else "reused"
     print(
@@ -708,11 +714,11 @@ def main(argv: list[str] | None = None) -> int:
         f"seed {dataset.seed}"
     )
     gzip_rate: float | None = None
-    for name, seconds, lines, size in decompression(dataset.mpistat, args.repeat):
+    for name, seconds, count, size in decompression(dataset.mpistat, args.repeat):
         if name == "gzip":
-            gzip_rate = lines / seconds
+            gzip_rate = count / seconds
         print(
-            f"decompression only ({name}): {_rate(lines, seconds)} lines/s, {_mbs(size, seconds)} MB/s "
+            f"decompression only ({name}): {_rate(count, seconds)} lines/s, {_mbs(size, seconds)} MB/s "
             f"({seconds:.2f} s)"
         )
     sys.stdout.flush()
@@ -726,7 +732,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(HEADER)
     checks: list[str] = []
-    rates: dict[tuple[str, int], float] = {}
+    results: dict[tuple[str, int], Result] = {}
     legacy_rates: dict[str, float] = {}
     for job in args.jobs:
         summary: dict[str, Any]
@@ -746,9 +752,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
         for workers in args.workers:
             result = run_job(ws, job, workers, args.repeat)
+            results[(job, workers)] = result
             print(row(job, workers, result, legacy, dataset))
-            if result.ok:
-                rates[(job, workers)] = dataset.lines / result.wall
             sys.stdout.flush()
             check = job_check(ws, job, result, summary, workers)
             if check:
@@ -763,11 +768,62 @@ def main(argv: list[str] | None = None) -> int:
     if checks:
         print("\nchecks (job output vs the reference loop):")
         print("\n".join(checks))
+    rates = {key: dataset.lines / r.wall for key, r in results.items() if r.ok}
     for line in issue_comparison(rates, gzip_rate, legacy_rates):
         print(line)
+    for line in scaling(rates):
+        print(line)
+    return results
+
+
+def scaling(rates: dict[tuple[str, int], float]) -> list[str]:
+    """Issue #7's scaling target: the report with more workers against one worker."""
+    one = rates.get(("report", 1))
+    more = sorted(w for (job, w) in rates if job == "report" and w > 1)
+    if one is None or not more:
+        return []
+    return [
+        f"  report   workers {w} / 1: {rates[('report', w)] / one:.2f}x  (target >= 1.6x with 2)"
+        for w in more
+    ]
+
+
+def memory_growth(sizes: list[int], by_size: dict[int, dict[tuple[str, int], Result]]) -> list[str]:
+    """Issue #7's memory target: peak RSS per process at the largest size against the smallest."""
+    small, large = min(sizes), max(sizes)
+    out = [
+        "",
+        f"memory (issue #7: peak RSS per process at {large:,} lines <= 1.2x at {small:,}, "
+        "and under 500 MiB):",
+    ]
+    for key, before in by_size[small].items():
+        after = by_size[large].get(key)
+        if after is None or not before.ok or not after.ok:
+            continue
+        job, workers = key
+        low, high = before.peak_process_kib / 1024, after.peak_process_kib / 1024
+        out.append(f"  {job:<8} w={workers}: {low:,.0f} -> {high:,.0f} MiB, {high / low:.2f}x")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    bench_started = time.perf_counter()
+    for line in machine_summary():
+        print(line)
+    sys.stdout.flush()
+    by_size: dict[int, dict[tuple[str, int], Result]] = {}
+    for number, lines in enumerate(args.lines):
+        if number:
+            print()
+        by_size[lines] = run_size(args, lines)
+    if len(args.lines) > 1:
+        for line in memory_growth(args.lines, by_size):
+            print(line)
     print(
         f"\nload average after the run: {load_average()}; "
-        f"benchmark took {time.perf_counter() - bench_started:.0f} s; logs in {ws.run_dir / 'logs'}"
+        f"benchmark took {time.perf_counter() - bench_started:.0f} s; "
+        f"logs in {args.data_dir.resolve()}/n<lines>-s{args.seed}/run/logs"
     )
     return 0
 
