@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 
 import numpy as np
@@ -14,7 +15,7 @@ from humgen_storage.mpistat.writer import Record
 
 
 def test_links_count_once_across_many_compactions(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(usage, "_COMPACT_AT_LEAST", 8)  # compact every few blocks
+    monkeypatch.setattr(usage, "_FIRST_LINK_ROWS", 8)  # compact and grow every few blocks
     rng = random.Random(7)
     # 300 inodes on two devices (the same inode number on both), each named 2-3 times
     # at random places; every name carries the inode's gid and size.
@@ -38,7 +39,7 @@ def test_links_count_once_across_many_compactions(monkeypatch: pytest.MonkeyPatc
     assert {g: t.used for g, t in aggregate.totals().items()} == expected
     assert aggregate.multi_link_inodes() == len(inodes)
     # One row per inode, and each is its first name's row, in input order.
-    rows = aggregate.link_chunks[0]
+    rows = aggregate.link_rows()
     first_seen = list(dict.fromkeys((dev, ino) for dev, ino, _, _ in names))
     assert [tuple(r) for r in rows[:, :2].tolist()] == first_seen
 
@@ -57,3 +58,14 @@ def test_first_of_each_inode_keeps_the_earliest_row() -> None:
     )
     assert usage._first_of_each_inode(rows).tolist() == [0, 1, 3, 4]
     assert usage._first_of_each_inode(rows[:0]).tolist() == []
+
+
+def test_a_pickled_partial_carries_its_rows_not_its_spare_room() -> None:
+    aggregate = UsageAggregate(reference=10)
+    lines = [Record(b"/x/%d" % n, size=7, gid=3, inode=n % 5, nlink=2).line() for n in range(40)]
+    aggregate.add_block(Format.BASE64, b"".join(lines))
+    copy = pickle.loads(pickle.dumps(aggregate))
+    assert len(copy._links) == copy._link_count == 5
+    assert copy.totals() == aggregate.totals()
+    copy.add_block(Format.BASE64, b"".join(lines))  # it grows again after unpickling
+    assert copy.multi_link_inodes() == 5

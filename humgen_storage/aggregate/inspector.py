@@ -41,7 +41,6 @@ import array
 import binascii
 import bisect
 import math
-import mmap
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
+from humgen_storage.aggregate.mapped import mapped_zeros
 from humgen_storage.mpistat.columns import BlockColumns
 from humgen_storage.mpistat.paths import PathDecodeError
 from humgen_storage.mpistat.reader import Format
@@ -279,8 +279,6 @@ class FileClassifier:
 
 _FILE, _DIRECTORY = ord("f"), ord("d")
 _INT64_MAX = (1 << 63) - 1
-# Arrays of at least this many bytes that grow get their own memory mapping (_mapped).
-_MAPPED_AT_LEAST = 1 << 16
 # Below any valid mtime (the reader allows -(2**63 - 1) at the least): "none seen yet".
 _NO_MTIME = np.iinfo(np.int64).min
 # A row's gid order key when no directory record has named it yet.
@@ -303,30 +301,13 @@ def _exact_sum(values: Unsigned) -> int:
     return (high << 32) + low
 
 
-def _mapped(count: int, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
-    """``count`` zeros; a large array gets memory mapped for it alone.
-
-    For the long-lived arrays that grow (the rows' cells, the link table): their
-    spare room costs nothing until written, and all of it goes back to the system
-    when the array is freed. From the C heap instead, they end up between the
-    blocks' temporaries, and the heap keeps the space those leave resident (measured
-    for the link table: three times its size).
-    """
-    dtype = np.dtype(dtype)
-    size = count * dtype.itemsize
-    if size < _MAPPED_AT_LEAST:
-        return np.zeros(count, dtype=dtype)
-    # Private: a forked process (mpistat.parallel) gets its own copy, as of the heap.
-    return np.frombuffer(mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE), dtype=dtype)
-
-
 @dataclass
 class UndecodablePaths:
     """Path fields under a root's prefix that could not be decoded (skipped, counted).
 
-    ``examples`` are the (line, reason) of the first few in input order. The line is
-    the block's first line plus the record's position among the block's valid lines:
-    exact unless the block also held malformed lines, and then never past the real one.
+    ``examples`` are the (line, reason) of the first few in input order, with the
+    record's line number in the file (``mpistat.parallel.valid_runs`` numbers the
+    lines after a malformed one).
     """
 
     count: int = 0
@@ -365,7 +346,7 @@ class _ByteCells:
         """A copy with room for ``capacity`` rows (the first ones kept)."""
         copy = _ByteCells(self.cells.shape[1])
         columns = self.cells.shape[1]
-        copy.cells = _mapped(capacity * columns, np.int64).reshape(capacity, columns)
+        copy.cells = mapped_zeros((capacity, columns), np.int64)
         kept = min(capacity, len(self.cells))
         copy.cells[:kept] = self.cells[:kept]
         copy.spill = dict(self.spill)
@@ -449,7 +430,7 @@ class _RowTable:
 
     def _grow(self, capacity: int) -> None:
         def grown(values: npt.NDArray[Any], fill: int) -> npt.NDArray[Any]:
-            bigger = _mapped(capacity, values.dtype)
+            bigger = mapped_zeros(capacity, values.dtype)
             bigger[: len(values)] = values
             if fill:
                 bigger[len(values) :] = fill
@@ -509,7 +490,7 @@ _MOVED_AT_ONCE = 1 << 16  # table rows moved up in one step of a merge (512 KiB 
 
 
 def _link_columns(capacity: int) -> LinkColumns:
-    return {name: _mapped(capacity, dtype) for name, dtype in _LINK_FIELDS}
+    return {name: mapped_zeros(capacity, dtype) for name, dtype in _LINK_FIELDS}
 
 
 class _LinkTable:
@@ -631,7 +612,7 @@ class _LinkTable:
             return
         capacity = max(count, 2 * capacity, _PENDING_NAMES)
         for name, values in self.table.items():
-            bigger = _mapped(capacity, values.dtype)
+            bigger = mapped_zeros(capacity, values.dtype)
             bigger[: self.count] = values[: self.count]
             self.table[name] = bigger  # one column at a time: the old one goes now
 

@@ -7,10 +7,11 @@ is made per record.
 Hard links: an inode with nlink > 1 counts once per volume. Directories always have
 nlink >= 2 but appear once in a crawl (they cannot be hard-linked), so they are
 summed directly. Every other multi-link record is kept aside as one packed row
-(dev, inode, gid, size: 32 bytes) and the rows are deduplicated by (dev, inode) with
-``np.unique`` whenever they have doubled, and at the end. Partial aggregates of one
-volume (from parallel workers) merge exactly: the union of their rows still counts
-each inode once. Memory grows with groups and multi-link inodes only.
+(dev, inode, gid, size: 32 bytes) in a table of its own memory mapping
+(``mapped.py``), deduplicated by (dev, inode) in place whenever it fills, and grown
+when that leaves it more than half full. Partial aggregates of one volume (from
+parallel workers) merge exactly: the union of their rows still counts each inode
+once. Memory grows with groups and multi-link inodes only.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from humgen_storage.aggregate.mapped import mapped_zeros
 from humgen_storage.mpistat.columns import BlockColumns
 from humgen_storage.mpistat.reader import Format
 
 _DIRECTORY = ord("d")
 _NO_MTIME = np.iinfo(np.int64).min
-_COMPACT_AT_LEAST = 1 << 16  # link rows before the first deduplication
+_FIRST_LINK_ROWS = 1 << 16  # link rows the table holds at first
 
 LinkRows = npt.NDArray[np.uint64]  # shape (n, 4): dev, inode, gid, size
 
@@ -70,10 +72,22 @@ class UsageAggregate:
     reference: int  # the input file's mtime, in whole seconds: newer mtimes are ignored
     used: dict[int, int] = field(default_factory=dict)
     newest_mtime: dict[int, int] = field(default_factory=dict)
-    link_chunks: list[LinkRows] = field(default_factory=list)
     records: int = 0
-    _link_rows: int = 0  # rows in link_chunks
-    _compacted_rows: int = 0  # rows left by the last deduplication
+    # Multi-link rows: the first ``_link_count`` rows of ``_links`` are in use.
+    _links: LinkRows = field(default_factory=_no_links)
+    _link_count: int = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A helper's partial travels pickled: its rows in use, not the table's spare room.
+        rows = self.link_rows()  # compacts first: the count below is the rows'
+        state = dict(self.__dict__)
+        state["_links"] = rows
+        return state
+
+    def link_rows(self) -> LinkRows:
+        """One row (dev, inode, gid, size) per multi-link inode, in order of first name."""
+        self._compact()
+        return self._links[: self._link_count]
 
     def add_block(self, fmt: Format, block: bytes, first_line: int = 1) -> None:
         """Fold in a block of validated lines."""
@@ -112,25 +126,28 @@ class UsageAggregate:
                 ],
                 axis=1,
             )
-            self.link_chunks.append(rows)
-            self._link_rows += len(rows)
-            if self._link_rows > max(2 * self._compacted_rows, _COMPACT_AT_LEAST):
-                self._compact()
+            self._add_links(rows)
 
-    def _compact(self) -> LinkRows:
+    def _add_links(self, rows: LinkRows) -> None:
+        if self._link_count + len(rows) > len(self._links):
+            self._compact()
+            needed = self._link_count + len(rows)
+            if needed > len(self._links) // 2:  # room for as many again, at least
+                bigger = mapped_zeros((max(2 * needed, _FIRST_LINK_ROWS), 4), np.uint64)
+                bigger[: self._link_count] = self._links[: self._link_count]
+                self._links = bigger
+        self._links[self._link_count : self._link_count + len(rows)] = rows
+        self._link_count += len(rows)
+
+    def _compact(self) -> None:
         """Keep one row per (dev, inode); all names of an inode carry its gid and size."""
-        if not self.link_chunks:
-            return _no_links()
-        chunks, self.link_chunks = self.link_chunks, []
-        rows = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
-        del chunks  # the rows are in ``rows`` now: the chunks' memory goes back first
-        rows = rows[_first_of_each_inode(rows)]
-        self.link_chunks = [rows]
-        self._link_rows = self._compacted_rows = len(rows)
-        return rows
+        rows = self._links[: self._link_count]
+        kept = rows[_first_of_each_inode(rows)]
+        self._links[: len(kept)] = kept
+        self._link_count = len(kept)
 
     def multi_link_inodes(self) -> int:
-        return len(self._compact())
+        return len(self.link_rows())
 
     def merge(self, other: UsageAggregate) -> None:
         """Fold another partial aggregate of the same volume into this one, exactly."""
@@ -140,15 +157,14 @@ class UsageAggregate:
             if when > self.newest_mtime.get(gid, _NO_MTIME):
                 self.newest_mtime[gid] = when
         # An inode seen by both keeps one row: the union counts it once.
-        self.link_chunks.extend(other.link_chunks)
-        self._link_rows += other._link_rows
+        self._add_links(other.link_rows())
         self._compact()
         self.records += other.records
 
     def totals(self) -> dict[int, GroupTotals]:
         """Final per-gid totals, hard links counted once."""
         used = dict(self.used)
-        links = self._compact()
+        links = self.link_rows()
         if len(links):
             order, starts = _group_starts(links[:, 2])
             sums = np.add.reduceat(links[:, 3][order], starts)
