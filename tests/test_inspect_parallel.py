@@ -357,26 +357,34 @@ def test_row_gid_is_the_first_directory_record_across_partials() -> None:
     assert by_path(late.finish())[b"projects/p"].gid == 1111
 
 
-def test_undecodable_paths_are_counted_and_logged_with_their_lines(
-    tmp_path: Path, records: list[Record], caplog: pytest.LogCaptureFixture
-) -> None:
-    # Base64 characters under a root's prefix that no padding can fix: the reader's
-    # pattern accepts them, decoding does not; each counts as a malformed line.
+def undecodable_line(records: list[Record]) -> bytes:
+    """Base64 characters under a root's prefix that no padding can fix: the reader's
+    pattern accepts them, decoding does not; each counts as a malformed line."""
     directory = MDTS[0] + b"/projects/p0/"
     good = records[1].line(Format.BASE64)
     prefix = binascii.b2a_base64(directory[: len(directory) // 3 * 3], newline=False)
-    bad = prefix + b"QQ" + good[good.index(b"\t") :]
-    extra = {index: bad for index in (100, 1500, 2900)}
-    path = write(tmp_path, records, Format.BASE64, extra)
-    task = inspect.VolumeTask(
+    return prefix + b"QQ" + good[good.index(b"\t") :]
+
+
+def volume_task(path: Path, log_bad_lines: int, workers: int) -> inspect.VolumeTask:
+    return inspect.VolumeTask(
         source=InputFile.from_path(path),
         roots=ROOTS,
         file_classes=CLASSES,
         depth=2,
         max_bad_fraction=0.01,
-        log_bad_lines=2,
-        block_workers=3,
+        log_bad_lines=log_bad_lines,
+        block_workers=workers,
     )
+
+
+def test_undecodable_paths_are_counted_and_logged_with_their_lines(
+    tmp_path: Path, records: list[Record], caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = undecodable_line(records)
+    extra = {index: bad for index in (100, 1500, 2900)}
+    path = write(tmp_path, records, Format.BASE64, extra)
+    task = volume_task(path, log_bad_lines=2, workers=3)
     caplog.set_level(logging.INFO)
     inspection = inspect.inspect_volume(task)
     skipped = [r.getMessage() for r in caplog.records if "skipped a record" in r.getMessage()]
@@ -397,21 +405,10 @@ def test_undecodable_paths_are_counted_and_logged_with_their_lines(
 def test_an_undecodable_path_after_malformed_lines_is_logged_with_its_own_line(
     tmp_path: Path, records: list[Record], caplog: pytest.LogCaptureFixture, workers: int
 ) -> None:
-    directory = MDTS[0] + b"/projects/p0/"
-    good = records[1].line(Format.BASE64)
-    prefix = binascii.b2a_base64(directory[: len(directory) // 3 * 3], newline=False)
-    undecodable = prefix + b"QQ" + good[good.index(b"\t") :]
     # Two malformed lines, then the undecodable path, all in the same block.
-    path = write(tmp_path, records, Format.BASE64, {50: b"bad\n", 55: b"bad\n", 60: undecodable})
-    task = inspect.VolumeTask(
-        source=InputFile.from_path(path),
-        roots=ROOTS,
-        file_classes=CLASSES,
-        depth=2,
-        max_bad_fraction=0.01,
-        log_bad_lines=5,
-        block_workers=workers,
-    )
+    extra = {50: b"bad\n", 55: b"bad\n", 60: undecodable_line(records)}
+    path = write(tmp_path, records, Format.BASE64, extra)
+    task = volume_task(path, log_bad_lines=5, workers=workers)
     caplog.set_level(logging.INFO)
     inspect.inspect_volume(task)
     messages = [r.getMessage() for r in caplog.records]
