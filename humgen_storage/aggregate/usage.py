@@ -76,6 +76,7 @@ class UsageAggregate:
     # Multi-link rows: the first ``_link_count`` rows of ``_links`` are in use.
     _links: LinkRows = field(default_factory=_no_links)
     _link_count: int = 0
+    _unique_rows: int = 0  # rows known to be one per inode (the last compaction's)
 
     def __getstate__(self) -> dict[str, Any]:
         # A helper's partial travels pickled: its rows in use, not the table's spare room.
@@ -141,10 +142,12 @@ class UsageAggregate:
 
     def _compact(self) -> None:
         """Keep one row per (dev, inode); all names of an inode carry its gid and size."""
+        if self._link_count == self._unique_rows:
+            return  # nothing added since the last compaction
         rows = self._links[: self._link_count]
         kept = rows[_first_of_each_inode(rows)]
         self._links[: len(kept)] = kept
-        self._link_count = len(kept)
+        self._link_count = self._unique_rows = len(kept)
 
     def multi_link_inodes(self) -> int:
         return len(self.link_rows())
@@ -158,7 +161,6 @@ class UsageAggregate:
                 self.newest_mtime[gid] = when
         # An inode seen by both keeps one row: the union counts it once.
         self._add_links(other.link_rows())
-        self._compact()
         self.records += other.records
 
     def totals(self) -> dict[int, GroupTotals]:
