@@ -427,7 +427,10 @@ def test_part_writer_bounds_memory_and_open_files(tmp_path: Path, mocker: Any) -
             lines = [b"x" * 90 + b" %d %d" % (block, slot) for _ in range(30)]  # ~3 KiB per group
             lines_by_slot[slot] = lines
             expected.setdefault(f"g{slot}", []).extend(lines)
-        writer.add_block(lines_by_slot, {})
+        writer.add_joined(
+            (slot, b"".join(line + b"\n" for line in lines), len(lines), 0)
+            for slot, lines in lines_by_slot.items()
+        )
         # the buffers never hold more than the budget, whatever the input size
         assert writer.buffered_bytes <= writer.buffer_bytes <= 64 * 1024
     parts = writer.close()

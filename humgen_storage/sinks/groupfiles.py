@@ -121,8 +121,8 @@ class _Pending:
 class GroupPartWriter:
     """Writes one volume's selected lines into one part file per group.
 
-    Use ``slot(stem)`` once per group to get its number, then ``add_joined`` (or
-    ``add_block``) with the lines of one input block grouped by slot, then ``close()``.
+    Use ``slot(stem)`` once per group to get its number, then ``add_joined`` with the
+    lines of one input block grouped by slot, then ``close()``.
 
     Lines are buffered in a pool of fixed-size chunks, one anonymous mapping of
     ``buffer_bytes`` made once: a group holds a list of chunks, and a flush gives them
@@ -179,16 +179,6 @@ class GroupPartWriter:
             self.parts.append(PartInfo(self.directory / f"{number}.gz"))
             self._pending.append(_Pending())
         return number
-
-    def add_block(
-        self, lines_by_slot: dict[int, list[bytes]], dirs_by_slot: dict[int, int]
-    ) -> None:
-        """Buffer one block's lines (without their newlines), grouped by slot."""
-        self.add_joined(
-            (number, b"\n".join(lines) + b"\n", len(lines), dirs_by_slot.get(number, 0))
-            for number, lines in lines_by_slot.items()
-            if lines
-        )
 
     def add_joined(self, groups: Iterable[tuple[int, bytes, int, int]]) -> None:
         """Buffer one block's lines: per slot, its lines joined (each ending in a
