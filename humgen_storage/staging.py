@@ -1,7 +1,8 @@
-"""The report's on-disk staging area: ``<report_dir>/.staging/<YYYYMMDD>/``.
+"""On-disk staging: plain SQLite files, written in full before a finaliser reads them.
 
-It holds the directory (LDAP groups and PIs, loaded once per run) and one SQLite file
-per staged volume. Each file is written under a temporary name and renamed when
+The report's area, ``<report_dir>/.staging/<YYYYMMDD>/``, holds the directory (LDAP
+groups and PIs, loaded once per run) and one SQLite file per staged volume; the
+inspector stages each volume's rows in one SQLite file too (``save_inspection``). Each file is written under a temporary name and renamed when
 complete, so its presence means the volume was staged in full; no two processes
 ever write one SQLite file. The finaliser reads them all; a leftover area from a
 crashed run is discarded by the next full run.
@@ -10,34 +11,22 @@ crashed run is discarded by the next full run.
 from __future__ import annotations
 
 import datetime as dt
-import pickle
+import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from humgen_storage.atomic import atomic_file, replaced_on_success
+import numpy as np
+
+from humgen_storage.aggregate.inspector import InspectorRows
+from humgen_storage.atomic import replaced_on_success
 from humgen_storage.directory import Group, GroupDirectory
 
 DIRECTORY_FILE = "directory.db"
-T = TypeVar("T")
-
-
-def save_staged(path: Path, value: object) -> None:
-    """Stage a job's own aggregate: pickled (only this tool reads it), renamed into place."""
-    with atomic_file(path, binary=True) as handle:
-        pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def load_staged(path: Path, kind: type[T]) -> T:
-    with open(path, "rb") as handle:
-        value = pickle.load(handle)  # noqa: S301 - our own staging file, never foreign input
-    if not isinstance(value, kind):
-        raise TypeError(f"{path}: not a staged {kind.__name__}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -169,4 +158,74 @@ def _usage_row(row: tuple[Any, ...]) -> UsageRow:
         archived,
         date,
         bool(is_humgen),
+    )
+
+
+# -- the inspector's staged volumes ---------------------------------------------------
+
+
+def save_inspection(path: Path, volume: str, rows: InspectorRows) -> None:
+    """Stage one inspector volume's rows (``finish``'s columns) in a SQLite file that
+    appears at ``path`` only once complete.
+
+    Plain data, as the report stages: loading it runs no code from the file, and a
+    staged volume does not depend on the version of the tool that wrote it. Sizes
+    and gids are decimal text, exact however large (a sum may exceed 64 bits).
+    """
+    has_gid = rows.has_gid.tolist()
+    with _atomic_sqlite(path) as db:
+        db.execute("CREATE TABLE inspection (volume TEXT, reference REAL, class_names TEXT)")
+        db.execute(
+            "INSERT INTO inspection VALUES (?, ?, ?)",
+            (volume, rows.reference, json.dumps(list(rows.class_names))),
+        )
+        db.execute(
+            "CREATE TABLE rows (position INTEGER PRIMARY KEY, path BLOB, files INTEGER,"
+            " newest INTEGER, gid TEXT, project INTEGER, sizes TEXT)"
+        )
+        db.executemany(
+            "INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?)",
+            zip(
+                range(len(rows)),
+                rows.paths,
+                rows.files.tolist(),
+                rows.newest.tolist(),
+                [
+                    str(gid) if named else None
+                    for gid, named in zip(rows.gids.tolist(), has_gid, strict=True)
+                ],
+                rows.project.tolist(),
+                [" ".join(map(str, sizes)) for sizes in rows.sizes.tolist()],
+                strict=True,
+            ),
+        )
+
+
+def load_inspection(path: Path) -> tuple[str, InspectorRows]:
+    """(volume, rows) as ``save_inspection`` staged them."""
+    with closing(sqlite3.connect(path)) as db:
+        volume, reference, class_names = db.execute(
+            "SELECT volume, reference, class_names FROM inspection"
+        ).fetchone()
+        table = db.execute(
+            "SELECT path, files, newest, gid, project, sizes FROM rows ORDER BY position"
+        ).fetchall()
+    columns = list(zip(*table, strict=True)) if table else [()] * 6
+    paths, files, newest, gids, project, sizes = columns
+    names = tuple(json.loads(class_names))
+    size_rows = [[int(size) for size in text.split()] for text in sizes]
+    try:
+        size_array = np.array(size_rows, dtype=np.int64).reshape(len(table), len(names) + 1)
+    except OverflowError:  # a sum beyond 64 bits: Python ints, as ``finish`` keeps them
+        size_array = np.array(size_rows, dtype=object).reshape(len(table), len(names) + 1)
+    return volume, InspectorRows(
+        names,
+        reference,
+        [bytes(p) for p in paths],
+        np.array(files, dtype=np.int64),
+        np.array(newest, dtype=np.int64),
+        size_array,
+        np.array([0 if gid is None else int(gid) for gid in gids], dtype=np.uint64),
+        np.array([gid is not None for gid in gids], dtype=bool),
+        np.array(project, dtype=np.intp),
     )

@@ -27,6 +27,7 @@ from typing import IO
 from humgen_storage.aggregate.inspector import (
     DEFAULT_DEPTH,
     InspectorRow,
+    InspectorRows,
     PathSelection,
     ProjectInspector,
     select_path,
@@ -44,7 +45,7 @@ from humgen_storage.pool import default_workers, plan_workers, report_progress, 
 from humgen_storage.sinks.database import DatabaseError, open_database
 from humgen_storage.sinks.spaceman import SpacemanRow, merge_into_spaceman
 from humgen_storage.sinks.tsv import tsv_line, write_tsv
-from humgen_storage.staging import load_staged, save_staged
+from humgen_storage.staging import load_inspection, save_inspection
 
 log = logging.getLogger(__name__)
 
@@ -536,14 +537,19 @@ def _with_lock(config: Config, work: Callable[[], int]) -> int:
         return work()
 
 
+def _staged_volume(config: Config, day: dt.date, volume: str) -> Path:
+    return _staging_dir(config, day) / f"volume-{volume}.db"
+
+
 def stage_only(config: Config, volume: str, day: dt.date | None) -> int:
-    """Aggregate one volume of the set into ``.staging/inspect-<date>/volume-<V>.pickle``."""
+    """Aggregate one volume of the set into ``.staging/inspect-<date>/volume-<V>.db``."""
     input_set = find_set(config, config.volumes.inspector, day, "inspector volumes")
     sources = [f for f in input_set.files if f.volume == volume]
     if not sources:
         raise UsageError(f"volume {volume} is not in [volumes] inspector")
     (inspection,) = inspect_set(config, InputSet(input_set.date, tuple(sources)), DEFAULT_DEPTH)
-    save_staged(_staging_dir(config, input_set.date) / f"volume-{volume}.pickle", inspection)
+    assert isinstance(inspection.rows, InspectorRows)  # whole volumes: as ``finish`` gives them
+    save_inspection(_staged_volume(config, input_set.date, volume), volume, inspection.rows)
     log.info("staged inspector volume %s for %s", volume, input_set.date)
     return 0
 
@@ -552,13 +558,15 @@ def finalise_staged(config: Config, day: dt.date) -> int:
     """Publish every staged volume of ``day``; any volume not staged: exit 1, nothing written."""
     staging = _staging_dir(config, day)
     volumes = config.volumes.inspector
-    missing = [v for v in volumes if not (staging / f"volume-{v}.pickle").is_file()]
+    missing = [v for v in volumes if not _staged_volume(config, day, v).is_file()]
     if missing:
         raise JobFailed(
             f"{len(missing)} of {len(volumes)} inspector volumes are not staged",
             [f"volume {v}: not staged in {staging}" for v in missing],
         )
-    inspections = [load_staged(staging / f"volume-{v}.pickle", VolumeInspection) for v in volumes]
+    inspections = [
+        VolumeInspection(*load_inspection(_staged_volume(config, day, v))) for v in volumes
+    ]
     publish(config, day, inspections, volumes)
     shutil.rmtree(staging, ignore_errors=True)
     return 0
