@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
 from humgen_storage.mpistat.columns import BlockColumns
-from humgen_storage.mpistat.reader import Format, clean_block
+from humgen_storage.mpistat.reader import FIELDS, Format, clean_block
 
 BIG_INODE = 2**64 - 1  # 20 digits: wraps in int64
 LINES = [
@@ -121,3 +123,40 @@ def test_line_starts_and_fields_compared_unparsed() -> None:
     assert c.field_is("dev", b"1").tolist() == [False, True, False]
     assert c.unsigned("gid", np.array([2, 0])).tolist() == [7, 0]
     assert c.times("mtime", np.array([], dtype=np.intp)).tolist() == []
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_numbers_of_every_width_and_sign(seed: int) -> None:
+    """Every number field against Python's int(), for every width from 1 to 20 digits,
+    negative times, and fields close to the block's start (the first line's size)."""
+    rng = random.Random(seed)
+
+    def number(signed: bool) -> int:
+        digits = rng.randint(1, 20)
+        if signed:
+            value = rng.choice((rng.randrange(10 ** min(digits, 18)), 2**63 - 1, 0))
+            return -value if rng.random() < 0.3 else value
+        top = 2**64 if digits == 20 else 10**digits
+        return rng.choice((rng.randrange(top), 2**64 - 1, 0, 10**19, rng.randrange(100)))
+
+    numeric = [name for name in FIELDS[1:] if name != "type"]
+    expected = []
+    lines = []
+    for _ in range(rng.randint(1, 60)):
+        row = {name: number(name in ("atime", "mtime", "ctime")) for name in numeric}
+        expected.append(row)
+        fields = [rng.choice((b"Zg==", b"QUJD", b"L2x1c3RyZS9zY3JhdGNoMTE4"))]
+        fields += [b"f" if name == "type" else b"%d" % row[name] for name in FIELDS[1:]]
+        lines.append(b"\t".join(fields) + b"\n")
+    c = columns(Format.BASE64, lines)
+    some = np.array(sorted(rng.sample(range(len(lines)), len(lines) // 2)), dtype=np.intp)
+    for name in numeric:
+        assert c.column(name).tolist() == [row[name] for row in expected], name
+        assert c.column(name, some).tolist() == [expected[i][name] for i in some], name
+
+
+def test_fields_ending_within_the_first_word_of_the_block() -> None:
+    line = b"QQ==\t1\t23\t3\t4\t5\t6\tf\t7\t1\t9\n"  # size ends at byte 6, uid at 9
+    c = columns(Format.BASE64, [line, line])
+    assert c.column("size").tolist() == [1, 1] and c.column("uid").tolist() == [23, 23]
+    assert BlockColumns.of(Format.BASE64, b"").column("size").tolist() == []

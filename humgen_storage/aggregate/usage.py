@@ -102,7 +102,10 @@ class UsageAggregate:
             columns.times("mtime"),
         )
         self.records += len(gid)
-        linked = (nlink > 1) & (columns.column("type") != _DIRECTORY)
+        # A file with other names waits in the link rows; directories have nlink >= 2
+        # too, so the type is read for those lines only.
+        linked = nlink > 1
+        linked[linked] = columns.column("type", linked) != _DIRECTORY
 
         order, starts = _group_starts(gid)
         # nlink 0 (deleted mid-crawl) adds 0 bytes; a hard-linked file waits in the link rows.

@@ -2,8 +2,12 @@
 
 A block that passed ``clean_block`` has exactly one separator (tab or newline) after
 each field, so the separator positions, reshaped to one row per line, give every
-field's start and end. A column is parsed by gathering its digits right-aligned into
-a (lines × width) matrix and multiplying by powers of ten.
+field's start and end. A column is parsed eight digits at a time: the eight bytes
+ending at each field's end are read as one 64-bit word (a strided view of the block,
+so one gather a line), the bytes before the field are made ``0`` digits, and three
+multiply-shift-mask steps combine the digits in every word at once (the "SWAR"
+parse). Numbers of up to 8 digits take one word, up to 16 two, and 64-bit numbers
+(20 digits at most) three.
 """
 
 from __future__ import annotations
@@ -16,12 +20,17 @@ import numpy.typing as npt
 
 from humgen_storage.mpistat.reader import Format
 
-_TAB, _NEWLINE, _ZERO, _MINUS = 9, 10, 48, 45
-_POWERS = 10 ** np.arange(19, -1, -1, dtype=np.uint64)  # up to 20 digits: all of uint64
-# Up to 15 digits a number is below 2**53, exact as a float64: the digits are then
-# weighted by a floating-point matrix product (BLAS), faster than numpy's integer one.
-_FLOAT_POWERS = 10.0 ** np.arange(14, -1, -1)
-_FLOAT_DIGITS = 15
+_TAB, _NEWLINE, _MINUS = 9, 10, 45
+# Every byte '0': the padding of a short number, and what digits are measured from.
+_ZEROS = np.uint64(0x3030303030303030)
+_PAIRS, _QUADS, _OCTETS = (
+    np.uint64(m) for m in (0x00FF00FF00FF00FF, 0x0000FFFF0000FFFF, 0xFFFFFFFF)
+)
+_TEN, _HUNDRED, _TEN_THOUSAND = np.uint64(10), np.uint64(100), np.uint64(10_000)
+# Shifts, in bits, to the next digit, pair of digits and four digits of a word.
+_DIGIT, _PAIR, _QUAD = np.uint64(8), np.uint64(16), np.uint64(32)
+_EIGHT_DIGITS = np.uint64(10**8)
+_SIXTEEN_DIGITS = np.uint64(10**16)
 # Times may be negative; every other number is unsigned and may use all 64 bits
 # (a 19-digit inode can exceed 2**63, which int64 would silently wrap).
 _SIGNED = frozenset({"atime", "mtime", "ctime"})
@@ -102,18 +111,49 @@ def _parse(
 ) -> Column:
     starts = separators[:, index - 1] + 1  # the path (field 0) is never numeric
     ends = separators[:, index]
-    negative = data[starts] == _MINUS
-    starts = starts + negative
-    width = int((ends - starts).max(initial=1))
-    positions = ends[:, None] - width + np.arange(width)
-    digits = data[positions] - np.uint8(_ZERO)
-    digits[positions < starts[:, None]] = 0  # left padding: bytes of earlier fields
-    if width <= _FLOAT_DIGITS:
-        values = (digits @ _FLOAT_POWERS[-width:]).astype(np.uint64)
-    else:
-        values = digits.astype(np.uint64) @ _POWERS[-width:]
+    if signed:
+        negative = data[starts] == _MINUS
+        starts = starts + negative
+    digits = ends - starts
+    words = _words_at_every_byte(data)
+    values = _digits_ending_at(words, ends, digits)
+    longest = int(digits.max(initial=0))
+    if longest > 8:
+        values += _digits_ending_at(words, ends - 8, digits - 8) * _EIGHT_DIGITS
+    if longest > 16:  # validation keeps the sum below 2**64: exact in uint64
+        values += _digits_ending_at(words, ends - 16, digits - 16) * _SIXTEEN_DIGITS
     if not signed:
         return values
     # Validation keeps a time within int64 (at most 2**63 - 1 either side of 0): cast, negate.
     times = values.astype(np.int64)
     return np.where(negative, -times, times)
+
+
+def _words_at_every_byte(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+    """``words[i]``: the 8 bytes from ``data[i]`` as a little-endian uint64 (a view)."""
+    if len(data) < 8:  # no valid line is this short; an empty block has no columns
+        data = np.concatenate([data, np.zeros(8 - len(data), dtype=np.uint8)])
+    return np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, offset=0, strides=(1,)).astype(
+        np.uint64, copy=False
+    )
+
+
+def _digits_ending_at(
+    words: npt.NDArray[np.uint64], ends: npt.NDArray[np.intp], digits: npt.NDArray[np.intp]
+) -> npt.NDArray[np.uint64]:
+    """The number written by the ``digits`` (at most 8 count, fewer: 0 if none) bytes
+    before each of ``ends``."""
+    at = ends - 8
+    word = words[np.maximum(at, 0)]
+    if at.min() < 0:  # fields ending within 8 bytes of the block's start
+        # The field's last byte on top. A field with digits here ends at byte 1 or
+        # later, so at most 7 bytes are missing; others are all padding anyway.
+        word <<= (np.clip(-at, 0, 7) * 8).astype(np.uint64)
+    # Bytes before the field become '0'; two shifts, as one of 64 bits does nothing.
+    half = ((8 - np.clip(digits, 0, 8)) * 4).astype(np.uint64)
+    kept = (~np.uint64(0) << half) << half
+    word = (word & kept) | (_ZEROS & ~kept)
+    word -= _ZEROS  # one digit a byte, the first (most significant) lowest
+    word = (word * _TEN + (word >> _DIGIT)) & _PAIRS
+    word = (word * _HUNDRED + (word >> _PAIR)) & _QUADS
+    return (word * _TEN_THOUSAND + (word >> _QUAD)) & _OCTETS
