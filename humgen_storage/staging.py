@@ -2,9 +2,10 @@
 
 The report's area, ``<report_dir>/.staging/<YYYYMMDD>/``, holds the directory (LDAP
 groups and PIs, loaded once per run) and one SQLite file per staged volume; the
-inspector stages each volume's rows in one SQLite file too (``save_inspection``). Each file is written under a temporary name and renamed when
-complete, so its presence means the volume was staged in full; no two processes
-ever write one SQLite file. The finaliser reads them all; a leftover area from a
+inspector stages each volume's rows in one SQLite file too (``save_inspection``).
+Each file is written under a temporary name and renamed when complete, so its
+presence means the volume was staged in full; no two processes ever write one
+SQLite file. The finaliser reads them all; a leftover area from a
 crashed run is discarded by the next full run.
 """
 

@@ -141,8 +141,8 @@ def _words_at_every_byte(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
 def _digits_ending_at(
     words: npt.NDArray[np.uint64], ends: npt.NDArray[np.intp], digits: npt.NDArray[np.intp]
 ) -> npt.NDArray[np.uint64]:
-    """The number written by the ``digits`` (at most 8 count, fewer: 0 if none) bytes
-    before each of ``ends``."""
+    """The number written in the ``digits`` bytes before each of ``ends``, 8 of them at
+    most (0 where ``digits`` <= 0)."""
     at = ends - 8
     word = words[np.maximum(at, 0)]
     if at.min() < 0:  # fields ending within 8 bytes of the block's start
