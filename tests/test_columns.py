@@ -93,13 +93,15 @@ def test_times_are_64_bit_signed(mtime: int) -> None:
 @pytest.mark.parametrize(
     "sizes",
     [
-        [10**15 - 1, 5],  # 15 digits: the widest column weighted in floating point
-        [10**15, 5],  # 16 digits: weighted as integers
-        [2**53 + 1, 2**53 - 1],  # where float64 would round
+        [10**15 - 1, 5],
+        [10**15, 5],
+        [2**53 + 1, 2**53 - 1],  # where a floating-point parse would round
         [7, 0],
+        [10**8 - 1, 10**8],  # 8 digits: one word; 9: two
+        [10**16 - 1, 10**16],  # 16 digits: two words; 17: three
     ],
 )
-def test_numbers_either_side_of_the_float_width_exactly(sizes: list[int]) -> None:
+def test_numbers_either_side_of_a_word_boundary_exactly(sizes: list[int]) -> None:
     lines = [b"Zg==\t%d\t1\t2\t3\t4\t5\tf\t6\t1\t8\n" % size for size in sizes]
     assert columns(Format.BASE64, lines).column("size").tolist() == sizes
 
