@@ -302,6 +302,15 @@ def test_users_rule() -> None:
         ("lustre/a.b", "lustre/a"),
         ("a/b|c/d", ""),
         ("(?i)lustre", ""),
+        # escaped characters (re.escape of a PATH taken as a root) are themselves
+        (r"lustre/old\-team\ data\.v2/x", "lustre/old-team data.v2/x"),
+        (r"lustre/a\|b", "lustre/a|b"),
+        (r"lustre/a\.*", "lustre/a"),
+        (r"lustre/a\\b", "lustre/a\\b"),
+        (r"lustre/a\d", "lustre/a"),
+        ("lustre/a\\", "lustre/a"),
+        (r"lustre/a[0-9]/b\|c", "lustre/a"),
+        (r"lustre/a\-b[0-9]|c", ""),
     ],
 )
 def test_literal_prefix(pattern: str, literal: str) -> None:
@@ -363,13 +372,46 @@ ROOTS = {"118": ROOTS_118, "115": ROOTS_115}
         (b"/lustre/scratch115", PathSelection("115")),
         (b"/lustre/scratch115/realdata/mdt0", PathSelection("115")),
         (b"/lustre/scratch118/humgen", PathSelection("118")),
+        # under no root, on a configured volume: the PATH is the root
+        (
+            b"/lustre/scratch115/other/projects/alpha",
+            PathSelection("115", (b"alpha",), path_root="lustre/scratch115/other/projects/alpha"),
+        ),
+        (
+            b"/lustre/scratch118/humgen/old-team.data",
+            PathSelection(
+                "118", (b"old-team.data",), path_root=r"lustre/scratch118/humgen/old\-team\.data"
+            ),
+        ),
         (b"/lustre/scratch999/projects/x", None),
-        (b"/lustre/scratch115/other/projects/alpha", None),
+        (b"/lustre/scratch115x/projects/alpha", None),
+        (b"/lustre", None),
+        (b"/", None),
         (b"/nfs/users/alice", None),
     ],
 )
 def test_select_path(path: bytes, selection: PathSelection | None) -> None:
     assert select_path(path, ROOTS) == selection
+
+
+def test_path_taken_as_root_matches_itself_only() -> None:
+    path = b"/lustre/scratch118/a+b [x]/caf\xe9 (1)"
+    selection = select_path(path, ROOTS)
+    assert selection is not None and selection.path_root is not None
+    assert selection.roots(ROOTS_118) == (selection.path_root,)
+    assert selection.short_prefix == (b"caf\xe9 (1)",)
+    root = compile_root(selection.path_root)
+    assert root.literal == path  # the whole path filters the encoded field
+    for inside in (path, path + b"/x", path + b"/\n"):
+        assert root.regex.match(inside, 1), inside
+    for outside in (path + b"x/y", b"/lustre/scratch118/a+b [x]/caf\xe9 (2)"):
+        assert not root.regex.match(outside, 1), outside
+    inspector = ProjectInspector(selection.roots(ROOTS_118), CLASSES, REF, Format.BASE64)
+    assert inspector.short_path(path + b"/sub/f.bam") == [b"caf\xe9 (1)", b"sub", b"f.bam"]
+    assert select_path(b"/lustre/scratch118/humgen/hgi/projects", ROOTS) == PathSelection(
+        "118", (b"projects",)
+    )
+    assert PathSelection("118").roots(ROOTS_118) == ROOTS_118
 
 
 def test_select_path_between_mount_and_some_roots() -> None:

@@ -24,7 +24,7 @@ from humgen_storage.jobs.inspect import done_marker, human_size, run_managed
 from humgen_storage.mpistat.reader import Format
 from humgen_storage.mpistat.writer import Record
 from tests.helpers import write_mpistat
-from tests.test_inspect_aggregate import REF, ROOTS_115, ROOTS_118, TREE_115, U, d, f
+from tests.test_inspect_aggregate import M0, REF, ROOTS_115, ROOTS_118, TREE_115, U, d, f
 
 LDIF = Path(__file__).resolve().parents[1] / "fixtures" / "ldap" / "directory.ldif"
 DAY1 = "20261120"
@@ -253,13 +253,147 @@ def test_path_between_mount_and_roots_and_above_the_cut(
     ]
 
 
-def test_path_outside_every_root_is_a_usage_error(
+# A PATH under no configured root, on volume 118: /lustre/scratch118/humgen/teams is
+# itself the root. Sizes in U, (U, days ago); gids 1001 hgi (Barrett), 1002 team113
+# (Adams), 1006 users (no PI), 4242 unknown.
+TEAMS = b"/lustre/scratch118/humgen/teams"
+TREE_TEAMS = (
+    d(b"/lustre/scratch118", 0, 100),
+    d(b"/lustre/scratch118/humgen", 1003, 90),
+    # inode 10's first name in the volume, outside the PATH: its bytes go nowhere
+    f(b"/lustre/scratch118/humgen/first.bed", 1, 1, nlink=2, inode=10, dev=3),
+    d(TEAMS, 1002, 30),
+    f(TEAMS + b"/top.txt", 1, 25),  # directly in the PATH: its own row only
+    d(TEAMS + b"/t-1", 1001, 20),
+    f(TEAMS + b"/t-1/a.bam", 2, 5),
+    f(TEAMS + b"/t-1/link.bam", 4, 6, nlink=2, inode=9, dev=3),  # inode 9's first name
+    d(TEAMS + b"/t-1/sub", 1006, 9),
+    f(TEAMS + b"/t-1/sub/x.vcf.gz", 1, 12),
+    d(TEAMS + b"/t-1/sub/deep", 1001, 3),  # below the cut at depth 2: folds into sub
+    f(TEAMS + b"/t-1/sub/deep/y.cram", 1, 40),
+    d(TEAMS + b"/t-2", 4242, 50),
+    f(TEAMS + b"/t-2/link-again.bam", 4, 6, nlink=2, inode=9, dev=3),  # a file, no bytes
+    f(TEAMS + b"/t-2/second.bed", 1, 4, nlink=2, inode=10, dev=3),  # a file, no bytes
+    f(TEAMS + b"/t-2/notes.ped", 1, 45),
+    d(TEAMS + b"-old", 1001, 1),  # the same text, not the same directory
+    f(TEAMS + b"-old/z.bam", 8, 1),
+    *TREE_118,  # under the configured root: not the PATH's
+)
+# teams: top.txt 1 + t-1 8 + t-2 1 = 10 U = 2.5 TiB; 8 files; BAM a.bam 2 + link 4 =
+# 6 U; newest: deep/ at 3 days.
+# t-1: a.bam 2, link.bam 4, x.vcf.gz 1, y.cram 1 = 8 U; 4 files; newest deep/ (3 days).
+# t-1/sub: x.vcf.gz, y.cram = 2 U; 2 files; newest deep/ (3 days); group of sub/ (1006).
+# t-2: notes.ped 1 U; link-again and second.bed are files without bytes; newest
+# second.bed at 4 days.
+TEAMS_ROWS = [
+    "teams\t*TOTAL*\t2.5\t1.5\t0.25\t0.25\t0.25\t8\t3.0\tAdams\tteam113\t118\t2.5",
+    "teams/t-1\t*TOTAL*\t2.0\t1.5\t0.25\t0.25\t0.0\t4\t3.0\tBarrett\thgi\t118\t2.0",
+    "teams/t-1\tsub\t0.5\t0.0\t0.25\t0.25\t0.0\t2\t3.0\t-\tusers\t118\t2.0",
+    "teams/t-2\t*TOTAL*\t0.25\t0.0\t0.0\t0.0\t0.25\t3\t4.0\t-\t-\t118\t0.25",
+]
+GENERIC_HEADER = (
+    "Directory\tTotal\tBAM\tCRAM\tVCF\tPED/BED\tFiles\tLast Modified (days)\tTotal (bytes)"
+)
+TEAMS_GENERIC = [
+    "teams\t2.5 TiB\t1.5 TiB\t256.0 GiB\t256.0 GiB\t256.0 GiB\t8\t3.0\t2748779069440",
+    "teams/t-1\t2.0 TiB\t1.5 TiB\t256.0 GiB\t256.0 GiB\t0\t4\t3.0\t2199023255552",
+    "teams/t-1/sub\t512.0 GiB\t0\t256.0 GiB\t256.0 GiB\t0\t2\t3.0\t549755813888",
+    "teams/t-2\t256.0 GiB\t0\t0\t0\t256.0 GiB\t3\t4.0\t274877906944",
+]
+
+
+def test_path_under_no_root_is_the_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path)
+    write_inputs(tmp_path, tree_118=TREE_TEAMS)
+    date = ("--date", iso(DAY1))
+    status, lines, err = run_cli(capsys, config, *date, TEAMS.decode())
+    assert status == 0, err
+    assert lines == [HEADER, *TEAMS_ROWS]
+    assert "the path is the root" in err
+    status, lines, err = run_cli(capsys, config, *date, "--generic", TEAMS.decode() + "/")
+    assert status == 0, err
+    assert lines == [GENERIC_HEADER, *TEAMS_GENERIC]
+
+
+def test_path_under_no_root_is_cut_at_depth(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write_config(tmp_path)
-    status, lines, err = run_cli(capsys, config, "/nfs/users/alice")
-    assert status == 2
-    assert "not under any inspector root" in err
+    write_inputs(tmp_path, tree_118=TREE_TEAMS)
+    date = ("--date", iso(DAY1), "--noheader")
+    status, lines, err = run_cli(capsys, config, *date, "--depth", "0", TEAMS.decode())
+    assert (status, lines) == (0, TEAMS_ROWS[:1])
+    # depth 1: sub/ folds into t-1 (its group is no longer a row's own directory)
+    status, lines, err = run_cli(capsys, config, *date, "--depth", "1", TEAMS.decode())
+    assert (status, lines) == (0, [TEAMS_ROWS[0], TEAMS_ROWS[1], TEAMS_ROWS[3]])
+    status, lines, err = run_cli(capsys, config, *date, "--generic", "--depth", "1", TEAMS.decode())
+    assert (status, lines) == (0, [TEAMS_GENERIC[0], TEAMS_GENERIC[1], TEAMS_GENERIC[3]])
+
+
+def test_path_deep_in_a_tree_under_no_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    write_inputs(tmp_path, tree_118=TREE_TEAMS)
+    date = ("--date", iso(DAY1), "--noheader")
+    # y.cram's parent: 1 U, one file, deep/ itself at 3 days, deep/'s group hgi
+    status, lines, err = run_cli(capsys, config, *date, TEAMS.decode() + "/t-1/sub/deep")
+    assert (status, lines) == (
+        0,
+        ["deep\t*TOTAL*\t0.25\t0.0\t0.25\t0.0\t0.0\t1\t3.0\tBarrett\thgi\t118\t0.25"],
+    )
+    status, lines, err = run_cli(
+        capsys, config, *date, "--generic", TEAMS.decode() + "/t-1/sub/deep/"
+    )
+    assert (status, lines) == (0, ["deep\t256.0 GiB\t0\t256.0 GiB\t0\t0\t1\t3.0\t274877906944"])
+    # t-2 alone: both its links' first names lie outside it (t-1, and outside the
+    # teams), so only notes.ped has bytes; three files; second.bed at 4 days
+    status, lines, err = run_cli(capsys, config, *date, TEAMS.decode() + "/t-2/")
+    assert (status, lines) == (
+        0,
+        ["t-2\t*TOTAL*\t0.25\t0.0\t0.0\t0.0\t0.25\t3\t4.0\t-\t-\t118\t0.25"],
+    )
+    # no records at or below the PATH: nothing printed, said why
+    status, lines, err = run_cli(capsys, config, *date, TEAMS.decode() + "/nothing")
+    assert (status, lines) == (0, [])
+    assert "no records at or below" in err
+
+
+def test_path_under_no_root_in_base64(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path)
+    write_inputs(tmp_path)
+    # M0/other holds q.bam (1 U, 1 day) and has no directory record of its own
+    status, lines, err = run_cli(
+        capsys, config, "--date", iso(DAY1), "--noheader", str(M0.decode()) + "/other"
+    )
+    assert (status, lines) == (
+        0,
+        ["other\t*TOTAL*\t0.25\t0.25\t0.0\t0.0\t0.0\t1\t1.0\t-\t-\t115\t0.25"],
+    )
+
+
+@pytest.mark.parametrize(
+    "path", ["/nfs/users/alice", "/lustre/scratch999/projects/x", "/lustre", "/"]
+)
+def test_path_on_no_configured_volume_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], path: str
+) -> None:
+    config = write_config(tmp_path)
+    write_inputs(tmp_path)
+    status, lines, err = run_cli(capsys, config, path)
+    assert (status, lines) == (2, [])
+    assert "not on any inspector volume" in err
+
+
+def test_tosql_with_a_path_under_no_root_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    write_inputs(tmp_path, tree_118=TREE_TEAMS)
+    status, lines, err = run_cli(capsys, config, "--tosql", TEAMS.decode())
+    assert (status, lines) == (2, [])
+    assert "--tosql" in err
+    assert not (tmp_path / "spaceman.db").exists()
 
 
 def test_tosql_with_path_is_a_usage_error(

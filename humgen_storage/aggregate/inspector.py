@@ -84,23 +84,48 @@ def literal_prefix(pattern: str) -> str:
     """The longest leading text that every string matching the regex ``pattern`` starts with.
 
     Conservative: it stops at the first special character, and drops the character
-    before a ``*``, ``?`` or ``{`` (which may make it optional). A top-level ``|``
-    anywhere means there is no common prefix.
+    before a ``*``, ``?`` or ``{`` (which may make it optional). A backslash before a
+    character that is not an ASCII letter or digit is that character (``re.escape``
+    writes them, e.g. for a PATH taken as a root). A top-level ``|`` anywhere means
+    there is no common prefix.
     """
-    if "|" in pattern:
-        return ""
-    for index, char in enumerate(pattern):
-        if char in _REGEX_SPECIAL:
-            literal = pattern[:index]
-            return literal[:-1] if char in _OPTIONAL_NEXT else literal
-    return pattern
+    literal: list[str] = []
+    index = 0
+    stop: str | None = None
+    while index < len(pattern):
+        char = pattern[index]
+        escaped = pattern[index + 1 : index + 2]
+        if char == "\\" and escaped and not (escaped.isascii() and escaped.isalnum()):
+            if stop is None:
+                literal.append(escaped)
+            index += 2
+            continue
+        if char == "|":
+            return ""
+        if stop is None:
+            if char in _REGEX_SPECIAL:
+                stop = char
+            else:
+                literal.append(char)
+        index += 1
+    if stop in _OPTIONAL_NEXT:
+        literal = literal[:-1]
+    return "".join(literal)
 
 
 def compile_root(pattern: str) -> InspectorRoot:
     text = pattern.strip("/")
     # \Z rather than $: a name may end with a newline, which $ would skip.
-    regex = re.compile(b"(?:" + text.encode() + rb")(?=/|\Z)")
-    return InspectorRoot(pattern=text, regex=regex, literal=b"/" + literal_prefix(text).encode())
+    regex = re.compile(b"(?:" + _pattern_bytes(text) + rb")(?=/|\Z)")
+    return InspectorRoot(
+        pattern=text, regex=regex, literal=b"/" + _pattern_bytes(literal_prefix(text))
+    )
+
+
+def _pattern_bytes(text: str) -> bytes:
+    """A root pattern's bytes; a PATH taken as a root may hold any bytes, kept in the
+    text as surrogates (``path_as_root``)."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def encoded_prefix(literal: bytes, path_format: Format) -> bytes:
@@ -1149,11 +1174,20 @@ def _table_order(paths: list[bytes], project: Positions) -> Positions:
 class PathSelection:
     """What a PATH argument selects: rows of one volume at or below ``short_prefix``;
     with an empty prefix, the rows of the roots whose last component matches one of
-    ``root_names`` (every root when that is empty too)."""
+    ``root_names`` (every root when that is empty too).
+
+    ``path_root``, when set, is the PATH itself as a root pattern (a PATH under no
+    configured root): the volume is aggregated with it instead of its configured roots.
+    """
 
     volume: str
     short_prefix: tuple[bytes, ...] = ()
     root_names: tuple[str, ...] = ()
+    path_root: str | None = None
+
+    def roots(self, configured: Sequence[str]) -> tuple[str, ...]:
+        """The root patterns to aggregate the volume with."""
+        return (self.path_root,) if self.path_root is not None else tuple(configured)
 
     def selects(self, row: InspectorRow) -> bool:
         if self.short_prefix:
@@ -1213,12 +1247,30 @@ def _above_root(components: Sequence[bytes], root: Sequence[str]) -> bool:
     )
 
 
+def _on_volume(components: Sequence[bytes], root: Sequence[str]) -> bool:
+    """The path lies below the volume's mount (the root's first two components)."""
+    return (
+        len(root) >= 2
+        and len(components) > 2
+        and _matches(root[0], components[0])
+        and _matches(root[1], components[1])
+    )
+
+
+def path_as_root(path: bytes) -> str:
+    """A root pattern matching exactly the normalised absolute ``path`` (any bytes:
+    those that are not UTF-8 are kept as surrogates, see ``compile_root``)."""
+    return re.escape(path.decode("utf-8", "surrogateescape").strip("/"))
+
+
 def select_path(path: bytes, roots_by_volume: Mapping[str, Sequence[str]]) -> PathSelection | None:
     """Map a normalised absolute path onto the configured roots (volumes in config order).
 
     In order of preference: the path matches a root pattern itself; it is a root's
     path with some middle components left out; it lies between a volume's mount and
-    its roots. None when it is none of these.
+    its roots; it lies elsewhere below a volume's mount, and is then itself the root
+    (its short path is its last component, as the legacy allowed). None when it is
+    on no configured volume.
     """
     components = [part for part in path.split(b"/") if part]
     for volume, patterns in roots_by_volume.items():
@@ -1247,4 +1299,7 @@ def select_path(path: bytes, roots_by_volume: Mapping[str, Sequence[str]]) -> Pa
                 () if every_root else tuple(pattern.strip("/").split("/")[-1] for pattern in below)
             )
             return PathSelection(volume, (), names)
+    for volume, patterns in roots_by_volume.items():
+        if any(_on_volume(components, pattern.strip("/").split("/")) for pattern in patterns):
+            return PathSelection(volume, (components[-1],), path_root=path_as_root(path))
     return None

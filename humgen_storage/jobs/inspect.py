@@ -5,7 +5,8 @@ in a pool; within a volume, one process decompresses and the workers left over p
 its blocks, see mpistat.parallel) in the newest complete set of the inspector
 volumes, or the set of --date.
 With PATH (which need not exist here) the path is mapped onto the configured root
-patterns and only rows at or below it are printed, from its volume's newest file.
+patterns and only rows at or below it are printed, from its volume's newest file; a
+PATH under no root, but on a configured volume, is itself taken as the root.
 --tosql also merges the table into the Spaceman tables, keeping people's decisions.
 """
 
@@ -18,7 +19,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -73,8 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "path",
         nargs="?",
         metavar="PATH",
-        help="only rows at or below this directory (mapped onto the configured roots; "
-        "need not exist on this host)",
+        help="only rows at or below this directory (mapped onto the configured roots, "
+        "or itself the root when under none; need not exist on this host)",
     )
     parser.add_argument(
         "--depth",
@@ -355,10 +356,13 @@ def inspect_set(
     depth: int,
     only_under: tuple[bytes, ...] = (),
     workers: int | None = None,
+    roots: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[VolumeInspection]:
     """Aggregate every file of the set: volumes side by side in a pool, each read by
-    one process and parsed by its share of the workers (``mpistat.parallel``)."""
-    roots = _roots_by_volume(config, input_set.volumes)
+    one process and parsed by its share of the workers (``mpistat.parallel``).
+    ``roots``: the root patterns per volume, when not the configured ones."""
+    if roots is None:
+        roots = _roots_by_volume(config, input_set.volumes)
     _check_class_names(config)
     at_once, block_workers = plan_workers(
         default_workers(workers or config.workers), len(input_set.files)
@@ -462,19 +466,25 @@ def _run_path(args: argparse.Namespace, config: Config, volumes: Sequence[str]) 
     selection: PathSelection | None = select_path(path, roots)
     if selection is None:
         raise UsageError(
-            f"{args.path} is not under any inspector root ("
+            f"{args.path} is not on any inspector volume ("
             + "; ".join(f"{volume}: {' '.join(patterns)}" for volume, patterns in roots.items())
             + ")"
         )
     log.info(
-        "%s: volume %s, short path %s",
+        "%s: volume %s, short path %s%s",
         args.path,
         selection.volume,
         display_name(b"/".join(selection.short_prefix)) or "(the roots)",
+        " (under no configured root: the path is the root)" if selection.path_root else "",
     )
     input_set = find_set(config, [selection.volume], args.date, "inspector volumes")
     inspections = inspect_set(
-        config, input_set, args.depth, only_under=selection.project, workers=args.workers
+        config,
+        input_set,
+        args.depth,
+        only_under=selection.project,
+        workers=args.workers,
+        roots={selection.volume: selection.roots(roots[selection.volume])},
     )
     selected = [
         VolumeInspection(
@@ -483,11 +493,14 @@ def _run_path(args: argparse.Namespace, config: Config, volumes: Sequence[str]) 
         for inspection in inspections
     ]
     if not any(inspection.rows for inspection in selected):
-        log.warning(
-            "no rows at or below %s at depth %d (a deeper --depth may show it)",
-            args.path,
-            args.depth,
-        )
+        if selection.path_root is not None:  # its own root row is there whenever it has records
+            log.warning("no records at or below %s on volume %s", args.path, selection.volume)
+        else:
+            log.warning(
+                "no rows at or below %s at depth %d (a deeper --depth may show it)",
+                args.path,
+                args.depth,
+            )
     table = build_table(selected, config, with_names=not args.generic)
     write_table(table, sys.stdout, generic=args.generic, header=not args.noheader)
     sys.stdout.flush()
