@@ -19,7 +19,18 @@ def test_demo_and_production_configs_load() -> None:
     assert demo.ldap.ldif == REPO / "fixtures" / "ldap" / "directory.ldif"
     assert demo.quota.command == str(REPO / "fixtures" / "bin" / "lfs")
     production = load_config(str(REPO / "fixtures" / "production.ini"))
-    assert production.volumes.report == ("114", "115", "118", "119", "123")
+    # The legacy scripts' values (lurge at 1d24680), each cited in the file.
+    assert production.volumes.report == ("114", "115", "118", "119")
+    assert production.volumes.splitter == ("114", "115", "116", "118", "119")
+    assert production.paths.report_dir == Path("/lustre/scratch115/teams/hgi/lustre-usage")
+    assert production.archive.dirs["119"] == (
+        "/lustre/scratch119/humgen/teams",
+        "/lustre/scratch119/humgen/projects",
+    )
+    assert production.inspector.roots["118"] == (
+        "lustre/scratch118/humgen/hgi/projects",
+        "lustre/scratch118/humgen/old-team-data",
+    )
     assert production.ldap.group_base == "ou=group,dc=sanger,dc=ac,dc=uk"
     assert production.ldap.people_base == "ou=people,dc=sanger,dc=ac,dc=uk"
     assert production.inspector.roots["115"][0] == "lustre/scratch115/realdata/mdt[0-9]/projects"
