@@ -20,7 +20,7 @@ def test_demo_and_production_configs_load() -> None:
     assert demo.quota.command == str(REPO / "fixtures" / "bin" / "lfs")
     production = load_config(str(REPO / "fixtures" / "production.ini"))
     # The legacy scripts' values (lurge at 1d24680), each cited in the file.
-    assert production.volumes.report == ("114", "115", "118", "119")
+    assert production.volumes.report == ("114", "115", "118", "119", "123")
     assert production.volumes.splitter == ("114", "115", "116", "118", "119")
     assert production.paths.report_dir == Path("/lustre/scratch115/teams/hgi/lustre-usage")
     assert production.archive.dirs["119"] == (
