@@ -27,7 +27,12 @@ Shape of the tree (all under ``/lustre/scratch118``):
 Records are built in Python from batches of numpy draws and written with isal's
 igzip at level 1 (gzip fallback), a few MiB at a time.
 
-Usage: ``python bench/generate.py --lines N [--seed S] [--data-dir DIR] [--force]``.
+With ``--format wrstat`` the same records are also written in the wrstat variant
+(Go-quoted path, a 12th field: the apparent size, here the size), converted from the
+base64 file into a dataset directory of its own, ``n<N>-s<S>-wrstat``.
+
+Usage: ``python bench/generate.py --lines N [--seed S] [--data-dir DIR] [--force]
+[--format base64|wrstat]``.
 """
 
 from __future__ import annotations
@@ -35,12 +40,14 @@ from __future__ import annotations
 import argparse
 import binascii
 import calendar
+import dataclasses
 import datetime as dt
 import heapq
 import json
 import math
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -49,6 +56,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from humgen_storage.mpistat.paths import go_quote
 
 try:
     from isal import igzip as gzip_writer
@@ -284,13 +293,33 @@ def dataset_dir(data_dir: Path, lines: int, seed: int) -> Path:
     return data_dir / f"n{lines}-s{seed}"
 
 
+FORMATS = ("base64", "wrstat")
+
+
 def ensure_dataset(
-    data_dir: Path, lines: int, seed: int, force: bool = False
+    data_dir: Path, lines: int, seed: int, force: bool = False, fmt: str = "base64"
 ) -> tuple[Dataset, bool]:
-    """The dataset for (lines, seed): reused when complete, else generated. True when generated."""
+    """The dataset for (lines, seed) in ``fmt``: reused when complete, else generated.
+    True when generated. A wrstat dataset is converted from the base64 one."""
+    if fmt == "wrstat":
+        base, generated = ensure_dataset(data_dir, lines, seed, force)
+        directory = data_dir / f"{base.directory.name}-wrstat"
+        reused = _load_dataset(directory) if not (force or generated) else None
+        if reused is not None:
+            return reused, False
+        return to_wrstat(base, directory), True
     directory = dataset_dir(data_dir, lines, seed)
+    if not force:
+        reused = _load_dataset(directory)
+        if reused is not None:
+            return reused, False
+    return generate(directory, lines, seed), True
+
+
+def _load_dataset(directory: Path) -> Dataset | None:
+    """The complete dataset in ``directory`` made by this generator version, if any."""
     meta_path = directory / "meta.json"
-    if not force and meta_path.is_file():
+    if meta_path.is_file():
         try:
             meta = json.loads(meta_path.read_text())
             if meta.get("generator_version") == GENERATOR_VERSION:
@@ -303,10 +332,61 @@ def ensure_dataset(
                     p.is_file()
                     for p in (dataset.mpistat, dataset.ldif, dataset.quotas, dataset.groups)
                 ):
-                    return dataset, False
+                    return dataset
         except (OSError, ValueError, TypeError):
             pass
-    return generate(directory, lines, seed), True
+    return None
+
+
+# Path bytes a Go-quoted field holds as they are; any other byte needs go_quote.
+_NEEDS_QUOTING = re.compile(rb"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
+def to_wrstat(base: Dataset, directory: Path) -> Dataset:
+    """``base``'s records in the wrstat format, with its side files, in ``directory``."""
+    started = time.perf_counter()
+    if directory.exists():
+        shutil.rmtree(directory)
+    (directory / "mpistat").mkdir(parents=True)
+    for source in (base.ldif, base.quotas, base.groups):
+        shutil.copyfile(source, directory / source.name)
+    mpistat = directory / "mpistat" / base.mpistat.name
+    partial = mpistat.with_name(mpistat.name + ".part")
+    needs_quoting, a2b = _NEEDS_QUOTING.search, binascii.a2b_base64
+    uncompressed = 0
+    with (
+        gzip_writer.open(base.mpistat, "rb") as source,
+        gzip_writer.open(partial, "wb", compresslevel=1) as out,
+    ):
+        pending = b""
+        while chunk := source.read(4 * 1024 * 1024):
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            converted = []
+            for line in lines:
+                field, rest = line.split(b"\t", 1)
+                path = a2b(field)
+                quoted = go_quote(path) if needs_quoting(path) else b'"' + path + b'"'
+                size = rest.split(b"\t", 1)[0]
+                converted.append(b"%s\t%s\t%s\n" % (quoted, rest, size))
+            data = b"".join(converted)
+            uncompressed += len(data)
+            out.write(data)
+    os.utime(partial, (REFERENCE, REFERENCE))
+    os.rename(partial, mpistat)
+    dataset = dataclasses.replace(
+        base,
+        directory=directory,
+        mpistat=mpistat,
+        ldif=directory / base.ldif.name,
+        quotas=directory / base.quotas.name,
+        groups=directory / base.groups.name,
+        uncompressed_bytes=uncompressed,
+        compressed_bytes=mpistat.stat().st_size,
+        generate_seconds=round(time.perf_counter() - started, 2),
+    )
+    (directory / "meta.json").write_text(json.dumps(dataset.to_json(), indent=1))
+    return dataset
 
 
 # ----------------------------------------------------------------------------- groups
@@ -811,8 +891,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--force", action="store_true", help="regenerate even if a matching dataset exists"
     )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="base64",
+        help="input format: base64 (mpistat) or wrstat (default %(default)s)",
+    )
     args = parser.parse_args(argv)
-    dataset, generated = ensure_dataset(args.data_dir, args.lines, args.seed, force=args.force)
+    dataset, generated = ensure_dataset(
+        args.data_dir, args.lines, args.seed, force=args.force, fmt=args.format
+    )
     verb = "generated" if generated else "reusing"
     print(
         f"{verb} {dataset.mpistat}: {dataset.lines} lines, {dataset.uncompressed_bytes / 1e6:.1f} MB "

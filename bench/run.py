@@ -694,7 +694,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-legacy", action="store_true", help="skip the legacy-style reference loops"
     )
+    parser.add_argument(
+        "--format",
+        choices=generate.FORMATS,
+        default="base64",
+        help="input format (default: base64); wrstat skips the reference loops, which "
+        "read base64 paths only",
+    )
     args = parser.parse_args(argv)
+    if args.format == "wrstat":
+        args.no_legacy = True
     if min(args.lines) < 1000:
         parser.error("--lines must be at least 1000")
     if args.repeat < 1:
@@ -705,7 +714,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run_size(args: argparse.Namespace, lines: int) -> dict[tuple[str, int], Result]:
     """Every job and worker count, and the reference loops, on one input size."""
     dataset, generated = generate.ensure_dataset(
-        args.data_dir.resolve(), lines, args.seed, args.regenerate
+        args.data_dir.resolve(), lines, args.seed, args.regenerate, args.format
     )
     how = f"generated in {dataset.generate_seconds:.1f} s" if generated else "reused"
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import gzip
 import os
 from collections.abc import Iterable
@@ -68,3 +69,14 @@ def base_sections(tmp_path: Path, database_url: str | None = None) -> dict[str, 
         "quota": {"command": LFS_STANDIN, "timeout": 5},
         "splitter": {"output_dir": tmp_path / "groups"},
     }
+
+
+def treeserve_line(fmt: Format, line: bytes) -> bytes:
+    """What the split writes for a valid input ``line`` (spec 6): a base64 line as it is,
+    a wrstat line as the 11-field base64 line of the same record. Line by line, from
+    the decoded path: the reference for the split's bulk rewriting."""
+    if fmt is Format.BASE64:
+        return line
+    fields = line.rstrip(b"\n").split(b"\t")  # a quoted path holds no raw tab
+    path = binascii.b2a_base64(fmt.decode_path(fields[0]), newline=False)
+    return b"\t".join([path, *fields[1:11]]) + b"\n"

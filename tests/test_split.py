@@ -134,8 +134,12 @@ def records_119() -> list[Record]:
 
 
 def expected_lines(volumes: Sequence[tuple[list[Record], Format]], gid: int) -> bytes:
-    """What a group file must hold: its records' lines, volume by volume, in input order."""
-    return b"".join(r.line(fmt) for records, fmt in volumes for r in records if r.gid == gid)
+    """What a group file must hold: its records' lines, volume by volume, in input order,
+    in TreeServe's format: a base64 line as read, a wrstat line as the base64 line of
+    the same record."""
+    return b"".join(
+        r.line(Format.BASE64) for records, _ in volumes for r in records if r.gid == gid
+    )
 
 
 def index_lines(path: Path) -> list[str]:

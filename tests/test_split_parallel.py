@@ -25,7 +25,7 @@ from humgen_storage.jobs import split as split_job
 from humgen_storage.mpistat.paths import go_quote
 from humgen_storage.mpistat.reader import Format, MpistatReader, record_pattern
 from humgen_storage.mpistat.writer import Record
-from tests.helpers import base_sections, write_ini
+from tests.helpers import base_sections, treeserve_line, write_ini
 from tests.test_split import ODD_NAMES, write_ldif
 
 DAY = "20261120"
@@ -185,7 +185,7 @@ def expected_group_files(
                     continue
                 if not selector.under_special_prefix(path):
                     continue
-            out.setdefault(f"{route.stem}.dat.gz", []).append(line)
+            out.setdefault(f"{route.stem}.dat.gz", []).append(treeserve_line(fmt, line))
     return {name: b"".join(lines) for name, lines in out.items()}
 
 

@@ -20,6 +20,7 @@ from humgen_storage.mpistat.reader import (
     run_pattern,
 )
 from humgen_storage.mpistat.writer import Record
+from tests.helpers import treeserve_line
 
 # Valid numbers the fast pattern leaves to the exact one: 20 digits up to 2**64 - 1,
 # 19-digit times up to 2**63 - 1, and a 20-digit number with a leading zero.
@@ -176,6 +177,6 @@ def test_two_gids_of_one_name_keep_their_lines_in_order(fmt: Format) -> None:
     split, bad = splitter(fmt, b"".join(lines), 1)
     assert bad == []
     data, count, dirs = split.groups["team"]
-    assert data == b"".join(expected)
+    assert data == b"".join(treeserve_line(fmt, line) for line in expected)
     assert count == len(expected) and dirs == 0
     assert sorted(split.groups) == ["team", "x"]  # x: its lines under the prefix

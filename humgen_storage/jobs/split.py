@@ -1,9 +1,11 @@
 """split: one gzip file of mpistat lines per Unix group for TreeServe, uploaded to S3.
 
 Flow (spec section 6): load the directory once; a pool splits each volume into its
-own per-group part files (lines byte for byte, in input order): the volume's process
-decompresses and writes, while block workers (``map_raw_blocks``) check the lines of
-each block and group them by destination, in one pass. The parent joins the parts per
+own per-group part files (in input order, in TreeServe's format: base64 lines byte for
+byte, wrstat lines rewritten as the base64 lines of the same records): the volume's
+process decompresses and writes, while block workers (``map_raw_blocks``) check the
+lines of each block and group them by destination, in one pass, and rewrite a wrstat
+group's lines in bulk. The parent joins the parts per
 group in volume order, writes ``index.txt``, ``groupfile`` and ``passwdfile``, uploads
 the directory to S3 and only then renames it to ``<output_dir>/<YYYYMMDD>`` (or ``-o
 DIR``), the manager's done-marker. A failed volume or upload leaves no dated
@@ -17,6 +19,7 @@ import datetime as dt
 import enum
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,12 +38,14 @@ from humgen_storage.inputs import (
 from humgen_storage.locking import job_lock, lock_dir
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.parallel import map_raw_blocks
+from humgen_storage.mpistat.paths import wrstat_to_base64_lines
 from humgen_storage.mpistat.reader import (
     SMALL_COUNT,
     Format,
     InputFile,
     MpistatReader,
     count_lines,
+    explain_bad_line,
     field_runs,
 )
 from humgen_storage.pool import default_workers, plan_workers, report_progress, run_per_volume
@@ -203,6 +208,10 @@ class BlockSplitter:
         self.selector = selector
         self.directory = directory
         self.matcher = selector.matcher(fmt)
+        # TreeServe decodes every path as base64: wrstat lines are rewritten (spec 6),
+        # per group and block, once selected; a path that does not decode makes its
+        # line malformed (spec 2.3), counted and logged by the reader as any other.
+        self.rewrite = fmt is Format.WRSTAT
         # gid field -> (what to do, the group's file stem; "" when nothing is written)
         self.routes: dict[bytes, tuple[_Kind, str]] = {}
 
@@ -251,10 +260,16 @@ class BlockSplitter:
                 group.append((kind, [run]))
         undecodable_before = self.matcher.undecodable
         groups = {}
+        malformed: list[bytes] = []
         for stem, group in segments.items():
             data = b"".join([self._selected(runs_, kind in _UNDER_PREFIX) for kind, runs_ in group])
+            if data and self.rewrite:
+                data, undecodable = wrstat_to_base64_lines(data)
+                malformed += undecodable
             if data:
                 groups[stem] = (data, count_lines(data), count_directories(data))
+        if malformed:
+            bad = sorted(bad + _numbered(malformed, block, first_line))
         unsafe_counts = {}
         for gid_field, (kind, runs_) in unsafe_runs.items():
             data = self._selected(runs_, kind in _UNDER_PREFIX)
@@ -274,6 +289,19 @@ class BlockSplitter:
             return b""
         lines.append(b"")  # the last line's newline
         return b"\n".join(lines)
+
+
+def _numbered(malformed: list[bytes], block: bytes, first_line: int) -> list[tuple[int, str]]:
+    """The malformed lines of a wrstat block, given without their 12th field and
+    newline, as (line number, reason). Runs on bad input only."""
+    wanted = Counter(malformed)
+    numbered = []
+    for offset, line in enumerate(block.split(b"\n")[:-1]):
+        key = line[: line.rfind(b"\t")]
+        if wanted[key]:
+            wanted[key] -= 1
+            numbered.append((first_line + offset, explain_bad_line(Format.WRSTAT, line)))
+    return numbered
 
 
 def split_volume(task: SplitTask) -> VolumeSplit:

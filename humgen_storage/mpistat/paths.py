@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import re
+from collections.abc import Sequence
 
 # The characters a valid base64 field may hold; checked in the record pattern.
 BASE64_FIELD = rb"[A-Za-z0-9+/]+={0,2}"
@@ -109,3 +110,77 @@ def display_name(path: bytes) -> str:
     if "\t" in text or "\n" in text:
         text = text.replace("\t", "\\t").replace("\n", "\\n")
     return text
+
+
+# A valid wrstat line cut where the rewriting needs it: the quoted path's contents
+# (a valid field holds no raw tab, so its closing quote is the last one before the
+# first tab), then fields 2-11 with the tab before them; the 12th field is dropped.
+_WRSTAT_LINE = re.compile(rb'"([^\t]*)"(\t[^\n]*)\t[0-9]++\n')
+
+
+def wrstat_to_base64_lines(data: bytes) -> tuple[bytes, list[bytes]]:
+    """Valid wrstat lines (each ending in a newline) rewritten as the base64 lines of
+    the same records: the path's raw bytes in standard padded base64, fields 2-11 as
+    they are, the 12th field dropped. Also the lines (without their newline) whose
+    path does not decode: they are left out of the result.
+
+    Done on a whole run of lines at once: one ``findall`` cuts every line, the
+    contents of a field without escapes are its path (nearly every path), and the
+    result is one ``join``. Only the lines with an escape, found by a search over the
+    whole run, are decoded one by one.
+    """
+    cuts = _WRSTAT_LINE.findall(data)
+    if not cuts:
+        return b"", []
+    paths: Sequence[bytes | None]
+    paths, middles = zip(*cuts, strict=True)
+    undecodable: list[bytes] = []
+    # A field's contents are not its path's raw bytes, or may not decode, when they hold
+    # an escape, or a NUL (quoting never writes one, but the reader lets it pass), or
+    # nothing.
+    if b"\\" in data or b"\0" in data or b"" in paths:
+        paths, undecodable = _decode_escaped(data, paths, middles)
+        if undecodable:
+            middles = tuple(m for p, m in zip(paths, middles, strict=True) if p is not None)
+            paths = [p for p in paths if p is not None]
+    pieces: list[bytes] = [b"\n"] * (3 * len(middles))
+    pieces[0::3] = map(_encode_base64, paths)  # type: ignore[arg-type]
+    pieces[1::3] = middles
+    return b"".join(pieces), undecodable
+
+
+def _encode_base64(path: bytes) -> bytes:
+    return binascii.b2a_base64(path, newline=False)
+
+
+def _decode_escaped(
+    data: bytes, contents: tuple[bytes, ...], middles: tuple[bytes, ...]
+) -> tuple[list[bytes | None], list[bytes]]:
+    """(the paths of the lines of ``data``, None where a path does not decode; the
+    undecodable lines without their newline, in order), from the quoted fields'
+    ``contents``: those with an escape, a NUL or nothing are decoded, the others are
+    the path already."""
+    to_decode: set[int] = set()
+    # Only the path field of a valid line can hold a backslash or a NUL (the others
+    # are digits and the type letter): the line of each is its number of newlines.
+    # Found with ``bytes.find``, which skips to the next one far faster than ``re``.
+    for byte in (b"\\", b"\0"):
+        line = scanned = 0
+        position = data.find(byte)
+        while position >= 0:
+            line += data.count(b"\n", scanned, position)
+            scanned = position
+            to_decode.add(line)
+            position = data.find(byte, position + 1)
+    if b"" in contents:
+        to_decode.update(index for index, content in enumerate(contents) if not content)
+    paths: list[bytes | None] = list(contents)
+    undecodable: list[bytes] = []
+    for index in sorted(to_decode):
+        field = b'"' + contents[index] + b'"'
+        try:
+            paths[index] = decode_quoted_path(field)
+        except PathDecodeError:
+            paths[index] = None
+            undecodable.append(field + middles[index])  # the 12th field is not needed
+    return paths, undecodable
