@@ -82,7 +82,7 @@ TREE_115 = (
     f(M1 + b"/projects/top.vcf", 1, 80),  # directly in the root
     d(M1 + b"/projects/alpha", 1002, 25),  # a second record of alpha: not the first
     d(M1 + b"/projects/alpha/seq", 1005, 26),
-    f(M1 + b"/projects/alpha/seq/s2.sam", 1, -100),  # mtime in the future: ignored
+    f(M1 + b"/projects/alpha/seq/s2.sam", 1, -100),  # mtime in the future: 0 days
     f(M1 + b"/projects/alpha/seq/gone.ped", 5, 1, nlink=0),  # deleted mid-crawl: 0 bytes
     d(M1 + b"/projects/beta", 1004, 60),
     f(M1 + b"/projects/beta/link-again.bam", 8, 3, nlink=2, inode=500, dev=7),  # second name
@@ -100,12 +100,12 @@ def classes(bam: int = 0, cram: int = 0, vcf: int = 0, pedbed: int = 0) -> dict[
 
 # (short path, files, total U, classes, last modified days, gid, project total U)
 EXPECTED_DEPTH_2 = [
-    # everything under projects/ (both MDTs); newest: the mdt1 root and gone.ped, 1 day
-    (b"projects", 12, 22, classes(13, 2, 4, 2), 1.0, 1003, 22),
+    # everything under projects/ (both MDTs); newest: s2.sam, in the future, so 0 days
+    (b"projects", 12, 22, classes(13, 2, 4, 2), 0.0, 1003, 22),
     # readme, s1.bam, s1.cram, link, x.vcf, data.bed, s2.sam, gone.ped (no link-again: beta)
-    (b"projects/alpha", 8, 18, classes(13, 2, 1, 1), 1.0, 1001, 18),
-    # deep/ folds into seq at depth 2; gone.ped (nlink 0) is the newest, at 1 day
-    (b"projects/alpha/seq", 6, 16, classes(13, 2, 1, 0), 1.0, 1002, 18),
+    (b"projects/alpha", 8, 18, classes(13, 2, 1, 1), 0.0, 1001, 18),
+    # deep/ folds into seq at depth 2; s2.sam's future mtime counts as the reference
+    (b"projects/alpha/seq", 6, 16, classes(13, 2, 1, 0), 0.0, 1002, 18),
     (b"projects/alpha/users", 1, 1, classes(pedbed=1), 50.0, 1001, 18),
     (b"projects/alpha/users/alice", 1, 1, classes(pedbed=1), 50.0, 1006, 18),
     # b.bcf, new\nline.ped, and the link's second name (a file, no bytes, newest at 3 days)
@@ -216,12 +216,34 @@ def test_only_files_and_directories_take_part() -> None:
     assert (root.files, root.total_bytes, root.last_modified_days) == (0, 0, 10.0)
 
 
-def test_no_mtime_left_gives_none_and_no_directory_record_gives_no_gid() -> None:
+def test_future_only_mtimes_give_0_days_and_no_directory_record_gives_no_gid() -> None:
     records = (f(M0 + b"/projects/p/a.bam", 1, -5),)  # future mtime, no directory records
     rows = aggregate(records)
     assert [(b"/".join(r.short_path), r.last_modified_days, r.gid) for r in rows] == [
-        (b"projects", None, None),
-        (b"projects/p", None, None),
+        (b"projects", 0.0, None),
+        (b"projects/p", 0.0, None),
+    ]
+
+
+def test_future_only_directory_is_0_days_old_under_a_fractional_reference() -> None:
+    # The input file's mtime may carry a fraction of a second: a future mtime counts as
+    # the reference and is shown as 0.0 days, never as NULL or a negative number.
+    reference = REF + 0.75
+    records = (
+        d(M0 + b"/projects", 1001, 30),
+        d(M0 + b"/projects/new", 1002, -2),  # the directory and its file both in the future
+        f(M0 + b"/projects/new/a.vcf", 1, -1),
+        d(M0 + b"/projects/old", 1003, 3),
+        f(M0 + b"/projects/old/b.bam", 1, 4),
+    )
+    inspector = ProjectInspector(ROOTS_115, CLASSES, reference, Format.BASE64)
+    inspector.add_records(reader_rows(records, Format.BASE64))
+    rows = inspector.finish()
+    # (REF + 0.75 - REF) / 86400 rounds to 0.0; (REF + 0.75 - (REF - 3 days)) to 3.0
+    assert [(b"/".join(r.short_path), r.last_modified_days, r.gid) for r in rows] == [
+        (b"projects", 0.0, 1001),
+        (b"projects/new", 0.0, 1002),
+        (b"projects/old", 3.0, 1003),
     ]
 
 

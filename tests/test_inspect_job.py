@@ -50,9 +50,10 @@ ROWS_118 = [
     "projects/gamma\tsub\t0.25\t0.25\t0.0\t0.0\t0.0\t1\t9.0\t-\t-\t118\t1.25",
 ]
 ROWS_115 = [
-    "projects\t*TOTAL*\t5.5\t3.25\t0.5\t1.0\t0.5\t12\t1.0\t-\tvr-projects\t115\t5.5",
-    "projects/alpha\t*TOTAL*\t4.5\t3.25\t0.5\t0.25\t0.25\t8\t1.0\tBarrett\thgi\t115\t4.5",
-    "projects/alpha\tseq\t4.0\t3.25\t0.5\t0.25\t0.0\t6\t1.0\tAdams\tteam113\t115\t4.5",
+    # s2.sam's mtime is in the future: projects, alpha and seq are 0 days old
+    "projects\t*TOTAL*\t5.5\t3.25\t0.5\t1.0\t0.5\t12\t0.0\t-\tvr-projects\t115\t5.5",
+    "projects/alpha\t*TOTAL*\t4.5\t3.25\t0.5\t0.25\t0.25\t8\t0.0\tBarrett\thgi\t115\t4.5",
+    "projects/alpha\tseq\t4.0\t3.25\t0.5\t0.25\t0.0\t6\t0.0\tAdams\tteam113\t115\t4.5",
     "projects/alpha\tusers\t0.25\t0.0\t0.0\t0.0\t0.25\t1\t50.0\tBarrett\thgi\t115\t4.5",
     "projects/alpha\tusers/alice\t0.25\t0.0\t0.0\t0.0\t0.25\t1\t50.0\t-\tusers\t115\t4.5",
     "projects/beta\t*TOTAL*\t0.75\t0.0\t0.0\t0.5\t0.25\t3\t3.0\t-\ttol\t115\t0.75",

@@ -57,7 +57,7 @@ class Site:
         with sqlite3.connect(self.database) as db:
             return db.execute(
                 "SELECT `Lustre Volume`, `PI`, `Unix Group`, `Used (bytes)`, `Quota (bytes)`,"
-                " `Consumption`, `Last Modified (days)`, `Archived Directories`, `date`, `isHumgen`"
+                " `Consumption`, `Last Modified (days)`, `Archived Directories`, `date`, `IsHumgen`"
                 " FROM lustre_usage ORDER BY `Lustre Volume`, `Unix Group`, `date`"
             ).fetchall()
 

@@ -39,7 +39,7 @@ def volume_118() -> list[Record]:
     return [
         Record(base, 4096, 0, 0, R, R - 10 * D, R, "d", 2, 1),
         # hgi (1001): 1000 + 500 (a hard link seen twice counts once) + 0 (nlink 0)
-        # + 7 (future mtime: bytes count, the mtime does not) + 3 (non-UTF-8 name) = 1510
+        # + 7 (future mtime: counts as the reference, 0 days) + 3 (non-UTF-8 name) = 1510
         Record(base + b"/hgi/a.bam", 1000, 1, 1001, R, R - 2 * D, R, "f", 10, 1),
         Record(base + b"/hgi/b", 500, 1, 1001, R, R - 3 * D, R, "f", 50, 2),
         Record(base + b"/hgi/c", 500, 1, 1001, R, R - 3 * D, R, "f", 50, 2),
@@ -51,11 +51,13 @@ def volume_118() -> list[Record]:
         # vr-projects (1003): a directory and a symlink count too
         Record(base + b"/vr", 2000, 3, 1003, R, R - 4 * D, R, "d", 70, 1),
         Record(base + b"/vr/l", 48, 3, 1003, R, R - 4 * D, R, "l", 71, 1),
-        # tol (1004): small, archived in the second configured directory
+        # tol (1004): small, archived in the second configured directory; its newest
+        # mtime is an nlink-0 record's (0 bytes, but the mtime counts): 0.5 days
         Record(base + b"/tol/x", 10, 4, 1004, R, R - 1 * D, R, "f", 80, 1),
+        Record(base + b"/tol/gone", 77, 4, 1004, R, R - D // 2, R, "f", 81, 0),
         # cellgen (1005): above the 100 MiB threshold: never looked up in the archive
         Record(base + b"/cellgen/y", 200 * 2**20, 5, 1005, R, R - 7 * D, R, "f", 90, 1),
-        # gid 4242: unknown to the directory; only future mtimes
+        # gid 4242: unknown to the directory; only future mtimes: 0 days, never NULL
         Record(base + b"/old/z", 42, 6, 4242, R, R + 5 * D, R, "f", 100, 1),
     ]
 
@@ -70,9 +72,9 @@ QUOTAS = {
 
 EXPECTED = [
     ["scratch118", "-", "0", "4096", "-", "0.0 TiB", "10.0", "-", "False"],
-    ["scratch118", "-", "4242", "42", "-", "0.0 TiB", "-", "-", "False"],
+    ["scratch118", "-", "4242", "42", "-", "0.0 TiB", "0.0", "-", "False"],
     ["scratch118", "-", "cellgen", str(200 * 2**20), "-", "0.0 TiB", "7.0", "-", "True"],
-    ["scratch118", "-", "tol", "10", "-", "0.0 TiB", "1.0", "{archive2}/tol", "True"],
+    ["scratch118", "-", "tol", "10", "-", "0.0 TiB", "0.5", "{archive2}/tol", "True"],
     ["scratch118", "-", "vr-projects", "2048", "0", "0.0 TiB (Unlimited)", "4.0", "-", "False"],
     [
         "scratch118",
@@ -92,7 +94,7 @@ EXPECTED = [
         "1510",
         "1024",
         "0.0 TiB of 0.0 TiB (147.5%)",
-        "0.5",
+        "0.0",
         "-",
         "True",
     ],
@@ -152,7 +154,7 @@ def db_rows(config_path: str, day: str = "2026-11-20") -> list[tuple[Any, ...]]:
     with open_database(config.database, config.source.parent) as db:
         rows = db.query(
             "SELECT `Lustre Volume`, `PI`, `Unix Group`, `Used (bytes)`, `Quota (bytes)`, `Consumption`,"
-            " `Last Modified (days)`, `Archived Directories`, `date`, `isHumgen` FROM `lustre_usage`"
+            " `Last Modified (days)`, `Archived Directories`, `date`, `IsHumgen` FROM `lustre_usage`"
             " WHERE `date` = %s ORDER BY `Unix Group`",
             (day,),
         )
@@ -175,12 +177,15 @@ def test_every_column_hand_computed(site: dict[str, Any]) -> None:
         1510,
         1024,
         "0.0 TiB of 0.0 TiB (147.5%)",
-        0.5,
+        0.0,
         None,
         "2026-11-20",
         1,
     )
-    assert rows["4242"][1] is None and rows["4242"][4] is None and rows["4242"][6] is None
+    assert rows["4242"][1] is None and rows["4242"][4] is None
+    # only future mtimes: they count as the reference, 0 days (Weaver needs a number)
+    assert rows["4242"][6] == 0.0
+    assert all(row[6] is not None for row in rows.values())
     assert rows["cellgen"][1] is None  # humgen, but its PI has no entry
 
     # lfs ran for named groups only, never for the unknown gids 0 and 4242
@@ -237,8 +242,8 @@ def test_bad_lines_over_the_threshold_fail_the_run(
         site["mpistat"], DAY, "118", volume_118(), extra_lines=[b"not\ta\trecord\n"], mtime=R
     )
     assert main(["--config", site["config"], "report", str(path)]) == 1
-    assert f"{path}: 1 of 14 lines are malformed" in caplog.text
-    assert f"{path} line 14: malformed" in caplog.text
+    assert f"{path}: 1 of 15 lines are malformed" in caplog.text
+    assert f"{path} line 15: malformed" in caplog.text
     assert not site["tsv"].exists()
 
 

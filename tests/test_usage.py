@@ -1,4 +1,5 @@
-"""UsageAggregate's hard-link table: deduplicated by (dev, inode) however often it compacts."""
+"""UsageAggregate: the hard-link table, deduplicated by (dev, inode) however often it compacts,
+and future mtimes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from humgen_storage.aggregate import usage
-from humgen_storage.aggregate.usage import UsageAggregate
+from humgen_storage.aggregate.usage import UsageAggregate, days_since
 from humgen_storage.mpistat.reader import Format
 from humgen_storage.mpistat.writer import Record
 
@@ -69,3 +70,35 @@ def test_a_pickled_partial_carries_its_rows_not_its_spare_room() -> None:
     assert copy.totals() == aggregate.totals()
     copy.add_block(Format.BASE64, b"".join(lines))  # it grows again after unpickling
     assert copy.multi_link_inodes() == 5
+
+
+def test_future_mtimes_count_as_the_reference() -> None:
+    reference = 1_800_000_000
+    records = [
+        # gid 7: only mtimes later than the reference (being written during the crawl)
+        Record(b"/v/a", size=5, gid=7, mtime=reference + 1, inode=1),
+        Record(b"/v/b", size=6, gid=7, mtime=reference + 10 * 86400, inode=2),
+        # gid 8: one older mtime, one future: the future one wins as the reference
+        Record(b"/v/c", size=1, gid=8, mtime=reference - 2 * 86400, inode=3),
+        Record(b"/v/d", size=1, gid=8, mtime=reference + 5, inode=4),
+        # gid 9: no future mtime: 1.5 days
+        Record(b"/v/e", size=1, gid=9, mtime=reference - 129600, inode=5),
+    ]
+    aggregate = UsageAggregate(reference=reference)
+    aggregate.add_block(Format.BASE64, b"".join(r.line() for r in records[:3]))
+    other = UsageAggregate(reference=reference)  # a second worker's partial, merged
+    other.add_block(Format.BASE64, b"".join(r.line() for r in records[3:]))
+    aggregate.merge(other)
+    totals = aggregate.totals()
+    assert {gid: (t.used, t.newest_mtime) for gid, t in totals.items()} == {
+        7: (11, reference),
+        8: (2, reference),
+        9: (1, reference - 129600),
+    }
+    # The report's reference is the file's mtime with its fraction: still 0.0 days.
+    file_mtime = reference + 0.9
+    assert [days_since(file_mtime, totals[gid].newest_mtime) for gid in (7, 8, 9)] == [
+        0.0,
+        0.0,
+        1.5,
+    ]

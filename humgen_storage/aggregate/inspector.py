@@ -655,8 +655,8 @@ class _LinkTable:
 class ProjectInspector:
     """Aggregates one volume's records into inspector rows.
 
-    ``reference`` is the input file's mtime: newer mtimes are ignored for Last
-    Modified. ``only_under`` (short-path components) keeps only records at or below
+    ``reference`` is the input file's mtime: newer mtimes count as the reference for
+    Last Modified. ``only_under`` (short-path components) keeps only records at or below
     it, for a PATH query that needs a single project.
 
     It is a partial aggregate in the sense of ``mpistat.parallel``: each process folds
@@ -694,7 +694,8 @@ class ProjectInspector:
         self._decode = path_format.decode_path
         self._base64 = path_format is Format.BASE64
         self._classifier = FileClassifier(file_classes)
-        # Whole seconds: for an integer mtime, m <= floor(reference) iff m <= reference.
+        # Whole seconds: for an integer mtime, m <= floor(reference) iff m <= reference, and
+        # an mtime held at floor(reference) is less than a second old: 0.0 days.
         self._reference_seconds = math.floor(reference)
         self._rows = _RowTable(len(self.class_names))
         self._links = _LinkTable()
@@ -729,8 +730,9 @@ class ProjectInspector:
         return self._rows.row_of(b"/".join(directory_cut(short, self.depth)))
 
     def _known(self, mtimes: Signed) -> Signed:
-        """Mtimes after the reference (the input file's mtime) do not count."""
-        return np.where(mtimes <= self._reference_seconds, mtimes, _NO_MTIME)
+        """Mtimes after the reference (the input file's mtime) count as the reference
+        (0 days): the crawler saw those files being written."""
+        return np.minimum(mtimes, self._reference_seconds)
 
     def _decode_file_path(self, order: int, path_field: bytes) -> bytes | None:
         """As the hot loop of ``_add_files`` decodes (and words its failures)."""

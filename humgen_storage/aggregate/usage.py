@@ -69,7 +69,7 @@ def _first_of_each_inode(rows: LinkRows) -> npt.NDArray[np.intp]:
 class UsageAggregate:
     """Partial per-gid sums for one volume."""
 
-    reference: int  # the input file's mtime, in whole seconds: newer mtimes are ignored
+    reference: int  # the input file's mtime, in whole seconds: newer mtimes count as this
     used: dict[int, int] = field(default_factory=dict)
     newest_mtime: dict[int, int] = field(default_factory=dict)
     records: int = 0
@@ -110,14 +110,15 @@ class UsageAggregate:
         order, starts = _group_starts(gid)
         # nlink 0 (deleted mid-crawl) adds 0 bytes; a hard-linked file waits in the link rows.
         sums = np.add.reduceat(np.where((nlink == 0) | linked, 0, size)[order], starts)
-        known = np.where(mtime <= self.reference, mtime, _NO_MTIME)[order]
-        newest = np.maximum.reduceat(known, starts)
+        # An mtime after the reference was being written as the crawler passed: it counts
+        # as the reference (0 days), so every group has a newest mtime.
+        newest = np.maximum.reduceat(np.minimum(mtime, self.reference)[order], starts)
         used, newest_mtime = self.used, self.newest_mtime
         for g, total, when in zip(
             gid[order][starts].tolist(), sums.tolist(), newest.tolist(), strict=True
         ):
             used[g] = used.get(g, 0) + total
-            if when != _NO_MTIME and when > newest_mtime.get(g, _NO_MTIME):
+            if when > newest_mtime.get(g, _NO_MTIME):
                 newest_mtime[g] = when
 
         if linked.any():
@@ -175,16 +176,15 @@ class UsageAggregate:
             sums = np.add.reduceat(links[:, 3][order], starts)
             for gid, size in zip(links[:, 2][order][starts].tolist(), sums.tolist(), strict=True):
                 used[gid] = used.get(gid, 0) + size
-        return {
-            gid: GroupTotals(gid, total, self.newest_mtime.get(gid)) for gid, total in used.items()
-        }
+        # Every gid with bytes had records, so it has a newest mtime (at most the reference).
+        return {gid: GroupTotals(gid, total, self.newest_mtime[gid]) for gid, total in used.items()}
 
 
 @dataclass(frozen=True)
 class GroupTotals:
     gid: int
     used: int
-    newest_mtime: int | None  # None when every mtime was in the future
+    newest_mtime: int  # at most the reference: later mtimes count as the reference
 
 
 def days_since(reference: float, newest_mtime: int | None) -> float | None:

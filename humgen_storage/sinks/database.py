@@ -84,7 +84,7 @@ _USAGE_COLUMNS = """
     `Last Modified (days)` DECIMAL(12,1),
     `Archived Directories` {text},
     `date` DATE NOT NULL,
-    `isHumgen` TINYINT NOT NULL
+    `IsHumgen` TINYINT NOT NULL
 """
 
 _SPACEMAN_COLUMNS = """
@@ -92,19 +92,26 @@ _SPACEMAN_COLUMNS = """
     `Directory` {directory} NOT NULL,
     `Volume` {short} NOT NULL,
     `Files` BIGINT,
-    `Total` FLOAT,
-    `BAM` FLOAT,
-    `CRAM` FLOAT,
-    `VCF` FLOAT,
-    `PEDBED` FLOAT,
-    `Last Modified (days)` FLOAT,
+    `Total` DOUBLE,
+    `BAM` DOUBLE,
+    `CRAM` DOUBLE,
+    `VCF` DOUBLE,
+    `PEDBED` DOUBLE,
+    `Last Modified (days)` DOUBLE,
     `PI` {text},
-    `Project Total` FLOAT,
+    `Project Total` DOUBLE,
     `Status` {text},
     `Action` {text},
     `Comment` {long},
     `Unix Group` {text}
 """
+
+# People's notes in Spaceman: long enough for a paragraph. A longer one is refused by
+# the database (the product's MySQL session is strict, and SQLite gets a CHECK), never
+# cut short; the product itself only ever writes '' here, for new rows.
+COMMENT_CHARACTERS = 4096
+_MYSQL_COMMENT = f"VARCHAR({COMMENT_CHARACTERS})"
+_SQLITE_COMMENT = f"VARCHAR({COMMENT_CHARACTERS}) CHECK (length(`Comment`) <= {COMMENT_CHARACTERS})"
 
 # MySQL: utf8mb4 so any name fits, with a binary collation so names compare as bytes.
 # The unique keys must fit InnoDB's 3072-byte limit at 4 bytes a character:
@@ -118,13 +125,13 @@ MYSQL_SCHEMA = (
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     "CREATE TABLE IF NOT EXISTS `spaceman` (`index` INT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
     + _SPACEMAN_COLUMNS.format(
-        text="VARCHAR(255)", directory="VARCHAR(480)", short="VARCHAR(32)", long="TEXT"
+        text="VARCHAR(255)", directory="VARCHAR(480)", short="VARCHAR(32)", long=_MYSQL_COMMENT
     )
     + ", UNIQUE KEY `project_directory_volume` (`Project`, `Directory`, `Volume`)"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     "CREATE TABLE IF NOT EXISTS `spaceman_tmp` (`index` INT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
     + _SPACEMAN_COLUMNS.format(
-        text="VARCHAR(255)", directory="VARCHAR(480)", short="VARCHAR(32)", long="TEXT"
+        text="VARCHAR(255)", directory="VARCHAR(480)", short="VARCHAR(32)", long=_MYSQL_COMMENT
     )
     + ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 )
@@ -134,12 +141,99 @@ SQLITE_SCHEMA = (
     + _USAGE_COLUMNS.format(text="TEXT")
     + ", UNIQUE (`Lustre Volume`, `Unix Group`, `date`))",
     "CREATE TABLE IF NOT EXISTS `spaceman` (`index` INTEGER PRIMARY KEY AUTOINCREMENT,"
-    + _SPACEMAN_COLUMNS.format(text="TEXT", directory="TEXT", short="TEXT", long="TEXT")
+    + _SPACEMAN_COLUMNS.format(text="TEXT", directory="TEXT", short="TEXT", long=_SQLITE_COMMENT)
     + ", UNIQUE (`Project`, `Directory`, `Volume`))",
     "CREATE TABLE IF NOT EXISTS `spaceman_tmp` (`index` INTEGER PRIMARY KEY AUTOINCREMENT,"
-    + _SPACEMAN_COLUMNS.format(text="TEXT", directory="TEXT", short="TEXT", long="TEXT")
+    + _SPACEMAN_COLUMNS.format(text="TEXT", directory="TEXT", short="TEXT", long=_SQLITE_COMMENT)
     + ")",
 )
+
+
+# -- bringing older tables to this shape ----------------------------------------------
+# Tables made by the legacy scripts, or by earlier versions of this product, are altered
+# in place: rows, `id` and `index` are kept (Spaceman addresses its edits by `index`).
+# Every statement is fixed text; the database's own description of the columns only
+# decides which of them run.
+
+_TABLES = ("lustre_usage", "spaceman", "spaceman_tmp")
+_SPACEMAN_TABLES = ("spaceman", "spaceman_tmp")
+# The legacy wrote `IsHumgen`; Weaver's dbplyr selects it by that exact spelling.
+_LEGACY_IS_HUMGEN = "isHumgen"
+# Spaceman's numbers as SPEC section 9 has them (information_schema DATA_TYPE): DOUBLE
+# survives the round trip through the browser, FLOAT does not.
+SPACEMAN_NUMBER_TYPES = {
+    "Files": "bigint",
+    "Total": "double",
+    "BAM": "double",
+    "CRAM": "double",
+    "VCF": "double",
+    "PEDBED": "double",
+    "Last Modified (days)": "double",
+    "Project Total": "double",
+}
+
+_MYSQL_COLUMNS = (
+    "SELECT `TABLE_NAME`, `COLUMN_NAME`, `DATA_TYPE`, `CHARACTER_MAXIMUM_LENGTH`, `IS_NULLABLE`"
+    " FROM information_schema.`COLUMNS`"
+    " WHERE `TABLE_SCHEMA` = DATABASE() AND `TABLE_NAME` IN (%s, %s, %s)"
+)
+_SQLITE_COLUMNS = "SELECT `name`, `type`, NOT `notnull` FROM pragma_table_info(%s)"
+
+# The rename keeps the column's nullability: a legacy column that holds NULLs stays
+# loadable rather than failing the job that first meets it.
+_MYSQL_RENAME_IS_HUMGEN = {
+    False: "ALTER TABLE `lustre_usage` CHANGE COLUMN `isHumgen` `IsHumgen` TINYINT NOT NULL",
+    True: "ALTER TABLE `lustre_usage` CHANGE COLUMN `isHumgen` `IsHumgen` TINYINT NULL",
+}
+_SQLITE_RENAME_IS_HUMGEN = "ALTER TABLE `lustre_usage` RENAME COLUMN `isHumgen` TO `IsHumgen`"
+_MYSQL_SPACEMAN_NUMBERS = {
+    table: f"ALTER TABLE `{table}` "
+    + ", ".join(
+        f"MODIFY `{column}` {data_type.upper()}"
+        for column, data_type in SPACEMAN_NUMBER_TYPES.items()
+    )
+    for table in _SPACEMAN_TABLES
+}
+# Only ever widened: a site's longer VARCHAR is left alone. A TEXT comment longer than
+# the limit makes the ALTER fail (strict session) instead of being cut short.
+_MYSQL_SPACEMAN_COMMENT = {
+    table: f"ALTER TABLE `{table}` MODIFY `Comment` {_MYSQL_COMMENT}" for table in _SPACEMAN_TABLES
+}
+# The product's MySQL session refuses a value that does not fit its column (too long a
+# name or comment, too big a number) instead of storing it cut short with a warning.
+_MYSQL_STRICT_SESSION = (
+    "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES')"
+)
+
+
+@dataclass(frozen=True)
+class ColumnShape:
+    """One column as the database describes it (MySQL: information_schema.COLUMNS)."""
+
+    data_type: str  # MySQL DATA_TYPE (``double``, ``varchar``, ...); SQLite's declared type
+    length: int | None  # CHARACTER_MAXIMUM_LENGTH (MySQL only)
+    nullable: bool
+
+
+def _mysql_upgrades(columns: dict[tuple[str, str], ColumnShape]) -> list[str]:
+    """The ALTER statements that bring older MySQL tables to this schema, in order."""
+    statements = []
+    legacy = columns.get(("lustre_usage", _LEGACY_IS_HUMGEN))
+    if legacy is not None:
+        statements.append(_MYSQL_RENAME_IS_HUMGEN[legacy.nullable])
+    for table in _SPACEMAN_TABLES:
+        numbers = [columns.get((table, column)) for column in SPACEMAN_NUMBER_TYPES]
+        if any(
+            shape is not None and shape.data_type != data_type
+            for shape, data_type in zip(numbers, SPACEMAN_NUMBER_TYPES.values(), strict=True)
+        ):
+            statements.append(_MYSQL_SPACEMAN_NUMBERS[table])
+        comment = columns.get((table, "Comment"))
+        if comment is not None and (
+            comment.data_type != "varchar" or (comment.length or 0) < COMMENT_CHARACTERS
+        ):
+            statements.append(_MYSQL_SPACEMAN_COMMENT[table])
+    return statements
 
 
 class Database:
@@ -170,6 +264,36 @@ class Database:
         with self.transaction() as cursor:
             for statement in statements:
                 cursor.execute(statement)
+            for upgrade in self._upgrades(cursor):
+                log.warning("bringing an older table to this schema: %s", upgrade)
+                cursor.execute(upgrade)
+
+    def columns(self, cursor: Cursor) -> dict[tuple[str, str], ColumnShape]:
+        """(table, column name exactly as stored) -> shape, for the product's tables."""
+        shapes: dict[tuple[str, str], ColumnShape] = {}
+        if self.dialect == "sqlite":
+            for table in _TABLES:
+                cursor.execute(_SQLITE_COLUMNS, (table,))
+                for name, declared, nullable in cursor.fetchall():
+                    shapes[(table, name)] = ColumnShape(str(declared), None, bool(nullable))
+        else:
+            cursor.execute(_MYSQL_COLUMNS, _TABLES)
+            for table, name, data_type, length, nullable in cursor.fetchall():
+                shapes[(table, name)] = ColumnShape(
+                    str(data_type).lower(),
+                    None if length is None else int(length),
+                    nullable == "YES",
+                )
+        return shapes
+
+    def _upgrades(self, cursor: Cursor) -> list[str]:
+        columns = self.columns(cursor)
+        if self.dialect == "sqlite":
+            # FLOAT and DOUBLE are both REAL (8-byte IEEE) in SQLite: only the name changes.
+            return (
+                [_SQLITE_RENAME_IS_HUMGEN] if ("lustre_usage", _LEGACY_IS_HUMGEN) in columns else []
+            )
+        return _mysql_upgrades(columns)
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
@@ -255,6 +379,7 @@ def open_database(cfg: DatabaseConfig, base_dir: Path | None = None) -> Database
                 charset="utf8mb4",
                 autocommit=False,
                 connect_timeout=30,
+                init_command=_MYSQL_STRICT_SESSION,
             )
         except pymysql.MySQLError as exc:
             # pymysql's messages name the user and host, never the password.

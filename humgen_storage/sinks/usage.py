@@ -26,12 +26,12 @@ TSV_HEADER = (
 
 INSERT_ROW = (
     "INSERT INTO `lustre_usage` (`Lustre Volume`, `PI`, `Unix Group`, `Used (bytes)`, `Quota (bytes)`,"
-    " `Consumption`, `Last Modified (days)`, `Archived Directories`, `date`, `isHumgen`)"
+    " `Consumption`, `Last Modified (days)`, `Archived Directories`, `date`, `IsHumgen`)"
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 SELECT_DATE = (
     "SELECT `Lustre Volume`, `PI`, `Unix Group`, `Used (bytes)`, `Quota (bytes)`, `Consumption`,"
-    " `Last Modified (days)`, `Archived Directories`, `date`, `isHumgen`"
+    " `Last Modified (days)`, `Archived Directories`, `date`, `IsHumgen`"
     " FROM `lustre_usage` WHERE `date` = %s"
 )
 
