@@ -27,11 +27,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # runs, so `--version`, `lsf` and the cron helpers start fast (no numpy, boto3, ldap3).
 COMMANDS = {
     "report": (
-        "humgen_storage.jobs.report",
+        "humgen_storage.report.job",
         "per-group usage into lustre_usage and report-YYYYMMDD.tsv",
     ),
-    "inspect": ("humgen_storage.jobs.inspect", "per-project directory inventory (Spaceman)"),
-    "split": ("humgen_storage.jobs.split", "per-group mpistat files for TreeServe, uploaded to S3"),
+    "inspect": ("humgen_storage.inspect.job", "per-project directory inventory (Spaceman)"),
+    "split": ("humgen_storage.split.job", "per-group mpistat files for TreeServe, uploaded to S3"),
     "manage": (
         "humgen_storage.manage",
         "run a job on the newest complete set of inputs, once per date",
@@ -39,7 +39,7 @@ COMMANDS = {
     "schema": ("humgen_storage.schema", "create the database tables (idempotent)"),
     "crawl": ("humgen_storage.crawl", "walk a directory tree and write an mpistat file"),
     "lsf": (
-        "humgen_storage.lsf",
+        "humgen_storage.submit",
         "what the cron scripts ask: LSF settings, the newest set, array volumes",
     ),
 }

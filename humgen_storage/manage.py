@@ -16,8 +16,8 @@ from pathlib import Path
 from types import ModuleType
 
 from humgen_storage.config import Config
-from humgen_storage.inputs import InputSet, find_set
-from humgen_storage.locking import job_lock, lock_dir
+from humgen_storage.run.inputs import InputSet, find_set
+from humgen_storage.run.locking import job_lock, lock_dir
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def job_module(job: str) -> ModuleType:
-    from humgen_storage.jobs import inspect, report, split
+    from humgen_storage.inspect import job as inspect
+    from humgen_storage.report import job as report
+    from humgen_storage.split import job as split
 
     return {"report": report, "inspect": inspect, "split": split}[job]
 

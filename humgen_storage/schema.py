@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from humgen_storage.config import Config
-from humgen_storage.sinks.database import open_database
+from humgen_storage.db import open_database
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import pytest
 
 from humgen_storage.cli import main
 from humgen_storage.config import ConfigError, load_config
-from humgen_storage.sinks.database import MysqlTarget, parse_url, redact
+from humgen_storage.db import MysqlTarget, parse_url, redact
 from tests.helpers import REPO, base_sections, write_ini
 
 

@@ -89,10 +89,10 @@ def check_resources(entry: dict[str, Any], group: str, queue: str, memory: int, 
 
 
 def test_lsf_helper_is_a_subcommand() -> None:
-    # The cron scripts ask `humgen-storage lsf ...`; cli.py must list humgen_storage.lsf.
+    # The cron scripts ask `humgen-storage lsf ...`; cli.py must list humgen_storage.submit.
     from humgen_storage.cli import COMMANDS
 
-    assert COMMANDS["lsf"][0] == "humgen_storage.lsf"
+    assert COMMANDS["lsf"][0] == "humgen_storage.submit"
 
 
 def test_report_cron_submits_the_manager(site: Site, env: dict[str, str]) -> None:

@@ -32,7 +32,7 @@ def test_a_bar_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def _read_some(size: int) -> int:
-    from humgen_storage.pool import report_progress
+    from humgen_storage.run.volumes import report_progress
 
     report_progress(size)
     return size
@@ -42,7 +42,7 @@ def _read_some(size: int) -> int:
 def test_progress_reaches_the_display_while_volumes_run(
     monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    from humgen_storage import pool
+    from humgen_storage.run import volumes as pool
 
     updates: list[int] = []
 
@@ -60,7 +60,7 @@ def test_progress_reaches_the_display_while_volumes_run(
 
 
 def test_atomic_file_appears_whole_or_not_at_all(tmp_path: Path) -> None:
-    from humgen_storage.atomic import atomic_file
+    from humgen_storage.run.atomic import atomic_file
 
     target = tmp_path / "out" / "report.tsv"
     with pytest.raises(RuntimeError), atomic_file(target) as handle:

@@ -17,7 +17,7 @@ import pytest
 
 from humgen_storage.cli import main
 from humgen_storage.config import load_config
-from humgen_storage.locking import job_lock, lock_dir
+from humgen_storage.run.locking import job_lock, lock_dir
 from tests.helpers import REPO, base_sections, write_ini
 
 FIXTURE_CRAWLS = REPO / "fixtures" / "mpistat"
@@ -221,7 +221,7 @@ def test_lock_held_in_this_process(site: Site, capsys: pytest.CaptureFixture[str
 HOLD_LOCK = """
 import os, sys, signal
 from pathlib import Path
-from humgen_storage.locking import job_lock
+from humgen_storage.run.locking import job_lock
 with job_lock(Path(sys.argv[1]), "report") as held_by:
     assert held_by is None
     print("locked", flush=True)

@@ -22,13 +22,13 @@ import pytest
 
 from humgen_storage.cli import main
 from humgen_storage.config import DatabaseConfig
+from humgen_storage.db import COMMENT_CHARACTERS, Database, open_database
+from humgen_storage.inspect.spaceman import SpacemanRow, merge_into_spaceman
 from humgen_storage.mpistat.reader import Format
-from humgen_storage.sinks.database import COMMENT_CHARACTERS, Database, open_database
-from humgen_storage.sinks.spaceman import SpacemanRow, merge_into_spaceman
 from tests.helpers import write_mpistat
+from tests.inspect.test_inspect_aggregate import REF, d, f
+from tests.inspect.test_inspect_job import write_config
 from tests.services.mysql import _server
-from tests.test_inspect_aggregate import REF, d, f
-from tests.test_inspect_job import write_config
 
 # SPEC section 9, in table order: (exact name, information_schema DATA_TYPE).
 LUSTRE_USAGE = [

@@ -16,7 +16,7 @@ import pymysql
 import pytest
 
 from humgen_storage.config import DatabaseConfig
-from humgen_storage.sinks.database import Database, open_database
+from humgen_storage.db import Database, open_database
 
 DEFAULT_SERVER = "mysql://root@127.0.0.1:3306"
 

@@ -1,0 +1,136 @@
+"""The lustre_usage table and report-YYYYMMDD.tsv."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from humgen_storage.db import Cursor, Database
+from humgen_storage.run.staging import UsageRow
+from humgen_storage.tsv import write_tsv
+
+TSV_HEADER = (
+    "Lustre Volume",
+    "PI",
+    "Unix Group",
+    "Used (bytes)",
+    "Quota (bytes)",
+    "Consumption",
+    "Last Modified (days)",
+    "Archived Directories",
+    "Is Humgen?",
+)
+
+INSERT_ROW = (
+    "INSERT INTO `lustre_usage` (`Lustre Volume`, `PI`, `Unix Group`, `Used (bytes)`, `Quota (bytes)`,"
+    " `Consumption`, `Last Modified (days)`, `Archived Directories`, `date`, `IsHumgen`)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+SELECT_DATE = (
+    "SELECT `Lustre Volume`, `PI`, `Unix Group`, `Used (bytes)`, `Quota (bytes)`, `Consumption`,"
+    " `Last Modified (days)`, `Archived Directories`, `date`, `IsHumgen`"
+    " FROM `lustre_usage` WHERE `date` = %s"
+)
+
+
+def report_tsv_path(output_files_dir: Path, day: dt.date) -> Path:
+    return output_files_dir / f"report-{day.strftime('%Y%m%d')}.tsv"
+
+
+def has_rows_for(db: Database, day: dt.date) -> bool:
+    rows = db.query("SELECT COUNT(*) FROM `lustre_usage` WHERE `date` = %s", (day.isoformat(),))
+    return bool(rows[0][0])
+
+
+def load_rows(
+    cursor: Cursor,
+    day: dt.date,
+    volume_names: Sequence[str],
+    rows: Iterable[UsageRow],
+    replace: bool,
+) -> int:
+    """Insert a run's rows inside the caller's transaction; with ``replace``, first delete
+    that date's rows of the run's volumes (and only those)."""
+    if replace:
+        for name in volume_names:
+            cursor.execute(
+                "DELETE FROM `lustre_usage` WHERE `date` = %s AND `Lustre Volume` = %s",
+                (day.isoformat(), name),
+            )
+    values = [
+        (
+            r.volume_name,
+            r.pi,
+            r.group,
+            r.used,
+            r.quota,
+            r.consumption,
+            r.last_modified,
+            r.archived,
+            r.date,
+            int(r.is_humgen),
+        )
+        for r in rows
+    ]
+    cursor.executemany(INSERT_ROW, values)
+    return len(values)
+
+
+def _number(value: Decimal | float | None) -> float | None:
+    # MySQL returns DECIMAL(12,1) as Decimal, SQLite as float: one type for both.
+    return None if value is None else float(value)
+
+
+def rows_for(db: Database, day: dt.date) -> list[UsageRow]:
+    """Every row of the date, in the TSV's order."""
+    result = db.query(SELECT_DATE, (day.isoformat(),))
+    rows = [
+        UsageRow(
+            volume_name=volume,
+            pi=pi,
+            group=group,
+            used=int(used),
+            quota=None if quota is None else int(quota),
+            consumption=consumption,
+            last_modified=_number(last_modified),
+            archived=archived,
+            date=str(date)[:10],
+            is_humgen=bool(is_humgen),
+        )
+        for volume, pi, group, used, quota, consumption, last_modified, archived, date, is_humgen in result
+    ]
+    rows.sort(key=tsv_order)
+    return rows
+
+
+def tsv_order(row: UsageRow) -> tuple[bytes, bool, bytes, bytes]:
+    """By volume, then PI with NULL first, then group, comparing bytes."""
+    pi = row.pi.encode("utf-8") if row.pi is not None else b""
+    return (row.volume_name.encode("utf-8"), row.pi is not None, pi, row.group.encode("utf-8"))
+
+
+def _tsv_values(row: UsageRow) -> tuple[Any, ...]:
+    # Tabs or newlines in LDAP values would break the format; show them escaped.
+    def text(value: str | None) -> str | None:
+        if value is None:
+            return None
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+    return (
+        row.volume_name,
+        text(row.pi),
+        text(row.group),
+        row.used,
+        row.quota,
+        row.consumption,
+        row.last_modified,
+        text(row.archived),
+        "True" if row.is_humgen else "False",
+    )
+
+
+def write_report_tsv(path: Path, rows: Iterable[UsageRow]) -> None:
+    write_tsv(path, TSV_HEADER, (_tsv_values(row) for row in rows))

@@ -1,0 +1,508 @@
+"""split: one gzip file of mpistat lines per Unix group for TreeServe, uploaded to S3.
+
+Flow (spec section 6): load the directory once; a pool splits each volume into its
+own per-group part files (in input order, in TreeServe's format: base64 lines byte for
+byte, wrstat lines rewritten as the base64 lines of the same records): the volume's
+process decompresses and writes, while block workers (``map_raw_blocks``) check the
+lines of each block and group them by destination, in one pass, and rewrite a wrstat
+group's lines in bulk. The parent joins the parts per
+group in volume order, writes ``index.txt``, ``groupfile`` and ``passwdfile``, uploads
+the directory to S3 and only then renames it to ``<output_dir>/<YYYYMMDD>`` (or ``-o
+DIR``), the manager's done-marker. A failed volume or upload leaves no dated
+directory, and a failed volume uploads nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import enum
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from humgen_storage.config import Config
+from humgen_storage.directory import GroupDirectory, load_directory
+from humgen_storage.errors import UsageError
+from humgen_storage.logs import volume_logger
+from humgen_storage.mpistat.paths import wrstat_to_base64_lines
+from humgen_storage.mpistat.reader import (
+    SMALL_COUNT,
+    Format,
+    InputFile,
+    MpistatReader,
+    count_lines,
+    explain_bad_line,
+    field_runs,
+)
+from humgen_storage.run.blocks import map_raw_blocks
+from humgen_storage.run.inputs import (
+    InputSet,
+    add_input_arguments,
+    find_set,
+    set_from_files,
+)
+from humgen_storage.run.locking import job_lock, lock_dir
+from humgen_storage.run.volumes import (
+    default_workers,
+    plan_workers,
+    report_progress,
+    run_per_volume,
+)
+from humgen_storage.split.groupfiles import (
+    INDEX_FILE,
+    GroupPartWriter,
+    OutputBuild,
+    PartInfo,
+    join_parts,
+    write_getent_files,
+    write_index,
+)
+from humgen_storage.split.select import GroupSelector, IndexConstants, Rule
+
+log = logging.getLogger(__name__)
+
+JOB = "split"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_input_arguments(parser)
+    parser.add_argument(
+        "--id", action="store_true", help="name group files <gid>.dat.gz instead of <group>.dat.gz"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="output directory (default: [splitter] output_dir/YYYYMMDD)",
+    )
+    parser.add_argument(
+        "--no-upload", action="store_true", help="build the directory but do not upload it to S3"
+    )
+
+
+def done_marker(config: Config, day: dt.date) -> Path:
+    """The dated output directory: it exists only once a run is complete (and uploaded)."""
+    return config.splitter.output_dir / day.strftime("%Y%m%d")
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    workers = default_workers(args.workers or config.workers)
+    with job_lock(lock_dir(config), JOB) as held_by:
+        if held_by:
+            log.info("another split is running (%s); nothing to do", held_by)
+            return 0
+        if args.files:
+            input_set = set_from_files(args.files, args.date)
+        else:
+            input_set = find_set(config, config.volumes.splitter, args.date, "splitter volumes")
+        output = (
+            Path(args.output).absolute() if args.output else done_marker(config, input_set.date)
+        )
+        return run_split(
+            config, input_set, output, by_id=args.id, upload=not args.no_upload, workers=workers
+        )
+
+
+def run_managed(config: Config, input_set: InputSet) -> int:
+    """The manager's entry point: the lock is already held."""
+    return run_split(
+        config,
+        input_set,
+        done_marker(config, input_set.date),
+        by_id=False,
+        upload=True,
+        workers=default_workers(config.workers),
+    )
+
+
+# ------------------------------------------------------------------ one volume
+
+
+@dataclass(frozen=True)
+class SplitTask:
+    """Everything a pool worker needs for one volume (pickled to the worker)."""
+
+    source: InputFile
+    parts_dir: Path
+    selector: GroupSelector
+    directory: GroupDirectory
+    max_bad_fraction: float
+    log_bad_lines: int
+    max_open_files: int
+    compress_level: int
+    buffer_bytes: int
+    group_flush_bytes: int
+    block_workers: int = 1  # processes parsing this volume's blocks (mpistat/parallel.py)
+
+
+@dataclass
+class VolumeSplit:
+    """What one volume contributed."""
+
+    volume: str
+    parts: dict[str, PartInfo]
+    lines: int = 0
+    selected: int = 0
+    skipped: int = 0
+    undecodable: int = 0
+    # gid -> (name, records) of groups skipped because their name is not a file name
+    unsafe: dict[int, tuple[str | None, int]] = field(default_factory=dict)
+
+
+_TAB_D = np.frombuffer(b"\td", np.uint16)[0]  # the two bytes as one number, in native order
+
+
+def count_directories(data: bytes) -> int:
+    """Records of directories among valid lines: the number of tabs followed by "d".
+    Only the type field can start with "d" (the path comes first, every other field
+    is digits), so there is one per directory.
+
+    Counted with numpy on the data seen as 2-byte units, at even then odd offsets:
+    vector compares, four times faster than ``bytes.count``, which goes byte by byte.
+    """
+    size = len(data)
+    if size < SMALL_COUNT:
+        return data.count(b"\td")
+    even = np.frombuffer(data, np.uint16, count=size // 2)
+    odd = np.frombuffer(data, np.uint16, count=(size - 1) // 2, offset=1)
+    return int(np.count_nonzero(even == _TAB_D)) + int(np.count_nonzero(odd == _TAB_D))
+
+
+class _Kind(enum.Enum):
+    WRITE = 1  # every record goes to the group's file
+    WRITE_UNDER_PREFIX = 2  # records under a special prefix go to the group's file
+    UNSAFE = 3  # every record is selected, but the group's name is not a file name
+    UNSAFE_UNDER_PREFIX = 4  # the same, for records under a special prefix
+    SKIP = 5  # never selected
+
+
+_UNDER_PREFIX = (_Kind.WRITE_UNDER_PREFIX, _Kind.UNSAFE_UNDER_PREFIX)
+
+
+@dataclass
+class BlockSplit:
+    """One block's contribution (computed in a block worker, pickled back)."""
+
+    # stem -> (the group's selected lines in input order, joined; lines; directories)
+    groups: dict[str, tuple[bytes, int, int]]
+    # gid field -> records selected but not written: the group's name is not a file name
+    unsafe: dict[bytes, int]
+    undecodable: int  # paths the special-prefix check could not decode
+
+
+# One group's runs of one block, in order, cut where the kind changes: (kind, runs).
+# A group's gids almost always share one kind (one segment per block), but two gids
+# may have one name and different kinds; then order is kept across segments.
+_Segments = list[tuple[_Kind, list[bytes]]]
+
+
+class BlockSplitter:
+    """``func`` for ``map_raw_blocks``: validates one block and splits its lines by
+    destination group, in one pass of the regular expression engine (``field_runs``).
+
+    Made in the volume's process and inherited by the block workers (fork), each of
+    which keeps its own gid decisions, made once per gid field.
+    """
+
+    def __init__(self, selector: GroupSelector, directory: GroupDirectory, fmt: Format) -> None:
+        self.selector = selector
+        self.directory = directory
+        self.matcher = selector.matcher(fmt)
+        # TreeServe decodes every path as base64: wrstat lines are rewritten (spec 6),
+        # per group and block, once selected; a path that does not decode makes its
+        # line malformed (spec 2.3), counted and logged by the reader as any other.
+        self.rewrite = fmt is Format.WRSTAT
+        # gid field -> (what to do, the group's file stem; "" when nothing is written)
+        self.routes: dict[bytes, tuple[_Kind, str]] = {}
+
+    def _route(self, gid_field: bytes) -> tuple[_Kind, str]:
+        gid = int(gid_field)
+        route = self.selector.route(gid, self.directory.name(gid))
+        prefix_only = route.rule is Rule.UNDER_PREFIX
+        decided: tuple[_Kind, str]
+        if route.rule is Rule.NEVER:
+            decided = (_Kind.SKIP, "")
+        elif route.stem is None:
+            decided = (_Kind.UNSAFE_UNDER_PREFIX if prefix_only else _Kind.UNSAFE, "")
+        else:
+            decided = (_Kind.WRITE_UNDER_PREFIX if prefix_only else _Kind.WRITE, route.stem)
+        self.routes[gid_field] = decided
+        return decided
+
+    def __call__(
+        self, fmt: Format, block: bytes, first_line: int
+    ) -> tuple[BlockSplit, list[tuple[int, str]]]:
+        runs, bad = field_runs(fmt, "gid", block, first_line)
+        routes = self.routes
+        # Python sees each run once, and only files it under its group: the prefix
+        # checks and counts are done per group at the end, on the group's joined lines
+        # (a few calls per group and block rather than one per run).
+        segments: dict[str, _Segments] = {}
+        unsafe_runs: dict[bytes, tuple[_Kind, list[bytes]]] = {}
+        skip, unsafe, unsafe_under_prefix = _Kind.SKIP, _Kind.UNSAFE, _Kind.UNSAFE_UNDER_PREFIX
+        for run, gid_field in runs:
+            kind, stem = routes.get(gid_field) or self._route(gid_field)
+            if kind is skip:
+                continue
+            if kind is unsafe or kind is unsafe_under_prefix:
+                pending = unsafe_runs.get(gid_field)
+                if pending is None:
+                    unsafe_runs[gid_field] = (kind, [run])
+                else:
+                    pending[1].append(run)
+                continue
+            group = segments.get(stem)
+            if group is None:
+                segments[stem] = [(kind, [run])]
+            elif group[-1][0] is kind:
+                group[-1][1].append(run)
+            else:
+                group.append((kind, [run]))
+        undecodable_before = self.matcher.undecodable
+        groups = {}
+        malformed: list[bytes] = []
+        for stem, group in segments.items():
+            data = b"".join([self._selected(runs_, kind in _UNDER_PREFIX) for kind, runs_ in group])
+            if data and self.rewrite:
+                data, undecodable = wrstat_to_base64_lines(data)
+                malformed += undecodable
+            if data:
+                groups[stem] = (data, count_lines(data), count_directories(data))
+        if malformed:
+            bad = sorted(bad + _numbered(malformed, block, first_line))
+        unsafe_counts = {}
+        for gid_field, (kind, runs_) in unsafe_runs.items():
+            data = self._selected(runs_, kind in _UNDER_PREFIX)
+            if data:
+                unsafe_counts[gid_field] = count_lines(data)
+        split = BlockSplit(groups, unsafe_counts, self.matcher.undecodable - undecodable_before)
+        return split, bad
+
+    def _selected(self, runs: list[bytes], under_prefix: bool) -> bytes:
+        """The lines of ``runs`` (all, or those under a special prefix), joined, each
+        with its newline."""
+        data = b"".join(runs)
+        if not under_prefix:
+            return data
+        lines = self.matcher.lines_under_prefix(data)
+        if not lines:
+            return b""
+        lines.append(b"")  # the last line's newline
+        return b"\n".join(lines)
+
+
+def _numbered(malformed: list[bytes], block: bytes, first_line: int) -> list[tuple[int, str]]:
+    """The malformed lines of a wrstat block, given without their 12th field and
+    newline, as (line number, reason). Runs on bad input only."""
+    wanted = Counter(malformed)
+    numbered = []
+    for offset, line in enumerate(block.split(b"\n")[:-1]):
+        key = line[: line.rfind(b"\t")]
+        if wanted[key]:
+            wanted[key] -= 1
+            numbered.append((first_line + offset, explain_bad_line(Format.WRSTAT, line)))
+    return numbered
+
+
+def split_volume(task: SplitTask) -> VolumeSplit:
+    """Split one mpistat file into per-group part files. Runs in a pool worker.
+
+    The volume's process decompresses and writes; ``task.block_workers`` processes
+    (itself included) parse and select, block by block, in file order.
+    """
+    vlog = volume_logger(__name__, task.source.volume)
+    writer = GroupPartWriter(
+        task.parts_dir / task.source.volume,
+        max_open_files=task.max_open_files,
+        compress_level=task.compress_level,
+        buffer_bytes=task.buffer_bytes,
+        group_flush_bytes=task.group_flush_bytes,
+    )
+    unsafe_counts: dict[bytes, int] = {}
+    selected = undecodable = 0
+    try:
+        with MpistatReader(
+            task.source,
+            max_bad_fraction=task.max_bad_fraction,
+            log_bad_lines=task.log_bad_lines,
+            on_progress=report_progress,
+        ) as reader:
+            splitter = BlockSplitter(task.selector, task.directory, reader.format)
+            slot = writer.slot
+            for result in map_raw_blocks(reader, splitter, task.block_workers):
+                writer.add_joined(
+                    (slot(stem), data, lines, dirs)
+                    for stem, (data, lines, dirs) in result.groups.items()
+                )
+                for _, lines, _ in result.groups.values():
+                    selected += lines
+                undecodable += result.undecodable
+                for gid_field, count in result.unsafe.items():
+                    unsafe_counts[gid_field] = unsafe_counts.get(gid_field, 0) + count
+            total_lines = reader.lines
+            # Every valid line not written was skipped (as were the malformed ones,
+            # counted apart by the reader).
+            skipped = total_lines - reader.bad_lines - selected - sum(unsafe_counts.values())
+        parts = {stem: part for stem, part in writer.close().items() if part.lines}
+    except BaseException:
+        writer.abort()
+        raise
+    if undecodable:
+        vlog.warning(
+            "%s: %d records with an undecodable path were not matched against the special prefixes",
+            task.source.path,
+            undecodable,
+        )
+    vlog.info(
+        "%s: %d records, %d written to %d group files, %d skipped",
+        task.source.path,
+        total_lines,
+        selected,
+        len(parts),
+        skipped + sum(unsafe_counts.values()),
+    )
+    names = {int(g): task.directory.name(int(g)) for g in unsafe_counts}
+    return VolumeSplit(
+        volume=task.source.volume,
+        parts=parts,
+        lines=total_lines,
+        selected=selected,
+        skipped=skipped,
+        undecodable=undecodable,
+        unsafe=_by_gid(unsafe_counts, names),
+    )
+
+
+def _by_gid(
+    counts: dict[bytes, int], names: dict[int, str | None]
+) -> dict[int, tuple[str | None, int]]:
+    # Several spellings of one gid ("42", "042") count together.
+    merged: dict[int, tuple[str | None, int]] = {}
+    for gid_field, count in counts.items():
+        gid = int(gid_field)
+        merged[gid] = (names.get(gid), merged.get(gid, (None, 0))[1] + count)
+    return merged
+
+
+# ------------------------------------------------------------------ the whole run
+
+
+def run_split(
+    config: Config, input_set: InputSet, output: Path, by_id: bool, upload: bool, workers: int
+) -> int:
+    files = input_set.files
+    if not files:
+        raise UsageError("no input files")
+    directory = load_directory(config.ldap)
+    splitter = config.splitter
+    selector = GroupSelector.create(directory.humgen_gids(), splitter.special_prefixes, by_id=by_id)
+    # Volumes at once, and processes parsing each volume's blocks: within ``workers``.
+    # Only a volume's own process writes, so the open-file limit is shared among the
+    # volumes at once.
+    processes, block_workers = plan_workers(workers, len(files))
+    processes = min(processes, splitter.max_open_files)
+    open_files_per_worker = max(1, splitter.max_open_files // processes)
+
+    build = OutputBuild(output)
+    build.start()
+    log.info(
+        "split %s: %d volumes (%s) into %s, %d at once with %d block workers each, "
+        "at most %d open output files each",
+        input_set.date,
+        len(files),
+        " ".join(input_set.volumes),
+        output,
+        processes,
+        block_workers,
+        open_files_per_worker,
+    )
+    try:
+        tasks = [
+            SplitTask(
+                source=source,
+                parts_dir=build.parts_dir,
+                selector=selector,
+                directory=directory,
+                max_bad_fraction=config.input.max_bad_fraction,
+                log_bad_lines=config.input.log_bad_lines,
+                max_open_files=open_files_per_worker,
+                compress_level=splitter.compress_level,
+                buffer_bytes=splitter.buffer_bytes,
+                group_flush_bytes=splitter.group_flush_bytes,
+                block_workers=block_workers,
+            )
+            for source in files
+        ]
+        results = run_per_volume(
+            split_volume,
+            tasks,
+            [f.volume for f in files],
+            processes,
+            sum(_size(f.path) for f in files),
+            f"split {input_set.date}",
+        )
+        _warn_unsafe_names(results)
+        totals = join_parts(build.temporary, [r.parts for r in results])
+        constants = IndexConstants(
+            lines_per_second=splitter.lines_per_second,
+            base_seconds=splitter.base_seconds,
+            node_bytes_bands=splitter.node_bytes_bands,
+            node_overhead=splitter.node_overhead,
+        )
+        groups = write_index(build.temporary, totals.values(), constants, by_id)
+        write_getent_files(build.temporary)
+        selected = sum(r.selected for r in results)
+        skipped = sum(r.skipped + sum(count for _, count in r.unsafe.values()) for r in results)
+        log.info(
+            "split %s: %d group files, %d records written, %d skipped",
+            input_set.date,
+            groups,
+            selected,
+            skipped,
+        )
+        if groups == 0:
+            log.warning(
+                "split %s: no record belongs to a selected group; only %s is written",
+                input_set.date,
+                INDEX_FILE,
+            )
+        if upload:
+            # Imported here: boto3 is slow to import and only needed for the upload.
+            from humgen_storage.split.upload import upload_directory
+
+            upload_directory(build.temporary, config.s3, last=(INDEX_FILE,), shown_as=output)
+        else:
+            log.info("--no-upload: nothing sent to S3")
+        build.install()
+    except BaseException:
+        build.discard()
+        raise
+    log.info("split %s: complete in %s", input_set.date, output)
+    return 0
+
+
+def _warn_unsafe_names(results: list[VolumeSplit]) -> None:
+    skipped: dict[int, tuple[str | None, int]] = {}
+    for result in results:
+        for gid, (name, count) in result.unsafe.items():
+            skipped[gid] = (name, skipped.get(gid, (name, 0))[1] + count)
+    for gid, (name, count) in sorted(skipped.items()):
+        log.warning(
+            "group %r (gid %d) is not a safe file name: its %d records are skipped (--id writes %d.dat.gz)",
+            name,
+            gid,
+            count,
+            gid,
+        )
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # the reader reports the missing file

@@ -1,0 +1,23 @@
+"""Tab-separated outputs, written atomically (``humgen_storage.run.atomic``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from humgen_storage.run.atomic import atomic_file
+
+NULL = "-"
+
+
+def tsv_line(values: Sequence[Any]) -> str:
+    """One row; None is written as '-'. Values must not hold tabs or newlines (names are escaped upstream)."""
+    return "\t".join(NULL if value is None else str(value) for value in values) + "\n"
+
+
+def write_tsv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    with atomic_file(path) as handle:
+        handle.write(tsv_line(header))
+        for row in rows:
+            handle.write(tsv_line(row))

@@ -1,0 +1,293 @@
+"""The inspector's compact state (issue #7): what it keeps per row and per multi-link
+inode is exact, merges exactly, survives pickling, and does not grow with records.
+
+The link table and the byte cells are checked against plain Python references on
+random input, with a tiny pending buffer so that every path of the table's merge
+(an inode already in the table, earlier or later; new inodes before, between and
+after the old ones; growing) runs many times.
+"""
+
+from __future__ import annotations
+
+import pickle
+import random
+import tracemalloc
+from typing import Any
+
+import numpy as np
+import pytest
+
+from humgen_storage.inspect import aggregate as inspector
+from humgen_storage.inspect.aggregate import InspectorRows, ProjectInspector
+from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.writer import Record
+
+REF = 1_700_000_000
+ROOTS = ("lustre/scratch115/projects",)
+CLASSES = (("BAM", r"\.bam$"), ("CRAM", r"\.cram$"))
+BIG = 2**64 - 1  # the largest size, inode and device there are
+
+Name = tuple[int, int, int, int, int, int]  # dev, inode, order, size, row, kind
+
+
+def random_names(rng: random.Random, count: int) -> list[Name]:
+    """Names of few inodes (so that many repeat) on a few devices, in no order."""
+    orders = rng.sample(range(1, 10 * count), count)  # one name a line: orders differ
+    names = []
+    for order in orders:
+        dev = rng.choice((1, 7, BIG))
+        inode = rng.choice((rng.randrange(count // 3), BIG, BIG - 1, 0))
+        size = rng.choice((0, 5, BIG))
+        row = rng.choice((-1, rng.randrange(50)))
+        kind = rng.choice((-1, 0, 1))
+        names.append((dev, inode, order, size, row, kind))
+    return names
+
+
+def columns(names: list[Name]) -> dict[str, Any]:
+    return {
+        field: np.array([name[i] for name in names], dtype=dtype)
+        for i, (field, dtype) in enumerate(inspector._LINK_FIELDS)
+    }
+
+
+def earliest(names: list[Name]) -> list[Name]:
+    """The reference: each (dev, inode)'s name of the smallest order, by (dev, inode)."""
+    best: dict[tuple[int, int], Name] = {}
+    for name in names:
+        key = name[:2]
+        if key not in best or name[2] < best[key][2]:
+            best[key] = name
+    return [best[key] for key in sorted(best)]
+
+
+def table_names(table: inspector._LinkTable) -> list[Name]:
+    compacted = table.compact()
+    fields = [compacted[field].tolist() for field, _ in inspector._LINK_FIELDS]
+    return list(zip(*fields, strict=True))
+
+
+@pytest.fixture
+def small_pending(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Merges of a few names at a time (the pending names grow with the table, from 7),
+    moving the table up a few rows at a time."""
+    monkeypatch.setattr(inspector, "_PENDING_NAMES", 7)
+    monkeypatch.setattr(inspector, "_MOVED_AT_ONCE", 5)
+
+
+def add_in_chunks(table: inspector._LinkTable, names: list[Name], rng: random.Random) -> None:
+    start = 0
+    while start < len(names):
+        size = rng.choice((1, 3, 7, 20))
+        table.add(columns(names[start : start + size]))
+        start += size
+
+
+@pytest.mark.usefixtures("small_pending")
+@pytest.mark.parametrize("seed", range(5))
+def test_link_table_keeps_each_inodes_earliest_name(seed: int) -> None:
+    rng = random.Random(seed)
+    names = random_names(rng, 600)
+    table = inspector._LinkTable()
+    add_in_chunks(table, names, rng)
+    assert table_names(table) == earliest(names)
+    add_in_chunks(table, names[:50], rng)  # names seen again change nothing
+    assert table_names(table) == earliest(names)
+
+
+@pytest.mark.usefixtures("small_pending")
+@pytest.mark.parametrize("seed", range(3))
+def test_link_tables_merge_exactly_and_survive_pickling(seed: int) -> None:
+    rng = random.Random(seed)
+    names = random_names(rng, 500)
+    # Another partial numbers its rows its own way: row r there is mapping[r] here.
+    mapping = np.array(rng.sample(range(100, 200), 50), dtype=np.intp)
+    mine, theirs = inspector._LinkTable(), inspector._LinkTable()
+    split = [rng.random() < 0.5 for _ in names]
+    add_in_chunks(mine, [n for n, s in zip(names, split, strict=True) if s], rng)
+    add_in_chunks(theirs, [n for n, s in zip(names, split, strict=True) if not s], rng)
+    theirs_before = table_names(theirs)
+
+    sent = pickle.loads(pickle.dumps(theirs))  # as a helper process sends it back
+    assert table_names(sent) == theirs_before
+    mine.merge(sent, mapping)
+
+    def mapped(name: Name, moved: bool) -> Name:
+        row = name[4]
+        return (*name[:4], int(mapping[row]) if moved and row >= 0 else row, name[5])
+
+    expected = earliest([mapped(n, not s) for n, s in zip(names, split, strict=True)])
+    assert table_names(mine) == expected
+    assert table_names(theirs) == theirs_before  # the other partial is left as it was
+
+
+def cell_values(cells: inspector._ByteCells, rows: int) -> list[list[int]]:
+    return [
+        [int(cells.cells[r, c]) + cells.spill.get((r, c), 0) for c in range(cells.cells.shape[1])]
+        for r in range(rows)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_byte_cells_are_exact_beyond_64_bits(seed: int) -> None:
+    rng = random.Random(seed)
+    rows, width = 6, 3
+    cells = inspector._ByteCells(width).resized(rows)
+    expected = [[0] * width for _ in range(rows)]
+    for _ in range(40):
+        count = rng.randrange(1, 30)
+        where = [rng.randrange(rows) for _ in range(count)]
+        column = rng.randrange(width)
+        # Mostly ordinary sizes, sometimes huge ones: the int64 cells overflow often.
+        sizes = [rng.choice((rng.randrange(10**12), BIG, 2**63, 2**62)) for _ in range(count)]
+        cells.add(np.array(where, dtype=np.intp), column, np.array(sizes, dtype=np.uint64))
+        for row, size in zip(where, sizes, strict=True):
+            expected[row][column] += size
+        assert cells.bound <= inspector._INT64_MAX
+    assert cell_values(cells, rows) == expected
+    assert any(value >= 2**64 for row in expected for value in row)
+
+    # Merging another partial's cells (its rows in another order) stays exact too.
+    merged = inspector._ByteCells(width).resized(rows + 2)
+    merged.add(np.array([0, 7]), np.array([1, 2]), np.array([BIG, BIG], dtype=np.uint64))
+    mapping = np.array([7, 6, 5, 4, 3, 2], dtype=np.intp)
+    merged.add_cells(mapping, cells)
+    values = cell_values(merged, rows + 2)
+    assert values[0] == [0, BIG, 0]
+    assert values[7] == [a + b for a, b in zip(expected[0], [0, 0, BIG], strict=True)]
+    for row in range(1, rows):
+        assert values[int(mapping[row])] == expected[row]
+
+
+def file_line(path: bytes, size: int, inode: int, nlink: int = 1, mtime: int = REF - 5) -> bytes:
+    return Record(path, size, 1, 1001, REF, mtime, REF, "f", inode, nlink, 1).line(Format.BASE64)
+
+
+def test_state_does_not_grow_with_records() -> None:
+    """Hundreds of thousands more records in the same directories, hard links among
+    them (names of the same few inodes): not a byte more."""
+    directories = [b"/lustre/scratch115/projects/p%d/d%d" % (i % 3, i) for i in range(20)]
+    others = [b"/lustre/scratch115/elsewhere/d%d" % i for i in range(5)]
+    lines = []
+    for i in range(2000):
+        where = directories[i % len(directories)] if i % 5 else others[i % len(others)]
+        nlink = 2 if i % 50 == 0 else 1
+        lines.append(file_line(where + b"/f%d.bam" % i, 100 + i, i % 100, nlink))
+    block = b"".join(lines)  # read again and again: the same rows, the same inodes
+
+    def traced_after(blocks: range) -> int:
+        for number in blocks:
+            aggregate.add_block(Format.BASE64, block, 1 + 2000 * number)
+        return tracemalloc.get_traced_memory()[0]
+
+    aggregate = ProjectInspector(ROOTS, CLASSES, REF, Format.BASE64)
+    tracemalloc.start()
+    try:
+        warm = traced_after(range(0, 10))
+        later = traced_after(range(10, 70))
+    finally:
+        tracemalloc.stop()
+    assert aggregate.records == 70 * 1600
+    assert later - warm < 16 * 1024
+    assert len(aggregate._rows) == 16  # the directories files went to (ancestors: at the end)
+    assert len(aggregate._links.compact()["inode"]) == 2  # inodes 0 and 50
+
+
+def test_rows_are_a_compact_sequence_of_inspector_rows() -> None:
+    aggregate = ProjectInspector(ROOTS, CLASSES, REF, Format.BASE64)
+    lines = [
+        file_line(b"/lustre/scratch115/projects/b/x/y/z.bam", 10, 1),
+        file_line(b"/lustre/scratch115/projects/a/one.cram", 3, 2),
+        file_line(b"/lustre/scratch115/projects/a-b/two.txt", BIG, 3),
+        file_line(b"/lustre/scratch115/projects/a-b/three.txt", BIG, 4),
+        file_line(b"/lustre/scratch115/projects/a/c/four.bam", 1, 5),
+    ]
+    aggregate.add_block(Format.BASE64, b"".join(lines), 1)
+    rows = aggregate.finish()
+    assert isinstance(rows, InspectorRows)
+    listed = list(rows)
+    # Project, then Directory: all of projects/a before projects/a-b, although the
+    # path projects/a-b comes before projects/a/c as bytes.
+    assert [b"/".join(row.short_path) for row in listed] == [
+        b"projects",
+        b"projects/a",
+        b"projects/a/c",
+        b"projects/a-b",
+        b"projects/b",
+        b"projects/b/x",
+    ]
+    assert len(rows) == 6
+    assert rows == listed and listed == rows and rows != listed[1:]
+    assert rows[-1] == listed[5] and rows[1:3] == listed[1:3]
+    with pytest.raises(IndexError):
+        rows[6]
+    assert rows[0].total_bytes == 2 * BIG + 14  # beyond 64 bits, exact
+    assert rows[3].project_total_bytes == 2 * BIG
+    assert rows[2].project_total_bytes == 4
+    assert rows[5].class_bytes == {"BAM": 10, "CRAM": 0}
+    assert pickle.loads(pickle.dumps(rows)) == rows
+
+
+@pytest.mark.usefixtures("small_pending")
+def test_a_pickled_partial_carries_on_as_the_original() -> None:
+    """Unpickled, the compact state has no spare room left: it must grow again as
+    more blocks and another partial come in, and end with the original's rows."""
+    rng = random.Random(3)
+    lines = []
+    for i in range(3000):
+        directory = b"/lustre/scratch115/%s/p%d/d%d" % (
+            rng.choice((b"projects", b"elsewhere")),
+            rng.randrange(4),
+            rng.randrange(300),
+        )
+        nlink = rng.choice((1, 1, 1, 2, 3))
+        inode = rng.randrange(200) if nlink > 1 else 10_000 + i
+        name = b"f%d%s" % (i, rng.choice((b".bam", b".cram", b".txt")))
+        lines.append(file_line(directory + b"/" + name, rng.randrange(10**9), inode, nlink))
+    blocks = [(1 + i, b"".join(lines[i : i + 100])) for i in range(0, len(lines), 100)]
+
+    def partial(part: list[tuple[int, bytes]]) -> ProjectInspector:
+        aggregate = ProjectInspector(ROOTS, CLASSES, REF, Format.BASE64)
+        for first_line, block in part:
+            aggregate.add_block(Format.BASE64, block, first_line)
+        return aggregate
+
+    original = partial(blocks[:10])
+    copy = pickle.loads(pickle.dumps(original))
+    for aggregate in (original, copy):
+        for first_line, block in blocks[10:20]:
+            aggregate.add_block(Format.BASE64, block, first_line)
+        aggregate.merge(pickle.loads(pickle.dumps(partial(blocks[20:]))))
+    expected = partial(blocks).finish()
+    assert len(expected) > 300
+    assert original.finish() == expected
+    assert copy.finish() == expected
+
+
+@pytest.mark.parametrize("with_nul", [False, True])
+def test_table_order_is_project_then_directory_as_bytes(with_nul: bool) -> None:
+    paths = [
+        b"projects/a-b",
+        b"projects/a/x",
+        b"projects",
+        b"projects/a",
+        b"projects/a/x-y/z",
+        b"projects/a/x/y",
+        b"projects/a b",
+        b"projects/a/ x",
+        b"teams/a",
+        b"projects/a//x",  # an empty component: an odd but possible name
+        b"projects/a.b",
+        b"projects/a.b/c",
+        b"projects/b",
+    ]
+    if with_nul:
+        paths += [b"projects/a\0b", b"projects/a/\0", b"projects/a\0b/c"]  # never seen
+
+    def pair(path: bytes) -> tuple[bytes, bytes]:
+        parts = path.split(b"/")
+        return b"/".join(parts[:2]), b"/".join(parts[2:])
+
+    expected = sorted(paths, key=pair)
+    project = np.array([paths.index(pair(path)[0]) for path in paths], dtype=np.intp)
+    assert [paths[at] for at in inspector._table_order(paths, project)] == expected

@@ -1,0 +1,104 @@
+"""UsageAggregate: the hard-link table, deduplicated by (dev, inode) however often it compacts,
+and future mtimes."""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+import numpy as np
+import pytest
+
+from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.writer import Record
+from humgen_storage.report import aggregate as usage
+from humgen_storage.report.aggregate import UsageAggregate, days_since
+
+
+def test_links_count_once_across_many_compactions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(usage, "_FIRST_LINK_ROWS", 8)  # compact and grow every few blocks
+    rng = random.Random(7)
+    # 300 inodes on two devices (the same inode number on both), each named 2-3 times
+    # at random places; every name carries the inode's gid and size.
+    inodes = [
+        (dev, ino, rng.randrange(1, 5), rng.randrange(1, 10**12))
+        for dev in (1, 2)
+        for ino in range(150)
+    ]
+    names = [inode for inode in inodes for _ in range(rng.choice((2, 3)))]
+    rng.shuffle(names)
+    records = [
+        Record(b"/x/%d" % n, size=size, gid=gid, inode=ino, nlink=3, dev=dev, mtime=5)
+        for n, (dev, ino, gid, size) in enumerate(names)
+    ]
+    aggregate = UsageAggregate(reference=10)
+    for start in range(0, len(records), 17):
+        aggregate.add_block(Format.BASE64, b"".join(r.line() for r in records[start : start + 17]))
+    expected: dict[int, int] = {}
+    for _, _, gid, size in inodes:
+        expected[gid] = expected.get(gid, 0) + size
+    assert {g: t.used for g, t in aggregate.totals().items()} == expected
+    assert aggregate.multi_link_inodes() == len(inodes)
+    # One row per inode, and each is its first name's row, in input order.
+    rows = aggregate.link_rows()
+    first_seen = list(dict.fromkeys((dev, ino) for dev, ino, _, _ in names))
+    assert [tuple(r) for r in rows[:, :2].tolist()] == first_seen
+
+
+def test_first_of_each_inode_keeps_the_earliest_row() -> None:
+    rows = np.array(
+        [
+            [1, 5, 0, 0],
+            [2, 5, 0, 1],
+            [1, 5, 0, 2],
+            [1, 4, 0, 3],
+            [2**64 - 1, 2**64 - 1, 0, 4],
+            [2, 5, 0, 5],
+        ],
+        dtype=np.uint64,
+    )
+    assert usage._first_of_each_inode(rows).tolist() == [0, 1, 3, 4]
+    assert usage._first_of_each_inode(rows[:0]).tolist() == []
+
+
+def test_a_pickled_partial_carries_its_rows_not_its_spare_room() -> None:
+    aggregate = UsageAggregate(reference=10)
+    lines = [Record(b"/x/%d" % n, size=7, gid=3, inode=n % 5, nlink=2).line() for n in range(40)]
+    aggregate.add_block(Format.BASE64, b"".join(lines))
+    copy = pickle.loads(pickle.dumps(aggregate))
+    assert len(copy._links) == copy._link_count == 5
+    assert copy.totals() == aggregate.totals()
+    copy.add_block(Format.BASE64, b"".join(lines))  # it grows again after unpickling
+    assert copy.multi_link_inodes() == 5
+
+
+def test_future_mtimes_count_as_the_reference() -> None:
+    reference = 1_800_000_000
+    records = [
+        # gid 7: only mtimes later than the reference (being written during the crawl)
+        Record(b"/v/a", size=5, gid=7, mtime=reference + 1, inode=1),
+        Record(b"/v/b", size=6, gid=7, mtime=reference + 10 * 86400, inode=2),
+        # gid 8: one older mtime, one future: the future one wins as the reference
+        Record(b"/v/c", size=1, gid=8, mtime=reference - 2 * 86400, inode=3),
+        Record(b"/v/d", size=1, gid=8, mtime=reference + 5, inode=4),
+        # gid 9: no future mtime: 1.5 days
+        Record(b"/v/e", size=1, gid=9, mtime=reference - 129600, inode=5),
+    ]
+    aggregate = UsageAggregate(reference=reference)
+    aggregate.add_block(Format.BASE64, b"".join(r.line() for r in records[:3]))
+    other = UsageAggregate(reference=reference)  # a second worker's partial, merged
+    other.add_block(Format.BASE64, b"".join(r.line() for r in records[3:]))
+    aggregate.merge(other)
+    totals = aggregate.totals()
+    assert {gid: (t.used, t.newest_mtime) for gid, t in totals.items()} == {
+        7: (11, reference),
+        8: (2, reference),
+        9: (1, reference - 129600),
+    }
+    # The report's reference is the file's mtime with its fraction: still 0.0 days.
+    file_mtime = reference + 0.9
+    assert [days_since(file_mtime, totals[gid].newest_mtime) for gid in (7, 8, 9)] == [
+        0.0,
+        0.0,
+        1.5,
+    ]
