@@ -12,6 +12,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 checkout=$(dirname "$here")
+# `humgen-storage submit` names the scripts of this folder in what it submits.
+export HUMGEN_STORAGE_SCRIPTS="$here"
 
 if [[ -n ${HUMGEN_STORAGE_BIN:-} ]]; then
     exec "$HUMGEN_STORAGE_BIN" "$@"

@@ -1,11 +1,6 @@
 #!/usr/bin/env bash
-# What crontab runs for the project inspector: submits bin/inspector_manager.sh with
-# bsub, or runs it here with --local or when bsub is not on PATH.
+# What crontab runs for the project inspector: `humgen-storage submit inspect` submits
+# bin/inspector_manager.sh with bsub, or runs it here with --local or when bsub is not on PATH.
 # Usage: inspector_cron.sh [--config FILE] [--local]   (--help for more)
-
 set -euo pipefail
-
-CRON_NAME=$(basename "${BASH_SOURCE[0]}")
-# shellcheck source=cron/common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-cron_main inspect inspector_manager.sh "$@"
+exec "$(dirname "${BASH_SOURCE[0]}")/../bin/humgen_storage.sh" submit inspect "$@"

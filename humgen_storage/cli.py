@@ -38,9 +38,13 @@ COMMANDS = {
     ),
     "schema": ("humgen_storage.schema", "create the database tables (idempotent)"),
     "crawl": ("humgen_storage.crawl", "walk a directory tree and write an mpistat file"),
+    "submit": (
+        "humgen_storage.submit.command",
+        "what cron runs: submit a job's manager (or the report's array) to LSF, or run it here",
+    ),
     "lsf": (
         "humgen_storage.submit",
-        "what the cron scripts ask: LSF settings, the newest set, array volumes",
+        "what runs inside LSF: an array element's stage; the newest set, done-markers, volumes",
     ),
 }
 
