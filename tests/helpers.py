@@ -8,8 +8,10 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from humgen_storage.config import SplitterConfig
 from humgen_storage.mpistat.reader import Format
 from humgen_storage.mpistat.writer import Record
+from humgen_storage.split.index import IndexConstants
 
 
 def write_mpistat(
@@ -32,6 +34,11 @@ def write_mpistat(
     if mtime is not None:
         os.utime(path, (mtime, mtime))
     return path
+
+
+def default_index_constants() -> IndexConstants:
+    """The estimate's constants of a ``[splitter]`` section that sets none of them."""
+    return IndexConstants.from_config(SplitterConfig(output_dir=Path("unused")))
 
 
 REPO = Path(__file__).resolve().parent.parent

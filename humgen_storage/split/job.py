@@ -47,10 +47,9 @@ from humgen_storage.split.groupfiles import (
     OutputBuild,
     PartInfo,
     join_parts,
-    write_getent_files,
-    write_index,
 )
-from humgen_storage.split.select import GroupSelector, IndexConstants
+from humgen_storage.split.index import IndexConstants, write_getent_files, write_index
+from humgen_storage.split.select import GroupSelector
 
 log = logging.getLogger(__name__)
 
@@ -281,12 +280,7 @@ def run_split(
         )
         _warn_unsafe_names(results)
         totals = join_parts(build.temporary, [r.parts for r in results])
-        constants = IndexConstants(
-            lines_per_second=splitter.lines_per_second,
-            base_seconds=splitter.base_seconds,
-            node_bytes_bands=splitter.node_bytes_bands,
-            node_overhead=splitter.node_overhead,
-        )
+        constants = IndexConstants.from_config(splitter)
         groups = write_index(build.temporary, totals.values(), constants, by_id)
         write_getent_files(build.temporary)
         selected = sum(r.selected for r in results)
