@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from humgen_storage.mpistat.paths import encode_base64_path, go_quote
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 
 
 @dataclass(frozen=True)

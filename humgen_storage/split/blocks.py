@@ -16,7 +16,7 @@ import numpy as np
 
 from humgen_storage.directory import GroupDirectory
 from humgen_storage.mpistat.paths import wrstat_to_base64_lines
-from humgen_storage.mpistat.reader import (
+from humgen_storage.mpistat.patterns import (
     SMALL_COUNT,
     Format,
     count_lines,

@@ -25,7 +25,8 @@ from humgen_storage.config import Config
 from humgen_storage.directory import GroupDirectory, load_directory
 from humgen_storage.errors import UsageError
 from humgen_storage.logs import volume_logger
-from humgen_storage.mpistat.reader import InputFile, MpistatReader
+from humgen_storage.mpistat.files import InputFile
+from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.run.blocks import map_raw_blocks
 from humgen_storage.run.inputs import (
     InputSet,

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from humgen_storage.mpistat.paths import PathDecodeError
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 
 # Longest file name most filesystems allow (NAME_MAX), in bytes.
 NAME_MAX = 255

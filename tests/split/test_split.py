@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from humgen_storage.cli import main
-from humgen_storage.mpistat.reader import Format, MpistatReader
+from humgen_storage.mpistat.patterns import Format
+from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.split import groupfiles
 from humgen_storage.split import job as split_job

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from humgen_storage.directory import Group, GroupDirectory
-from humgen_storage.mpistat.reader import (
+from humgen_storage.mpistat.patterns import (
     Format,
     clean_block,
     count_lines,

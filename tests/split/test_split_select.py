@@ -8,7 +8,7 @@ import random
 import pytest
 
 from humgen_storage.mpistat.paths import go_quote
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 from humgen_storage.split.index import IndexConstants, index_row, index_sort_key
 from humgen_storage.split.select import GroupSelector, Rule, is_safe_file_name
 from tests.helpers import default_index_constants
