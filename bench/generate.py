@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from humgen_storage.mpistat.paths import go_quote
+from humgen_storage.mpistat.writer import BASE64_LINE
 
 try:
     from isal import igzip as gzip_writer
@@ -544,9 +545,6 @@ class _Draws:
         )
 
 
-LINE = b"%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t" + str(DEV).encode() + b"\n"
-
-
 def _write_records(
     out: Any,
     units: list[Unit],
@@ -564,7 +562,8 @@ def _write_records(
     rnd = random.Random(seed * 7919 + 1)
     draws = _Draws(np.random.default_rng(seed))
     b64 = binascii.b2a_base64
-    line_fmt = LINE
+    line_fmt = BASE64_LINE
+    dev = DEV
     heappush, heappop = heapq.heappush, heapq.heappop
     exts = [k[0] for k in FILE_KINDS]
     user_uid = {name: 10_000 + i for i, name in enumerate(users)}
@@ -592,7 +591,7 @@ def _write_records(
         nlink = rnd.randint(2, 12)
         out_lines.append(
             line_fmt
-            % (b64(path, newline=False), size, uid, gid, when, when, when, b"d", inode, nlink)
+            % (b64(path, newline=False), size, uid, gid, when, when, when, b"d", inode, nlink, dev)
         )
         expected[gid] = expected_get(gid, 0) + size
         inode += 1
@@ -605,7 +604,7 @@ def _write_records(
         s, u, g, a, m, c, ino, nl = fields
         out_lines.append(
             line_fmt
-            % (b64(dirpath + b"/" + link_name, newline=False), s, u, g, a, m, c, b"f", ino, nl)
+            % (b64(dirpath + b"/" + link_name, newline=False), s, u, g, a, m, c, b"f", ino, nl, dev)
         )
         lineno += 1
 
@@ -720,7 +719,7 @@ def _write_records(
                 gid = gid_dir if r >= OTHER_GID_FRACTION else gid_pool[int(r * 1e6) % len(gid_pool)]
                 out_lines.append(
                     line_fmt
-                    % (b64(path, newline=False), sz, uid, gid, at, mt, ct, ftype, inode, nlink)
+                    % (b64(path, newline=False), sz, uid, gid, at, mt, ct, ftype, inode, nlink, dev)
                 )
                 expected[gid] = expected_get(gid, 0) + (sz if nlink else 0)
                 if nlink > 1:

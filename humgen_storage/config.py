@@ -16,6 +16,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from humgen_storage.mpistat.files import VOLUME_RE
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_NAME = "humgen_storage.ini"
@@ -44,8 +46,6 @@ DEFAULT_FILE_CLASSES = (
     ("VCF", r"\.(vcf|bcf|gvcf)(\.gz)?$"),
     ("PEDBED", r"\.(ped|bed)(\.gz)?$"),
 )
-
-VOLUME_RE = re.compile(r"^[0-9A-Za-z_-]+$")
 
 
 class ConfigError(Exception):

@@ -31,7 +31,6 @@ import argparse
 import io
 import logging
 import os
-import re
 import stat
 import time
 from collections.abc import Iterator
@@ -39,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from humgen_storage.errors import JobFailed, UsageError
-from humgen_storage.mpistat.paths import encode_base64_path
-from humgen_storage.mpistat.reader import InputError, InputFile, volume_name_of_root
+from humgen_storage.mpistat.files import VOLUME_RE, InputError, InputFile, volume_name_of_root
+from humgen_storage.mpistat.writer import stat_line
 from humgen_storage.run.atomic import atomic_file
 
 try:  # igzip writes several times faster than zlib; the stdlib is the fallback.
@@ -50,21 +49,9 @@ except ImportError:  # pragma: no cover - depends on the installation
 
 log = logging.getLogger(__name__)
 
-VOLUME_RE = re.compile(r"^[0-9A-Za-z_-]+$")
-
 # Bytes of output lines collected before one write to the gzip stream.
 WRITE_BUFFER = 1 << 20
 PROGRESS_SECONDS = 60.0
-
-_TYPES = {
-    stat.S_IFREG: b"f",
-    stat.S_IFDIR: b"d",
-    stat.S_IFLNK: b"l",
-    stat.S_IFSOCK: b"s",
-    stat.S_IFBLK: b"b",
-    stat.S_IFCHR: b"c",
-    stat.S_IFIFO: b"F",
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,29 +70,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="the path DIR is shown as (default: /lustre/scratch<N>); its second component "
         "must be scratch<N> or <N>",
-    )
-
-
-def record_line(path: bytes, st: os.stat_result) -> bytes:
-    """One mpistat line (base64 format) for ``path`` with the ``lstat`` result ``st``."""
-    size = min(st.st_size, st.st_blocks * 512)
-    kind = _TYPES.get(stat.S_IFMT(st.st_mode), b"X")
-    # Whole seconds, rounded down (also for times before 1970).
-    atime = st.st_atime_ns // 1_000_000_000
-    mtime = st.st_mtime_ns // 1_000_000_000
-    ctime = st.st_ctime_ns // 1_000_000_000
-    return b"%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%d\n" % (
-        encode_base64_path(path),
-        size,
-        st.st_uid,
-        st.st_gid,
-        atime,
-        mtime,
-        ctime,
-        kind,
-        st.st_ino,
-        st.st_nlink,
-        st.st_dev,
     )
 
 
@@ -145,7 +109,7 @@ def walk(
     if not stat.S_ISDIR(root_stat.st_mode):
         raise NotADirectoryError(root)
     device = root_stat.st_dev
-    yield record_line(shown_as, root_stat)
+    yield stat_line(shown_as, root_stat)
     stats.records += 1
     # (real path, shown path) of directories still to list; popped last-in first-out,
     # pushed in reverse name order so they are walked in name order.
@@ -168,7 +132,7 @@ def walk(
             if skip is not None and (st.st_dev, st.st_ino) == skip:
                 continue
             child = shown + b"/" + entry.name
-            yield record_line(child, st)
+            yield stat_line(child, st)
             stats.records += 1
             if stat.S_ISDIR(st.st_mode):
                 if st.st_dev == device:

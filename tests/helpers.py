@@ -5,11 +5,16 @@ from __future__ import annotations
 import binascii
 import gzip
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.config import SplitterConfig
+from humgen_storage.mpistat.patterns import Format, clean_block, record_pattern
+from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record
+from humgen_storage.run.blocks import map_raw_blocks
+from humgen_storage.split.index import IndexConstants
 
 
 def write_mpistat(
@@ -32,6 +37,27 @@ def write_mpistat(
     if mtime is not None:
         os.utime(path, (mtime, mtime))
     return path
+
+
+def row_blocks(reader: MpistatReader, fields: tuple[str, ...]) -> Iterator[list[Any]]:
+    """The valid rows of an open reader, block by block: tuples of the captured
+    ``fields`` (bytes) in line order. Read through the jobs' own path
+    (``map_raw_blocks``, ``clean_block``), which settles the reader's bad-line account
+    (and raises past ``max_bad_fraction``) once the last block is taken."""
+    pattern = record_pattern(reader.format, fields)
+
+    def parse(
+        fmt: Format, block: bytes, first_line: int
+    ) -> tuple[list[Any], list[tuple[int, str]]]:
+        valid, bad = clean_block(fmt, block, first_line)
+        return pattern.findall(valid), bad
+
+    return map_raw_blocks(reader, parse)
+
+
+def default_index_constants() -> IndexConstants:
+    """The estimate's constants of a ``[splitter]`` section that sets none of them."""
+    return IndexConstants.from_config(SplitterConfig(output_dir=Path("unused")))
 
 
 REPO = Path(__file__).resolve().parent.parent

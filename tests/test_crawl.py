@@ -12,7 +12,10 @@ import pytest
 
 from humgen_storage import crawl
 from humgen_storage.cli import main
-from humgen_storage.mpistat.reader import FIELDS, InputFile, MpistatReader
+from humgen_storage.mpistat.files import InputFile
+from humgen_storage.mpistat.patterns import FIELDS
+from humgen_storage.mpistat.reader import MpistatReader
+from tests.helpers import row_blocks
 
 ODD_NAME = b"we\tird\nname \xff\xfe.txt"
 
@@ -75,7 +78,7 @@ def read_back(path: Path) -> list[tuple[bytes, tuple[int | str, ...]]]:
     """(path, (size, uid, gid, atime, mtime, ctime, type, inode, nlink, dev)) per record."""
     records = []
     with MpistatReader(InputFile.from_path(path), max_bad_fraction=0.0) as reader:
-        for rows in reader.scan(FIELDS):
+        for rows in row_blocks(reader, FIELDS):
             for row in rows:
                 numbers = tuple(int(v) if i != 6 else v.decode() for i, v in enumerate(row[1:]))
                 records.append((reader.format.decode_path(row[0]), numbers))

@@ -24,7 +24,7 @@ from humgen_storage.cli import main
 from humgen_storage.config import DatabaseConfig
 from humgen_storage.db import COMMENT_CHARACTERS, Database, open_database
 from humgen_storage.inspect.spaceman import SpacemanRow, merge_into_spaceman
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 from tests.helpers import write_mpistat
 from tests.inspect.test_inspect_aggregate import REF, d, f
 from tests.inspect.test_inspect_job import write_config

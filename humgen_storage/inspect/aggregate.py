@@ -51,7 +51,7 @@ import numpy.typing as npt
 
 from humgen_storage.mpistat.columns import BlockColumns
 from humgen_storage.mpistat.paths import PathDecodeError
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 from humgen_storage.run.mapped import mapped_zeros
 
 # Requested from the reader in this (line) order.

@@ -39,8 +39,9 @@ from humgen_storage.inspect.aggregate import (
 )
 from humgen_storage.inspect.spaceman import SpacemanRow, merge_into_spaceman
 from humgen_storage.logs import volume_logger
+from humgen_storage.mpistat.files import InputFile
 from humgen_storage.mpistat.paths import display_name
-from humgen_storage.mpistat.reader import InputFile, MpistatReader
+from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.run.blocks import aggregate_file
 from humgen_storage.run.inputs import InputSet, add_input_arguments, find_set
 from humgen_storage.run.locking import job_lock, lock_dir

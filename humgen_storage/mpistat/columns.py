@@ -18,7 +18,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 
 _TAB, _NEWLINE, _MINUS = 9, 10, 45
 # Every byte '0': the padding of a short number, and what digits are measured from.

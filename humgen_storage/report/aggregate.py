@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from humgen_storage.mpistat.columns import BlockColumns
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 from humgen_storage.run.mapped import mapped_zeros
 
 _DIRECTORY = ord("d")

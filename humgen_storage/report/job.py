@@ -26,7 +26,8 @@ from humgen_storage.db import Database, open_database
 from humgen_storage.directory import GroupDirectory, load_directory
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.logs import volume_logger
-from humgen_storage.mpistat.reader import InputFile, MpistatReader
+from humgen_storage.mpistat.files import InputFile
+from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.quota import QuotaLookups
 from humgen_storage.report.aggregate import UsageAggregate, consumption, days_since
 from humgen_storage.report.table import (

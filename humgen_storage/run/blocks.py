@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from humgen_storage.mpistat.reader import Format, MpistatReader, clean_block, count_lines
+from humgen_storage.mpistat.patterns import Format, clean_block, count_lines
+from humgen_storage.mpistat.reader import MpistatReader
 
 
 class Partial(Protocol):

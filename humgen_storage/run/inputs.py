@@ -10,7 +10,7 @@ from pathlib import Path
 
 from humgen_storage.config import Config
 from humgen_storage.errors import JobFailed, UsageError
-from humgen_storage.mpistat.reader import InputError, InputFile
+from humgen_storage.mpistat.files import InputError, InputFile
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from humgen_storage.errors import JobFailed
 from humgen_storage.logs import Progress
-from humgen_storage.mpistat.reader import InputError
+from humgen_storage.mpistat.files import InputError
 
 log = logging.getLogger(__name__)
 

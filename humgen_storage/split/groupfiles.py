@@ -22,10 +22,8 @@ complete-looking directory behind.
 
 from __future__ import annotations
 
-import grp
 import mmap
 import os
-import pwd
 import secrets
 import shutil
 from collections import OrderedDict
@@ -35,13 +33,7 @@ from pathlib import Path
 from typing import IO
 
 from humgen_storage.errors import JobFailed
-from humgen_storage.split.select import (
-    GROUP_FILE_SUFFIX,
-    INDEX_HEADER,
-    IndexConstants,
-    index_row,
-    index_sort_key,
-)
+from humgen_storage.split.select import GROUP_FILE_SUFFIX
 
 try:  # isal is several times faster than zlib at its fastest levels.
     from isal import isal_zlib as _zlib
@@ -55,8 +47,6 @@ except ImportError:  # pragma: no cover - depends on the installation
     MIN_COMPRESS_LEVEL = 1
 
 INDEX_FILE = "index.txt"
-GROUP_DB_FILE = "groupfile"
-PASSWD_DB_FILE = "passwdfile"
 PARTS_DIR = ".parts"
 COPY_CHUNK = 4 * 1024 * 1024
 # The buffers' unit: a group's lines are held in chunks of this size (or smaller, for
@@ -325,54 +315,6 @@ def join_parts(
         totals[stem] = total
     shutil.rmtree(build_dir / PARTS_DIR, ignore_errors=True)
     return totals
-
-
-# ------------------------------------------------------------ index and getent files
-
-
-def write_index(
-    build_dir: Path, totals: Iterable[GroupFileTotals], constants: IndexConstants, by_id: bool
-) -> int:
-    """``index.txt``: one row per group file, ordered by name; returns the row count."""
-    rows = sorted(totals, key=lambda t: index_sort_key(t.stem, by_id))
-    with open(
-        build_dir / INDEX_FILE, "w", encoding="utf-8", errors="surrogateescape", newline="\n"
-    ) as out:
-        out.write("\t".join(INDEX_HEADER) + "\n")
-        for total in rows:
-            out.write(index_row(total.stem, total.lines, total.dirs, constants).line())
-    return len(rows)
-
-
-def _getent_line(fields: Sequence[object]) -> bytes:
-    # Names are bytes on the system; Python decoded them with surrogateescape.
-    return os.fsencode(":".join(str(f) for f in fields)) + b"\n"
-
-
-def write_getent_files(build_dir: Path) -> None:
-    """``groupfile`` and ``passwdfile``: the system's databases as ``getent`` prints them.
-
-    The password field is always ``x``: these files are copied off the cluster and
-    must never carry a hash, whatever the local files hold.
-    """
-    with open(build_dir / GROUP_DB_FILE, "wb") as out:
-        for group in grp.getgrall():
-            out.write(_getent_line((group.gr_name, "x", group.gr_gid, ",".join(group.gr_mem))))
-    with open(build_dir / PASSWD_DB_FILE, "wb") as out:
-        for user in pwd.getpwall():
-            out.write(
-                _getent_line(
-                    (
-                        user.pw_name,
-                        "x",
-                        user.pw_uid,
-                        user.pw_gid,
-                        user.pw_gecos,
-                        user.pw_dir,
-                        user.pw_shell,
-                    )
-                )
-            )
 
 
 # ------------------------------------------------------------ the build directory

@@ -1,4 +1,4 @@
-"""Which records the splitter writes, to which group file, and the TreeServe index.
+"""Which records the splitter writes, and to which group file.
 
 Pure logic, no I/O (spec section 6):
 
@@ -6,8 +6,7 @@ Pure logic, no I/O (spec section 6):
   or lies below one of the special prefixes (whole path components) and its gid has
   a posixGroup name; everything else is skipped;
 * a group's file is ``<name>.dat.gz`` (``<gid>.dat.gz`` with ``--id``); a name that
-  is not a safe file name is skipped;
-* ``index.txt`` holds an estimate of TreeServe's build time and memory per group.
+  is not a safe file name is skipped.
 
 The per-record work is kept small: the decision that depends only on the gid is made
 once per gid, and paths are decoded only for records of named, non-humgen gids whose
@@ -22,9 +21,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from humgen_storage.config import DEFAULT_NODE_BYTES_BANDS
 from humgen_storage.mpistat.paths import PathDecodeError
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 
 # Longest file name most filesystems allow (NAME_MAX), in bytes.
 NAME_MAX = 255
@@ -225,54 +223,3 @@ def _unquoted_head(prefix: bytes) -> bytes:
         if not 0x20 <= byte <= 0x7E or byte in b'"\\':
             return prefix[:n]
     return prefix
-
-
-# --------------------------------------------------------------------- index.txt
-
-INDEX_HEADER = ("Group", "Build time (sec)", "Memory use (bytes)")
-
-
-@dataclass(frozen=True)
-class IndexConstants:
-    """The TreeServe estimate's constants (``[splitter]`` in the config)."""
-
-    lines_per_second: float = 11000.0
-    base_seconds: float = 100.0
-    # (dir % below which it applies, bytes per node) in increasing order; the last
-    # pair's bound is +inf.
-    node_bytes_bands: tuple[tuple[float, int], ...] = DEFAULT_NODE_BYTES_BANDS
-    node_overhead: int = 50
-
-
-@dataclass(frozen=True)
-class IndexRow:
-    group: str
-    build_seconds: float
-    memory_bytes: int
-
-    def line(self) -> str:
-        # The float as Python prints it (repr), as the legacy splitter did.
-        return f"{self.group}\t{self.build_seconds!r}\t{self.memory_bytes}\n"
-
-
-def bytes_per_node(dir_percent: float, bands: Sequence[tuple[float, int]]) -> int:
-    for bound, per_node in bands:
-        if dir_percent < bound:
-            return per_node
-    return bands[-1][1]
-
-
-def index_row(group: str, lines: int, dirs: int, constants: IndexConstants) -> IndexRow:
-    """TreeServe's estimate for a group of ``lines`` records, ``dirs`` of them directories."""
-    build_seconds = lines / constants.lines_per_second + constants.base_seconds
-    dir_percent = 100 * dirs / lines if lines else 0.0
-    per_node = bytes_per_node(dir_percent, constants.node_bytes_bands)
-    memory = int((2 * dirs + constants.node_overhead) * per_node)
-    return IndexRow(group, float(build_seconds), memory)
-
-
-def index_sort_key(stem: str, by_id: bool) -> tuple[int, bytes]:
-    """Rows by name, comparing bytes; with --id the stems are gids, by number."""
-    if by_id and stem.isdigit():
-        return (int(stem), b"")
-    return (0, stem.encode("utf-8", "surrogateescape"))

@@ -23,7 +23,7 @@ from humgen_storage.inspect.aggregate import (
     select_path,
 )
 from humgen_storage.mpistat.paths import BASE64_FIELD, go_quote
-from humgen_storage.mpistat.reader import Format, record_pattern
+from humgen_storage.mpistat.patterns import Format, record_pattern
 from humgen_storage.mpistat.writer import Record
 
 DAY = 86400

@@ -20,7 +20,7 @@ from humgen_storage.config import load_config
 from humgen_storage.errors import JobFailed
 from humgen_storage.inspect import job as inspect
 from humgen_storage.inspect.job import done_marker, human_size, run_managed
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.run.inputs import set_for_date
 from tests.helpers import write_mpistat

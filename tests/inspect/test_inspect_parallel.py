@@ -29,9 +29,12 @@ from humgen_storage.inspect.aggregate import (
     InspectorRows,
     ProjectInspector,
 )
-from humgen_storage.mpistat.reader import Format, InputError, InputFile, MpistatReader
+from humgen_storage.mpistat.files import InputError, InputFile
+from humgen_storage.mpistat.patterns import Format
+from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.run.blocks import aggregate_file
+from tests.helpers import row_blocks
 
 REF = 1_700_000_000  # the input file's mtime
 ROOTS = (
@@ -219,7 +222,7 @@ def inspect_by_records(
         inspector = ProjectInspector(
             ROOTS, CLASSES, reader.mtime, reader.format, depth=depth, only_under=only_under
         )
-        for rows in reader.scan(INSPECTOR_FIELDS):
+        for rows in row_blocks(reader, INSPECTOR_FIELDS):
             inspector.add_records(rows)
     return inspector.finish()
 

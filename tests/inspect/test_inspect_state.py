@@ -19,7 +19,7 @@ import pytest
 
 from humgen_storage.inspect import aggregate as inspector
 from humgen_storage.inspect.aggregate import InspectorRows, ProjectInspector
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 
 REF = 1_700_000_000

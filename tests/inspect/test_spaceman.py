@@ -16,7 +16,7 @@ from humgen_storage.config import DatabaseConfig
 from humgen_storage.db import Database, open_database
 from humgen_storage.inspect import spaceman
 from humgen_storage.inspect.spaceman import MergeCounts, SpacemanRow, merge_into_spaceman
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 from tests.helpers import write_mpistat
 from tests.inspect.test_inspect_aggregate import M0, M1, REF, TREE_115, d, f
 from tests.inspect.test_inspect_job import DAY1, TREE_118, iso, truncate, write_config, write_inputs

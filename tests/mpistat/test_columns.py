@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from humgen_storage.mpistat.columns import BlockColumns
-from humgen_storage.mpistat.reader import FIELDS, Format, clean_block
+from humgen_storage.mpistat.patterns import FIELDS, Format, clean_block
 
 BIG_INODE = 2**64 - 1  # 20 digits: wraps in int64
 LINES = [

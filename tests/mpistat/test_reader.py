@@ -8,16 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from humgen_storage.mpistat.files import InputError, InputFile
 from humgen_storage.mpistat.paths import PathDecodeError, decode_quoted_path, display_name, go_quote
-from humgen_storage.mpistat.reader import (
-    Format,
-    InputError,
-    InputFile,
-    MpistatReader,
-    record_pattern,
-)
+from humgen_storage.mpistat.patterns import Format, record_pattern
+from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record
-from tests.helpers import write_mpistat
+from tests.helpers import row_blocks, write_mpistat
 
 ODD_PATHS = [
     b"/lustre/scratch118/with space/and\ttab",
@@ -34,7 +30,7 @@ def read_all(
 ) -> tuple[MpistatReader, list[object]]:
     rows: list[object] = []
     with MpistatReader(InputFile.from_path(path), **kwargs) as reader:  # type: ignore[arg-type]
-        for block in reader.scan(fields):
+        for block in row_blocks(reader, fields):
             rows.extend(block)
     return reader, rows
 

@@ -19,7 +19,7 @@ import pytest
 from humgen_storage.cli import main
 from humgen_storage.config import load_config
 from humgen_storage.db import open_database
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from tests.helpers import base_sections, write_ini, write_mpistat
 

@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.report import aggregate as usage
 from humgen_storage.report.aggregate import UsageAggregate, days_since

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from humgen_storage.mpistat.reader import Format, InputFile, MpistatReader, clean_block
+from humgen_storage.mpistat.files import InputFile
+from humgen_storage.mpistat.patterns import Format, clean_block
+from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.report.aggregate import UsageAggregate
 from humgen_storage.run.blocks import Malformed, aggregate_file, map_raw_blocks, valid_runs

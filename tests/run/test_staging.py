@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from humgen_storage.inspect.aggregate import InspectorRows, ProjectInspector
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.run.staging import load_inspection, save_inspection
 

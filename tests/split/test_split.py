@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 
 from humgen_storage.cli import main
-from humgen_storage.mpistat.reader import Format, MpistatReader
+from humgen_storage.mpistat.patterns import Format
+from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.split import groupfiles
 from humgen_storage.split import job as split_job
 from humgen_storage.split.groupfiles import GroupPartWriter
-from humgen_storage.split.select import IndexConstants, index_row
-from tests.helpers import base_sections, write_ini, write_mpistat
+from humgen_storage.split.index import index_row
+from tests.helpers import base_sections, default_index_constants, write_ini, write_mpistat
 
 DAY = "20261120"
 INDEX_HEADER = "Group\tBuild time (sec)\tMemory use (bytes)"
@@ -216,7 +217,9 @@ def test_index_rows_for_the_groups(tmp_path: Path) -> None:
     for name, gid in (("hgi", 1001), ("team113", 1002)):
         mine = [r for r in every if r.gid == gid]
         dirs = sum(r.type == "d" for r in mine)
-        expected.append(index_row(name, len(mine), dirs, IndexConstants()).line().rstrip("\n"))
+        expected.append(
+            index_row(name, len(mine), dirs, default_index_constants()).line().rstrip("\n")
+        )
     assert rows == expected
     # and by hand for team113: 4 + 3 lines, 1 directory (14 %): 8000 bytes per node
     assert rows[1] == "team113\t100.00063636363636\t416000"  # 7 / 11000 + 100; (2 + 50) * 8000

@@ -21,7 +21,8 @@ import pytest
 
 from humgen_storage.cli import main
 from humgen_storage.mpistat.paths import go_quote
-from humgen_storage.mpistat.reader import Format, MpistatReader, record_pattern
+from humgen_storage.mpistat.patterns import Format, record_pattern
+from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.split import job as split_job
 from humgen_storage.split.select import GroupSelector

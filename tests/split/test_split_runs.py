@@ -9,7 +9,7 @@ import random
 import pytest
 
 from humgen_storage.directory import Group, GroupDirectory
-from humgen_storage.mpistat.reader import (
+from humgen_storage.mpistat.patterns import (
     Format,
     clean_block,
     count_lines,
@@ -18,7 +18,7 @@ from humgen_storage.mpistat.reader import (
     run_pattern,
 )
 from humgen_storage.mpistat.writer import Record
-from humgen_storage.split.job import BlockSplitter, count_directories
+from humgen_storage.split.blocks import BlockSplitter, count_directories
 from humgen_storage.split.select import GroupSelector
 from tests.helpers import treeserve_line
 

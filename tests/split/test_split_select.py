@@ -8,15 +8,10 @@ import random
 import pytest
 
 from humgen_storage.mpistat.paths import go_quote
-from humgen_storage.mpistat.reader import Format
-from humgen_storage.split.select import (
-    GroupSelector,
-    IndexConstants,
-    Rule,
-    index_row,
-    index_sort_key,
-    is_safe_file_name,
-)
+from humgen_storage.mpistat.patterns import Format
+from humgen_storage.split.index import IndexConstants, index_row, index_sort_key
+from humgen_storage.split.select import GroupSelector, Rule, is_safe_file_name
+from tests.helpers import default_index_constants
 
 PREFIXES = (
     "/lustre/scratch116/vr/projects",
@@ -182,16 +177,18 @@ def test_undecodable_field_is_counted_not_matched() -> None:
     ],
 )
 def test_index_bands(dirs: int, memory: int) -> None:
-    row = index_row("hgi", 1000, dirs, IndexConstants())
+    row = index_row("hgi", 1000, dirs, default_index_constants())
     assert row.memory_bytes == memory
     assert row.line() == f"hgi\t100.0909090909091\t{memory}\n"
 
 
 def test_index_hand_computed_values() -> None:
-    assert index_row("g", 11000, 0, IndexConstants()).line() == "g\t101.0\t600000\n"
-    assert index_row("g", 1, 1, IndexConstants()).line() == "g\t100.00009090909091\t416000\n"
+    assert index_row("g", 11000, 0, default_index_constants()).line() == "g\t101.0\t600000\n"
     assert (
-        index_row("g", 5500, 100, IndexConstants()).line() == "g\t100.5\t2250000\n"
+        index_row("g", 1, 1, default_index_constants()).line() == "g\t100.00009090909091\t416000\n"
+    )
+    assert (
+        index_row("g", 5500, 100, default_index_constants()).line() == "g\t100.5\t2250000\n"
     )  # 1.82 %: (200 + 50) * 9000
 
 

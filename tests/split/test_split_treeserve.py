@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from humgen_storage.mpistat.paths import go_quote, wrstat_to_base64_lines
-from humgen_storage.mpistat.reader import Format
+from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from tests.helpers import write_mpistat
 from tests.split.test_split import DAY, ODD_NAMES, make_site, root
