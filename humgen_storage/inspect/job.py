@@ -52,10 +52,10 @@ from humgen_storage.run.volumes import (
     run_per_volume,
 )
 from humgen_storage.tsv import tsv_line, write_tsv
+from humgen_storage.units import human_size, tib
 
 log = logging.getLogger(__name__)
 
-TIB = 2**40
 TOTAL_DIRECTORY = "*TOTAL*"
 # The class columns of the table, by their configured names, in output order.
 CLASS_COLUMNS = ("BAM", "CRAM", "VCF", "PEDBED")
@@ -262,26 +262,6 @@ class TableRow:
             project_total=tib(self.row.project_total_bytes),
             unix_group=self.unix_group,
         )
-
-
-def tib(size: int) -> float:
-    return round(size / TIB, 3)
-
-
-_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
-
-
-def human_size(size: int) -> str:
-    """Bytes below 1 KiB as an integer, else ``round(x, 2)`` in the largest unit under 1024."""
-    if size < 1024:
-        return str(size)
-    value = float(size)
-    for unit in _UNITS:
-        value /= 1024
-        shown = round(value, 2)
-        if shown < 1024 or unit == _UNITS[-1]:
-            return f"{shown} {unit}"
-    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
