@@ -29,14 +29,10 @@ from humgen_storage.config import Config, ConfigError
 from humgen_storage.db import DatabaseError, open_database
 from humgen_storage.directory import DirectoryError, GroupDirectory, load_directory
 from humgen_storage.errors import JobFailed, UsageError
-from humgen_storage.inspect.aggregate import (
-    DEFAULT_DEPTH,
-    InspectorRow,
-    InspectorRows,
-    PathSelection,
-    ProjectInspector,
-    select_path,
-)
+from humgen_storage.inspect.aggregate import ProjectInspector
+from humgen_storage.inspect.path_query import PathSelection, select_path
+from humgen_storage.inspect.results import InspectorRow, InspectorRows
+from humgen_storage.inspect.roots import DEFAULT_DEPTH
 from humgen_storage.inspect.spaceman import SpacemanRow, merge_into_spaceman
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.paths import display_name
