@@ -498,11 +498,12 @@ def decompression(path: Path, repeat: int) -> list[tuple[str, float, int, int]]:
 QUOTA_PROBE = """
 import json, sys, time
 from humgen_storage.config import load_config
-from humgen_storage.quota import fetch_quotas
+from humgen_storage.quota import QuotaLookups
 config = load_config(sys.argv[1])
 names = sys.argv[3:]
 started = time.perf_counter()
-fetch_quotas(names, sys.argv[2], config.quota)
+with QuotaLookups(sys.argv[2], config.quota) as lookups:
+    lookups.results(names)
 print(time.perf_counter() - started)
 """
 

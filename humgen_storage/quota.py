@@ -258,13 +258,3 @@ class QuotaLookups:
             future = self._pending[group]
             out[group] = None if future is None else future.result()
         return out
-
-
-def fetch_quotas(groups: Iterable[str], mount: str, cfg: QuotaConfig) -> dict[str, int | None]:
-    """Quotas of many groups on one mount, cfg.workers commands at a time.
-
-    Returns {group: bytes or None} in the order given. A group that is empty or starts
-    with '-' is never passed to the command (None and a warning).
-    """
-    with QuotaLookups(mount, cfg) as lookups:
-        return lookups.results(groups)

@@ -18,7 +18,6 @@ from humgen_storage.quota import (
     QuotaLookups,
     QuotaParseError,
     fetch_quota,
-    fetch_quotas,
     parse_quota_output,
 )
 
@@ -276,7 +275,13 @@ def test_fetch_quota_refuses_option_like_group(
     assert "not a usable group name" in caplog.text
 
 
-# --- fetch_quotas -----------------------------------------------------------------
+# --- every group at once, as the report asks at the end ----------------------------
+
+
+def fetch_quotas(groups: list[str], mount: str, cfg: QuotaConfig) -> dict[str, int | None]:
+    """What the report does with the groups of a volume: one QuotaLookups, results."""
+    with QuotaLookups(mount, cfg) as lookups:
+        return lookups.results(groups)
 
 
 def test_fetch_quotas_maps_every_group(fake_lfs: Any, caplog: pytest.LogCaptureFixture) -> None:

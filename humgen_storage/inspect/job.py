@@ -29,14 +29,10 @@ from humgen_storage.config import Config, ConfigError
 from humgen_storage.db import DatabaseError, open_database
 from humgen_storage.directory import DirectoryError, GroupDirectory, load_directory
 from humgen_storage.errors import JobFailed, UsageError
-from humgen_storage.inspect.aggregate import (
-    DEFAULT_DEPTH,
-    InspectorRow,
-    InspectorRows,
-    PathSelection,
-    ProjectInspector,
-    select_path,
-)
+from humgen_storage.inspect.aggregate import ProjectInspector
+from humgen_storage.inspect.path_query import PathSelection, select_path
+from humgen_storage.inspect.results import InspectorRow, InspectorRows
+from humgen_storage.inspect.roots import DEFAULT_DEPTH
 from humgen_storage.inspect.spaceman import SpacemanRow, merge_into_spaceman
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
@@ -53,10 +49,10 @@ from humgen_storage.run.volumes import (
     run_per_volume,
 )
 from humgen_storage.tsv import tsv_line, write_tsv
+from humgen_storage.units import human_size, tib
 
 log = logging.getLogger(__name__)
 
-TIB = 2**40
 TOTAL_DIRECTORY = "*TOTAL*"
 # The class columns of the table, by their configured names, in output order.
 CLASS_COLUMNS = ("BAM", "CRAM", "VCF", "PEDBED")
@@ -263,26 +259,6 @@ class TableRow:
             project_total=tib(self.row.project_total_bytes),
             unix_group=self.unix_group,
         )
-
-
-def tib(size: int) -> float:
-    return round(size / TIB, 3)
-
-
-_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
-
-
-def human_size(size: int) -> str:
-    """Bytes below 1 KiB as an integer, else ``round(x, 2)`` in the largest unit under 1024."""
-    if size < 1024:
-        return str(size)
-    value = float(size)
-    for unit in _UNITS:
-        value /= 1024
-        shown = round(value, 2)
-        if shown < 1024 or unit == _UNITS[-1]:
-            return f"{shown} {unit}"
-    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,27 @@ def encode_base64_path(path: bytes) -> bytes:
     return binascii.b2a_base64(path, newline=False)
 
 
+# Bytes Go's strconv.Quote writes as they are: printable ASCII but '"' and '\\'.
+_GO_PLAIN = frozenset(range(0x20, 0x7F)) - {ord('"'), ord("\\")}
+
+
+def encoded_prefix(raw_prefix: bytes, quoted: bool) -> bytes:
+    """A prefix that the encoded path field of every path starting with ``raw_prefix``
+    has, so fields can be ruled out before any decoding.
+
+    Go-quoted (``quoted``): the opening quote and the leading bytes quoting keeps as
+    they are (it stops at anything it might escape). Base64: the encoding of the whole
+    3-byte groups, as base64 encodes each group independently of what follows.
+    """
+    if quoted:
+        plain = 0
+        while plain < len(raw_prefix) and raw_prefix[plain] in _GO_PLAIN:
+            plain += 1
+        return b'"' + raw_prefix[:plain]
+    whole = len(raw_prefix) // 3 * 3
+    return binascii.b2a_base64(raw_prefix[:whole], newline=False)
+
+
 def go_quote(path: bytes) -> bytes:
     """Quote raw path bytes the way Go's strconv.Quote does (used by tests and the benchmark)."""
     out = bytearray(b'"')

@@ -25,9 +25,9 @@ import numpy.typing as npt
 from humgen_storage.mpistat.columns import BlockColumns
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.run.mapped import mapped_zeros
+from humgen_storage.units import NO_MTIME, TIB
 
 _DIRECTORY = ord("d")
-_NO_MTIME = np.iinfo(np.int64).min
 _FIRST_LINK_ROWS = 1 << 16  # link rows the table holds at first
 
 LinkRows = npt.NDArray[np.uint64]  # shape (n, 4): dev, inode, gid, size
@@ -118,7 +118,7 @@ class UsageAggregate:
             gid[order][starts].tolist(), sums.tolist(), newest.tolist(), strict=True
         ):
             used[g] = used.get(g, 0) + total
-            if when > newest_mtime.get(g, _NO_MTIME):
+            if when > newest_mtime.get(g, NO_MTIME):
                 newest_mtime[g] = when
 
         if linked.any():
@@ -153,15 +153,12 @@ class UsageAggregate:
         self._links[: len(kept)] = kept
         self._link_count = self._unique_rows = len(kept)
 
-    def multi_link_inodes(self) -> int:
-        return len(self.link_rows())
-
     def merge(self, other: UsageAggregate) -> None:
         """Fold another partial aggregate of the same volume into this one, exactly."""
         for gid, size in other.used.items():
             self.used[gid] = self.used.get(gid, 0) + size
         for gid, when in other.newest_mtime.items():
-            if when > self.newest_mtime.get(gid, _NO_MTIME):
+            if when > self.newest_mtime.get(gid, NO_MTIME):
                 self.newest_mtime[gid] = when
         # An inode seen by both keeps one row: the union counts it once.
         self._add_links(other.link_rows())
@@ -185,16 +182,6 @@ class GroupTotals:
     gid: int
     used: int
     newest_mtime: int  # at most the reference: later mtimes count as the reference
-
-
-def days_since(reference: float, newest_mtime: int | None) -> float | None:
-    """``round((reference - newest mtime) / 86400, 1)``, or None when nothing is left."""
-    if newest_mtime is None:
-        return None
-    return round((reference - newest_mtime) / 86400, 1)
-
-
-TIB = 2**40
 
 
 def consumption(used: int, quota: int | None) -> str:

@@ -29,7 +29,7 @@ from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
 from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.quota import QuotaLookups
-from humgen_storage.report.aggregate import UsageAggregate, consumption, days_since
+from humgen_storage.report.aggregate import UsageAggregate, consumption
 from humgen_storage.report.table import (
     has_rows_for,
     load_rows,
@@ -53,6 +53,7 @@ from humgen_storage.run.volumes import (
     run_per_volume,
 )
 from humgen_storage.split.select import is_safe_file_name
+from humgen_storage.units import days_since
 
 log = logging.getLogger(__name__)
 

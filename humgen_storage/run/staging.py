@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from humgen_storage.directory import Group, GroupDirectory
-from humgen_storage.inspect.aggregate import InspectorRows
+from humgen_storage.inspect.results import InspectorRows
 from humgen_storage.run.atomic import replaced_on_success
 
 DIRECTORY_FILE = "directory.db"

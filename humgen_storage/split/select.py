@@ -15,13 +15,12 @@ path field could start with a special prefix.
 
 from __future__ import annotations
 
-import binascii
 import enum
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from humgen_storage.mpistat.paths import PathDecodeError
+from humgen_storage.mpistat.paths import PathDecodeError, encoded_prefix
 from humgen_storage.mpistat.patterns import Format
 
 # Longest file name most filesystems allow (NAME_MAX), in bytes.
@@ -130,11 +129,9 @@ class PrefixMatcher:
         self.fmt = fmt
         self.field_heads: tuple[bytes, ...] | None = None
         if fmt is Format.BASE64:
-            heads = []
-            for prefix in selector.special_prefixes:
-                whole = len(prefix) // 3 * 3
-                heads.append(binascii.b2a_base64(prefix[:whole], newline=False))
-            self.field_heads = tuple(heads)
+            self.field_heads = tuple(
+                encoded_prefix(prefix, quoted=False) for prefix in selector.special_prefixes
+            )
         self.undecodable = 0
         first, after_newline = self._candidate_patterns()
         self._first_candidate = first.match
@@ -160,8 +157,10 @@ class PrefixMatcher:
             # it starts with each prefix's leading bytes that quoting never changes.
             # Every other field (escapes, NUL, empty: the only undecodable ones) stays
             # a candidate.
+            # Each prefix's quoted head after its opening quote, which the pattern has.
             literal = b"|".join(
-                re.escape(_unquoted_head(p)) for p in self.selector.special_prefixes
+                re.escape(encoded_prefix(p, quoted=True)[1:])
+                for p in self.selector.special_prefixes
             )
             path_field = rb'"(?:' + literal + rb'|[^\t\\\x00]*+[\\\x00]|")[^\t]*+'
         line = b"((" + path_field + rb")\t[^\n]*+)"
@@ -214,12 +213,3 @@ class PrefixMatcher:
             self.undecodable += 1
             return False
         return self.selector.under_special_prefix(path)
-
-
-def _unquoted_head(prefix: bytes) -> bytes:
-    """The leading bytes of ``prefix`` that a Go-quoted field holds as they are:
-    printable ASCII other than ``"`` and ``\\``."""
-    for n, byte in enumerate(prefix):
-        if not 0x20 <= byte <= 0x7E or byte in b'"\\':
-            return prefix[:n]
-    return prefix

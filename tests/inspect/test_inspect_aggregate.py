@@ -11,19 +11,12 @@ import re
 
 import pytest
 
-from humgen_storage.inspect.aggregate import (
-    INSPECTOR_FIELDS,
-    InspectorRow,
-    PathSelection,
-    ProjectInspector,
-    compile_root,
-    directory_cut,
-    encoded_prefix,
-    literal_prefix,
-    select_path,
-)
-from humgen_storage.mpistat.paths import BASE64_FIELD, go_quote
-from humgen_storage.mpistat.patterns import Format, record_pattern
+from humgen_storage.inspect.aggregate import ProjectInspector
+from humgen_storage.inspect.path_query import PathSelection, select_path
+from humgen_storage.inspect.results import InspectorRow
+from humgen_storage.inspect.roots import compile_root, directory_cut, literal_prefix
+from humgen_storage.mpistat.paths import BASE64_FIELD, encoded_prefix, go_quote
+from humgen_storage.mpistat.patterns import Format, clean_block
 from humgen_storage.mpistat.writer import Record
 
 DAY = 86400
@@ -131,10 +124,9 @@ def expected(depth: int) -> list[tuple[object, ...]]:
     return rows
 
 
-def reader_rows(records: tuple[Record, ...], fmt: Format) -> list[tuple[bytes, ...]]:
-    """The rows the shared reader yields for these records."""
-    data = b"".join(record.line(fmt) for record in records)
-    return record_pattern(fmt, INSPECTOR_FIELDS).findall(data)
+def block(records: tuple[Record, ...], fmt: Format = Format.BASE64) -> bytes:
+    """The records' lines, one block as the reader hands it to ``add_block``."""
+    return b"".join(record.line(fmt) for record in records)
 
 
 def aggregate(
@@ -145,10 +137,9 @@ def aggregate(
     only_under: tuple[bytes, ...] = (),
 ) -> list[InspectorRow]:
     inspector = ProjectInspector(roots, CLASSES, REF, fmt, depth=depth, only_under=only_under)
-    rows = reader_rows(records, fmt)
     # Two blocks, as the reader would hand them over, to check that state carries across.
-    inspector.add_records(rows[:7])
-    inspector.add_records(rows[7:])
+    inspector.add_block(fmt, block(records[:7], fmt), 1)
+    inspector.add_block(fmt, block(records[7:], fmt), 8)
     return inspector.finish()
 
 
@@ -237,7 +228,7 @@ def test_future_only_directory_is_0_days_old_under_a_fractional_reference() -> N
         f(M0 + b"/projects/old/b.bam", 1, 4),
     )
     inspector = ProjectInspector(ROOTS_115, CLASSES, reference, Format.BASE64)
-    inspector.add_records(reader_rows(records, Format.BASE64))
+    inspector.add_block(Format.BASE64, block(records), 1)
     rows = inspector.finish()
     # (REF + 0.75 - REF) / 86400 rounds to 0.0; (REF + 0.75 - (REF - 3 days)) to 3.0
     assert [(b"/".join(r.short_path), r.last_modified_days, r.gid) for r in rows] == [
@@ -281,12 +272,15 @@ def test_only_under_keeps_one_project() -> None:
 
 def test_undecodable_path_under_a_root_is_skipped_and_counted() -> None:
     directory = b"/lustre/scratch115/realdata/mdt0/projects/pp/"  # a multiple of 3 bytes
-    good = reader_rows((f(directory + b"a.bam", 1, 1),), Format.BASE64)[0]
+    good = block((f(directory + b"a.bam", 1, 1),))
     bad_field = binascii.b2a_base64(directory, newline=False) + b"QQ"  # no padding fixes it
     assert re.fullmatch(BASE64_FIELD, bad_field)  # the reader's pattern accepts it
+    lines = good + bad_field + good[good.index(b"\t") :]
+    assert clean_block(Format.BASE64, lines, 1) == (lines, [])  # and so does the whole line
     inspector = ProjectInspector(ROOTS_115, CLASSES, REF, Format.BASE64)
-    inspector.add_records([good, (bad_field, *good[1:])])
+    inspector.add_block(Format.BASE64, lines, 1)
     assert inspector.undecodable.count == 1
+    assert [line for line, _ in inspector.undecodable.examples] == [2]
     assert [r.files for r in inspector.finish()] == [1, 1]
 
 
@@ -342,7 +336,7 @@ def test_literal_prefix(pattern: str, literal: str) -> None:
 @pytest.mark.parametrize("fmt", [Format.BASE64, Format.WRSTAT])
 def test_encoded_prefix_is_a_prefix_of_every_matching_path_field(fmt: Format) -> None:
     root = compile_root(ROOTS_115[0])
-    prefix = encoded_prefix(root.literal, fmt)
+    prefix = encoded_prefix(root.literal, quoted=fmt is Format.WRSTAT)
     assert len(prefix) > 30
     for tail in (b"0/projects", b"7/projects/a\tb/\xff\n", b"1/projects/\xe2\x82\xac"):
         path = root.literal + tail
@@ -352,8 +346,17 @@ def test_encoded_prefix_is_a_prefix_of_every_matching_path_field(fmt: Format) ->
 
 
 def test_quoted_prefix_stops_where_go_might_escape() -> None:
-    assert encoded_prefix(b'/lustre/a"b', Format.WRSTAT) == b'"/lustre/a'
-    assert encoded_prefix("/lustre/é".encode(), Format.WRSTAT) == b'"/lustre/'
+    assert encoded_prefix(b'/lustre/a"b', quoted=True) == b'"/lustre/a'
+    assert encoded_prefix("/lustre/é".encode(), quoted=True) == b'"/lustre/'
+    assert encoded_prefix(b"/lustre/a\\b", quoted=True) == b'"/lustre/a'
+    assert encoded_prefix(b"/lustre/a\tb", quoted=True) == b'"/lustre/a'
+    assert encoded_prefix(b"/lustre/~ok", quoted=True) == b'"/lustre/~ok'  # 0x7E is plain
+
+
+def test_base64_prefix_is_the_whole_3_byte_groups() -> None:
+    assert encoded_prefix(b"/lustre/sc", quoted=False) == b"L2x1c3RyZS9z"  # "/lustre/s"
+    assert encoded_prefix(b"/lu", quoted=False) == b"L2x1"
+    assert encoded_prefix(b"/l", quoted=False) == b""
 
 
 def test_class_is_the_first_matching_pattern_of_the_name() -> None:
@@ -364,7 +367,7 @@ def test_class_is_the_first_matching_pattern_of_the_name() -> None:
     )
     own_classes = (("CRAM", r"\.bam"), ("BAM", r"\.(bam|sam)(\.gz)?$"))
     inspector = ProjectInspector(ROOTS_115, own_classes, REF, Format.BASE64, depth=0)
-    inspector.add_records(reader_rows(records, Format.BASE64))
+    inspector.add_block(Format.BASE64, block(records), 1)
     (root,) = inspector.finish()
     assert dict(root.class_bytes) == {"CRAM": 3 * U, "BAM": 0}
     assert root.total_bytes == 7 * U
@@ -448,7 +451,7 @@ def test_combined_class_search_matches_sequential_search() -> None:
     own_classes = (("BAM", r"(a)\1\.bam$"), ("CRAM", r"\.cram$"))
     records = (f(M0 + b"/projects/aa.bam", 1, 1), f(M0 + b"/projects/x.cram", 2, 1))
     inspector = ProjectInspector(ROOTS_115, own_classes, REF, Format.BASE64, depth=0)
-    inspector.add_records(reader_rows(records, Format.BASE64))
+    inspector.add_block(Format.BASE64, block(records), 1)
     assert dict(inspector.finish()[0].class_bytes) == {"BAM": U, "CRAM": 2 * U}
     assert re.search(r"\\[1-9]", own_classes[0][1])
 
@@ -474,5 +477,5 @@ def test_class_pattern_with_a_global_flag() -> None:
     own_classes = (("BAM", r"(?i)\.bam$"), ("CRAM", r"\.cram$"))
     records = (f(M0 + b"/projects/A.BAM", 1, 1), f(M0 + b"/projects/x.cram", 2, 1))
     inspector = ProjectInspector(ROOTS_115, own_classes, REF, Format.BASE64, depth=0)
-    inspector.add_records(reader_rows(records, Format.BASE64))
+    inspector.add_block(Format.BASE64, block(records), 1)
     assert dict(inspector.finish()[0].class_bytes) == {"BAM": U, "CRAM": 2 * U}

@@ -19,7 +19,7 @@ from humgen_storage.cli import main
 from humgen_storage.config import load_config
 from humgen_storage.errors import JobFailed
 from humgen_storage.inspect import job as inspect
-from humgen_storage.inspect.job import done_marker, human_size, run_managed
+from humgen_storage.inspect.job import done_marker, run_managed
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.run.inputs import set_for_date
@@ -170,23 +170,6 @@ def test_depth_0_and_generic_output(tmp_path: Path, capsys: pytest.CaptureFixtur
     ]
     status, lines, err = run_cli(capsys, config, "--date", iso(DAY1), "--depth", "0", "--noheader")
     assert lines == [ROWS_118[0]]
-
-
-@pytest.mark.parametrize(
-    ("size", "shown"),
-    [
-        (0, "0"),
-        (1023, "1023"),
-        (1024, "1.0 KiB"),
-        (1536, "1.5 KiB"),
-        (1024**2 - 1, "1.0 MiB"),  # 1023.999 KiB rounds to 1024.0: shown in the next unit
-        (5 * 2**38, "1.25 TiB"),
-        (3 * 2**50, "3.0 PiB"),
-        (2**62, "4096.0 PiB"),
-    ],
-)
-def test_human_size(size: int, shown: str) -> None:
-    assert human_size(size) == shown
 
 
 ALPHA_ROWS = ROWS_115[1:5]

@@ -21,20 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from humgen_storage.inspect import aggregate as inspector_module
 from humgen_storage.inspect import job as inspect
-from humgen_storage.inspect.aggregate import (
-    INSPECTOR_FIELDS,
-    InspectorRow,
-    InspectorRows,
-    ProjectInspector,
-)
+from humgen_storage.inspect import tables
+from humgen_storage.inspect.aggregate import ProjectInspector
+from humgen_storage.inspect.results import InspectorRow, InspectorRows
 from humgen_storage.mpistat.files import InputError, InputFile
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.run.blocks import aggregate_file
-from tests.helpers import row_blocks
 
 REF = 1_700_000_000  # the input file's mtime
 ROOTS = (
@@ -217,13 +212,15 @@ def inspect_file(
 def inspect_by_records(
     path: Path, depth: int = 2, only_under: tuple[bytes, ...] = ()
 ) -> InspectorRows:
-    """The sequential reference: reader rows, one block after another, in one process."""
+    """The sequential reference: one record at a time, each line its own block, in
+    file order, in one process (every record's state carries across calls)."""
     with MpistatReader(InputFile.from_path(path), block_size=1500) as reader:
         inspector = ProjectInspector(
             ROOTS, CLASSES, reader.mtime, reader.format, depth=depth, only_under=only_under
         )
-        for rows in row_blocks(reader, INSPECTOR_FIELDS):
-            inspector.add_records(rows)
+        for first_line, block in reader.blocks():
+            for offset, line in enumerate(block.split(b"\n")[:-1]):
+                inspector.add_block(reader.format, line + b"\n", first_line + offset)
     return inspector.finish()
 
 
@@ -326,8 +323,8 @@ def test_link_table_merged_a_few_names_at_a_time(
     # merge hundreds of times, within each process and again when partials merge.
     path = write(tmp_path, records, Format.BASE64)
     expected = inspect_by_records(path)
-    monkeypatch.setattr(inspector_module, "_PENDING_NAMES", 5)
-    monkeypatch.setattr(inspector_module, "_MOVED_AT_ONCE", 3)
+    monkeypatch.setattr(tables, "_PENDING_NAMES", 5)
+    monkeypatch.setattr(tables, "_MOVED_AT_ONCE", 3)
     assert inspect_file(path, workers, 300)[0] == expected
     assert inspect_by_records(path) == expected
 

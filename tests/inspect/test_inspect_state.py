@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from humgen_storage.inspect import aggregate as inspector
-from humgen_storage.inspect.aggregate import InspectorRows, ProjectInspector
+from humgen_storage.inspect import results, tables
+from humgen_storage.inspect.aggregate import ProjectInspector
+from humgen_storage.inspect.results import InspectorRows
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 
@@ -47,7 +48,7 @@ def random_names(rng: random.Random, count: int) -> list[Name]:
 def columns(names: list[Name]) -> dict[str, Any]:
     return {
         field: np.array([name[i] for name in names], dtype=dtype)
-        for i, (field, dtype) in enumerate(inspector._LINK_FIELDS)
+        for i, (field, dtype) in enumerate(tables._LINK_FIELDS)
     }
 
 
@@ -61,9 +62,9 @@ def earliest(names: list[Name]) -> list[Name]:
     return [best[key] for key in sorted(best)]
 
 
-def table_names(table: inspector._LinkTable) -> list[Name]:
+def table_names(table: tables.LinkTable) -> list[Name]:
     compacted = table.compact()
-    fields = [compacted[field].tolist() for field, _ in inspector._LINK_FIELDS]
+    fields = [compacted[field].tolist() for field, _ in tables._LINK_FIELDS]
     return list(zip(*fields, strict=True))
 
 
@@ -71,11 +72,11 @@ def table_names(table: inspector._LinkTable) -> list[Name]:
 def small_pending(monkeypatch: pytest.MonkeyPatch) -> None:
     """Merges of a few names at a time (the pending names grow with the table, from 7),
     moving the table up a few rows at a time."""
-    monkeypatch.setattr(inspector, "_PENDING_NAMES", 7)
-    monkeypatch.setattr(inspector, "_MOVED_AT_ONCE", 5)
+    monkeypatch.setattr(tables, "_PENDING_NAMES", 7)
+    monkeypatch.setattr(tables, "_MOVED_AT_ONCE", 5)
 
 
-def add_in_chunks(table: inspector._LinkTable, names: list[Name], rng: random.Random) -> None:
+def add_in_chunks(table: tables.LinkTable, names: list[Name], rng: random.Random) -> None:
     start = 0
     while start < len(names):
         size = rng.choice((1, 3, 7, 20))
@@ -88,7 +89,7 @@ def add_in_chunks(table: inspector._LinkTable, names: list[Name], rng: random.Ra
 def test_link_table_keeps_each_inodes_earliest_name(seed: int) -> None:
     rng = random.Random(seed)
     names = random_names(rng, 600)
-    table = inspector._LinkTable()
+    table = tables.LinkTable()
     add_in_chunks(table, names, rng)
     assert table_names(table) == earliest(names)
     add_in_chunks(table, names[:50], rng)  # names seen again change nothing
@@ -102,7 +103,7 @@ def test_link_tables_merge_exactly_and_survive_pickling(seed: int) -> None:
     names = random_names(rng, 500)
     # Another partial numbers its rows its own way: row r there is mapping[r] here.
     mapping = np.array(rng.sample(range(100, 200), 50), dtype=np.intp)
-    mine, theirs = inspector._LinkTable(), inspector._LinkTable()
+    mine, theirs = tables.LinkTable(), tables.LinkTable()
     split = [rng.random() < 0.5 for _ in names]
     add_in_chunks(mine, [n for n, s in zip(names, split, strict=True) if s], rng)
     add_in_chunks(theirs, [n for n, s in zip(names, split, strict=True) if not s], rng)
@@ -121,7 +122,7 @@ def test_link_tables_merge_exactly_and_survive_pickling(seed: int) -> None:
     assert table_names(theirs) == theirs_before  # the other partial is left as it was
 
 
-def cell_values(cells: inspector._ByteCells, rows: int) -> list[list[int]]:
+def cell_values(cells: tables.ByteCells, rows: int) -> list[list[int]]:
     return [
         [int(cells.cells[r, c]) + cells.spill.get((r, c), 0) for c in range(cells.cells.shape[1])]
         for r in range(rows)
@@ -132,7 +133,7 @@ def cell_values(cells: inspector._ByteCells, rows: int) -> list[list[int]]:
 def test_byte_cells_are_exact_beyond_64_bits(seed: int) -> None:
     rng = random.Random(seed)
     rows, width = 6, 3
-    cells = inspector._ByteCells(width).resized(rows)
+    cells = tables.ByteCells(width).resized(rows)
     expected = [[0] * width for _ in range(rows)]
     for _ in range(40):
         count = rng.randrange(1, 30)
@@ -143,12 +144,12 @@ def test_byte_cells_are_exact_beyond_64_bits(seed: int) -> None:
         cells.add(np.array(where, dtype=np.intp), column, np.array(sizes, dtype=np.uint64))
         for row, size in zip(where, sizes, strict=True):
             expected[row][column] += size
-        assert cells.bound <= inspector._INT64_MAX
+        assert cells.bound <= tables._INT64_MAX
     assert cell_values(cells, rows) == expected
     assert any(value >= 2**64 for row in expected for value in row)
 
     # Merging another partial's cells (its rows in another order) stays exact too.
-    merged = inspector._ByteCells(width).resized(rows + 2)
+    merged = tables.ByteCells(width).resized(rows + 2)
     merged.add(np.array([0, 7]), np.array([1, 2]), np.array([BIG, BIG], dtype=np.uint64))
     mapping = np.array([7, 6, 5, 4, 3, 2], dtype=np.intp)
     merged.add_cells(mapping, cells)
@@ -290,4 +291,4 @@ def test_table_order_is_project_then_directory_as_bytes(with_nul: bool) -> None:
 
     expected = sorted(paths, key=pair)
     project = np.array([paths.index(pair(path)[0]) for path in paths], dtype=np.intp)
-    assert [paths[at] for at in inspector._table_order(paths, project)] == expected
+    assert [paths[at] for at in results._table_order(paths, project)] == expected

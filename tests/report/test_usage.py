@@ -12,7 +12,8 @@ import pytest
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.report import aggregate as usage
-from humgen_storage.report.aggregate import UsageAggregate, days_since
+from humgen_storage.report.aggregate import UsageAggregate
+from humgen_storage.units import days_since
 
 
 def test_links_count_once_across_many_compactions(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,7 +39,7 @@ def test_links_count_once_across_many_compactions(monkeypatch: pytest.MonkeyPatc
     for _, _, gid, size in inodes:
         expected[gid] = expected.get(gid, 0) + size
     assert {g: t.used for g, t in aggregate.totals().items()} == expected
-    assert aggregate.multi_link_inodes() == len(inodes)
+    assert len(aggregate.link_rows()) == len(inodes)
     # One row per inode, and each is its first name's row, in input order.
     rows = aggregate.link_rows()
     first_seen = list(dict.fromkeys((dev, ino) for dev, ino, _, _ in names))
@@ -69,7 +70,7 @@ def test_a_pickled_partial_carries_its_rows_not_its_spare_room() -> None:
     assert len(copy._links) == copy._link_count == 5
     assert copy.totals() == aggregate.totals()
     copy.add_block(Format.BASE64, b"".join(lines))  # it grows again after unpickling
-    assert copy.multi_link_inodes() == 5
+    assert len(copy.link_rows()) == 5
 
 
 def test_future_mtimes_count_as_the_reference() -> None:

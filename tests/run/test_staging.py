@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from humgen_storage.inspect.aggregate import InspectorRows, ProjectInspector
+from humgen_storage.inspect.aggregate import ProjectInspector
+from humgen_storage.inspect.results import InspectorRows
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.run.staging import load_inspection, save_inspection
