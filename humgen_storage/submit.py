@@ -36,19 +36,19 @@ from pathlib import Path
 
 from humgen_storage.config import Config
 from humgen_storage.errors import JobFailed, UsageError
+from humgen_storage.run import layout
 from humgen_storage.run.inputs import find_set, parse_date
+from humgen_storage.run.registry import JOBS, managed_job
+from humgen_storage.run.registry import VOLUMES_KEYS as _VOLUME_KEYS
 
 log = logging.getLogger(__name__)
 
-JOBS = ("report", "inspect", "split")
 STAGE = "stage"  # one element of the report's per-volume job array
 
 ENV_GROUP = "HUMGEN_LSF_GROUP"
 ENV_QUEUE = "HUMGEN_LSF_QUEUE"
 ENV_MEMORY = "HUMGEN_LSF_MEMORY_MB"
 ENV_CORES = "HUMGEN_LSF_CORES"
-
-_VOLUME_KEYS = {"report": "report", "inspect": "inspector", "split": "splitter"}
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -119,14 +119,11 @@ def resources(config: Config, job: str, environ: Mapping[str, str] = os.environ)
 
 
 def log_dir(config: Config, job: str) -> Path:
-    return config.paths.report_dir / f"{job}-logs"
+    return layout.log_dir(config.paths.report_dir, job)
 
 
 def done_marker(config: Config, job: str, day: dt.date) -> Path:
-    from humgen_storage.manage import job_module
-
-    path: Path = job_module(job).done_marker(config, day)
-    return path
+    return managed_job(job, config).done_marker(day)
 
 
 def settings(

@@ -19,7 +19,8 @@ from humgen_storage.cli import main
 from humgen_storage.config import load_config
 from humgen_storage.errors import JobFailed
 from humgen_storage.inspect import job as inspect
-from humgen_storage.inspect.job import done_marker, human_size, run_managed
+from humgen_storage.inspect.job import done_marker, run_managed
+from humgen_storage.inspect.rows import human_size
 from humgen_storage.mpistat.reader import Format
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.run.inputs import set_for_date
