@@ -38,7 +38,7 @@ from humgen_storage.config import Config
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.run import layout
 from humgen_storage.run.inputs import find_set, parse_date
-from humgen_storage.run.registry import JOBS, managed_job
+from humgen_storage.run.registry import JOBS, configured_volumes, managed_job
 from humgen_storage.run.registry import VOLUMES_KEYS as _VOLUME_KEYS
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def settings(
         "queue": wanted.queue,
         "memory_mb": str(wanted.memory_mb),
         "cores": str(wanted.cores),
-        "volumes": " ".join(config.volumes.for_job(job)),
+        "volumes": " ".join(configured_volumes(config, job)),
     }
     if array:
         if job != "report":
@@ -154,12 +154,12 @@ def settings(
 
 
 def newest_date(config: Config, job: str, day: dt.date | None = None) -> dt.date:
-    volumes = config.volumes.for_job(job)
+    volumes = configured_volumes(config, job)
     return find_set(config, volumes, day, f"{_VOLUME_KEYS[job]} volumes").date
 
 
 def volume_at(config: Config, job: str, index: str | None) -> str:
-    volumes = config.volumes.for_job(job)
+    volumes = configured_volumes(config, job)
     if index is None:
         index = os.environ.get("LSB_JOBINDEX")
         if not index:

@@ -39,7 +39,7 @@ from humgen_storage.mpistat.reader import (
     explain_bad_line,
     field_runs,
 )
-from humgen_storage.run import driver
+from humgen_storage.run import driver, layout
 from humgen_storage.run.blocks import map_raw_blocks
 from humgen_storage.run.inputs import InputSet, add_input_arguments
 from humgen_storage.run.job import VolumePlan
@@ -80,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def done_marker(config: Config, day: dt.date) -> Path:
     """The dated output directory: it exists only once a run is complete (and uploaded)."""
-    return config.splitter.output_dir / day.strftime("%Y%m%d")
+    return config.splitter.output_dir / layout.day_stamp(day)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
