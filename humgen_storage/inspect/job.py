@@ -2,8 +2,9 @@
 
 Without PATH every root of every inspector volume is scanned (volumes side by side
 in a pool; within a volume, one process decompresses and the workers left over parse
-its blocks, see mpistat.parallel) in the newest complete set of the inspector
-volumes, or the set of --date.
+its blocks, see run/blocks.py) in the newest complete set of the inspector volumes,
+or the set of --date. Each volume's rows are staged in SQLite (``run.driver``); the
+table is made from the staged volumes.
 With PATH (which need not exist here) the path is mapped onto the configured root
 patterns and only rows at or below it are printed, from its volume's newest file; a
 PATH under no root, but on a configured volume, is itself taken as the root.
@@ -16,59 +17,44 @@ import argparse
 import datetime as dt
 import logging
 import os
-import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO
 
 from humgen_storage.config import Config, ConfigError
-from humgen_storage.db import DatabaseError, open_database
-from humgen_storage.directory import DirectoryError, GroupDirectory, load_directory
-from humgen_storage.errors import JobFailed, UsageError
+from humgen_storage.db import open_database
+from humgen_storage.errors import UsageError
 from humgen_storage.inspect.aggregate import ProjectInspector
 from humgen_storage.inspect.path_query import PathSelection, select_path
-from humgen_storage.inspect.results import InspectorRow, InspectorRows
+from humgen_storage.inspect.results import InspectorRows
 from humgen_storage.inspect.roots import DEFAULT_DEPTH
-from humgen_storage.inspect.spaceman import SpacemanRow, merge_into_spaceman
+from humgen_storage.inspect.rows import (
+    CLASS_COLUMNS,
+    PROJECT_HEADER,
+    Table,
+    TableRow,
+    VolumeInspection,
+    write_table,
+)
+from humgen_storage.inspect.spaceman import merge_into_spaceman
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
 from humgen_storage.mpistat.paths import display_name
-from humgen_storage.mpistat.reader import MpistatReader
+from humgen_storage.run import driver, layout
 from humgen_storage.run.blocks import aggregate_file
 from humgen_storage.run.inputs import InputSet, add_input_arguments, find_set
-from humgen_storage.run.locking import job_lock, lock_dir
-from humgen_storage.run.staging import load_inspection, save_inspection
-from humgen_storage.run.volumes import (
-    default_workers,
-    plan_workers,
-    report_progress,
-    run_per_volume,
-)
-from humgen_storage.tsv import tsv_line, write_tsv
-from humgen_storage.units import human_size, tib
+from humgen_storage.run.job import VolumePlan
+from humgen_storage.run.registry import VOLUMES_KEYS
+from humgen_storage.run.staging import StagingArea, load_inspection, save_inspection
+from humgen_storage.run.volumes import default_workers
+from humgen_storage.tsv import write_tsv
 
 log = logging.getLogger(__name__)
 
-TOTAL_DIRECTORY = "*TOTAL*"
-# The class columns of the table, by their configured names, in output order.
-CLASS_COLUMNS = ("BAM", "CRAM", "VCF", "PEDBED")
-
-# The columns both tables share, between their own first and last ones (spec section 5).
-_MEASURE_COLUMNS = ("Total", "BAM", "CRAM", "VCF", "PED/BED", "Files", "Last Modified (days)")
-PROJECT_HEADER = (
-    "Project",
-    "Directory",
-    *_MEASURE_COLUMNS,
-    "PI",
-    "Unix Group",
-    "Volume",
-    "Project Total",
-)
-GENERIC_HEADER = ("Directory", *_MEASURE_COLUMNS, "Total (bytes)")
+JOB = "inspect"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -136,26 +122,22 @@ class VolumeTask:
     max_bad_fraction: float
     log_bad_lines: int
     only_under: tuple[bytes, ...] = ()
-    block_workers: int = 1  # processes parsing this volume's blocks (mpistat.parallel)
+    block_workers: int = 1  # processes parsing this volume's blocks (run/blocks.py)
 
 
 @dataclass(frozen=True)
-class VolumeInspection:
-    volume: str
-    # Sorted; as ``finish`` gives them (columns, see InspectorRows), or a selection of them.
-    rows: Sequence[InspectorRow]
+class StageTask:
+    """One volume to inspect, and the staging area its rows go to."""
+
+    inspect: VolumeTask
+    staging: Path
 
 
 def inspect_volume(task: VolumeTask) -> VolumeInspection:
     """Read one volume's file and aggregate it (runs in a pool worker)."""
     vlog = volume_logger(__name__, task.source.volume)
     started = time.monotonic()
-    with MpistatReader(
-        task.source,
-        max_bad_fraction=task.max_bad_fraction,
-        log_bad_lines=task.log_bad_lines,
-        on_progress=report_progress,
-    ) as reader:
+    with driver.open_reader(task.source, task.max_bad_fraction, task.log_bad_lines) as reader:
         vlog = volume_logger(__name__, reader.volume_name)  # as the reader's lines name it
         make_partial = partial(
             ProjectInspector,
@@ -195,119 +177,128 @@ def inspect_volume(task: VolumeTask) -> VolumeInspection:
     return VolumeInspection(task.source.volume, rows)
 
 
-# ------------------------------------------------------------------------ the table
+def stage_volume(task: StageTask) -> str:
+    """Inspect one volume and stage its rows (runs in a pool worker)."""
+    inspection = inspect_volume(task.inspect)
+    assert isinstance(inspection.rows, InspectorRows)  # whole volumes: as ``finish`` gives them
+    path = StagingArea(task.staging).new_volume_path(inspection.volume)
+    save_inspection(path, inspection.volume, inspection.rows)
+    return inspection.volume
+
+
+# ------------------------------------------------------------------------ the job
 
 
 @dataclass(frozen=True)
-class TableRow:
-    """One printed row: a volume's aggregate with its group's names resolved."""
+class InspectJob:
+    """The inspector in the run frame (``run.job.Job``), for one way of running it."""
 
-    volume: str
-    row: InspectorRow
-    pi: str | None
-    unix_group: str | None
+    config: Config
+    depth: int = DEFAULT_DEPTH
+    roots: Mapping[str, tuple[str, ...]] | None = None  # None: the configured ones
+    selection: PathSelection | None = None  # PATH mode: only rows at or below it
+    shown_path: str = ""  # PATH as given, for messages
+    names: bool = True  # look each row's PI and Unix Group up in the directory
+    tosql: bool = False  # merge into the spaceman table
+    marker: bool = False  # write the done-marker TSV last
+    generic: bool = False
+    header: bool = True
+
+    name = JOB
+    volumes_key = VOLUMES_KEYS[JOB]
+    stages_in_sqlite = True
+    max_volumes_at_once = 1 << 30  # no ceiling beyond the processes given
+
+    @classmethod
+    def managed(cls, config: Config) -> InspectJob:
+        """``inspect --tosql`` on the whole set, then the done-marker."""
+        return cls(config, tosql=True, marker=True)
 
     @property
-    def project(self) -> str:
-        return display_name(self.row.project)
+    def needs_directory(self) -> bool:
+        return self.names
 
-    @property
-    def directory(self) -> str:
-        return display_name(self.row.directory) if self.row.directory else TOTAL_DIRECTORY
+    def done_marker(self, day: dt.date) -> Path:
+        return done_marker(self.config, day)
 
-    def class_bytes(self) -> list[int]:
-        return [self.row.class_bytes.get(name, 0) for name in CLASS_COLUMNS]
+    def already_done(self, day: dt.date) -> bool:
+        return False  # the manager checks the marker; a direct run always runs
 
-    def project_values(self) -> list[object]:
-        sizes = [self.row.total_bytes, *self.class_bytes()]
-        return [
-            self.project,
-            self.directory,
-            *(tib(size) for size in sizes),
-            self.row.files,
-            self.row.last_modified_days,
-            self.pi,
-            self.unix_group,
-            self.volume,
-            tib(self.row.project_total_bytes),
-        ]
-
-    def generic_values(self) -> list[object]:
-        sizes = [self.row.total_bytes, *self.class_bytes()]
-        return [
-            display_name(b"/".join(self.row.short_path)),
-            *(human_size(size) for size in sizes),
-            self.row.files,
-            self.row.last_modified_days,
-            self.row.total_bytes,
-        ]
-
-    def spaceman_row(self) -> SpacemanRow:
-        bam, cram, vcf, pedbed = (tib(size) for size in self.class_bytes())
-        return SpacemanRow(
-            project=self.project,
-            directory=self.directory,
-            volume=self.volume,
-            files=self.row.files,
-            total=tib(self.row.total_bytes),
-            bam=bam,
-            cram=cram,
-            vcf=vcf,
-            pedbed=pedbed,
-            last_modified_days=self.row.last_modified_days,
-            pi=self.pi,
-            project_total=tib(self.row.project_total_bytes),
-            unix_group=self.unix_group,
+    def volume_tasks(self, plan: VolumePlan) -> list[StageTask]:
+        config = self.config
+        volumes = [source.volume for source in plan.files]
+        roots = self.roots if self.roots is not None else _roots_by_volume(config, volumes)
+        _check_class_names(config)
+        log.info(
+            "inspect %s: volumes %s, depth %d", plan.day.isoformat(), " ".join(volumes), self.depth
         )
+        only_under = self.selection.project if self.selection is not None else ()
+        return [
+            StageTask(
+                VolumeTask(
+                    source=source,
+                    roots=roots[source.volume],
+                    file_classes=config.inspector.file_classes,
+                    depth=self.depth,
+                    max_bad_fraction=config.input.max_bad_fraction,
+                    log_bad_lines=config.input.log_bad_lines,
+                    only_under=only_under,
+                    block_workers=plan.block_workers,
+                ),
+                plan.area.directory,
+            )
+            for source in plan.files
+        ]
 
+    @staticmethod
+    def stage_volume(task: StageTask) -> str:
+        return stage_volume(task)
 
-@dataclass(frozen=True)
-class Table:
-    """Every volume's rows (in run order, already sorted within a volume), with the PI
-    and Unix Group of each row's gid when there is a directory.
+    def publish(
+        self, area: StagingArea, day: dt.date, volumes: Sequence[str], staged: Sequence[str]
+    ) -> int:
+        """Merge into spaceman (--tosql), print the table, then write the done-marker
+        TSV (after the commit)."""
+        inspections = [
+            VolumeInspection(*load_inspection(area.volume_path(volume))) for volume in volumes
+        ]
+        if self.selection is not None:
+            inspections = self._selected(inspections, self.selection)
+        table = Table(inspections, area.load_directory() if self.names else None)
+        if self.tosql:
+            save_to_spaceman(self.config, table, volumes)
+        write_table(table, sys.stdout, generic=self.generic, header=self.header)
+        sys.stdout.flush()
+        if self.marker:
+            marker = done_marker(self.config, day)
+            write_tsv(marker, PROJECT_HEADER, (row.project_values() for row in table))
+            log.info("wrote %s", marker)
+        return 0
 
-    Its ``TableRow``s are made as they are read, and may be read more than once: the
-    volumes' rows stay in their compact form (``InspectorRows``) meanwhile.
-    """
+    def abandon(self) -> None:
+        pass  # nothing outside the staging area
 
-    inspections: Sequence[VolumeInspection]
-    directory: GroupDirectory | None
-
-    def __iter__(self) -> Iterator[TableRow]:
-        directory = self.directory
-        for inspection in self.inspections:
-            for row in inspection.rows:
-                pi = unix_group = None
-                if directory is not None and row.gid is not None:
-                    group = directory.lookup(row.gid)
-                    pi, unix_group = group.pi, group.name
-                yield TableRow(inspection.volume, row, pi, unix_group)
-
-
-def build_table(
-    inspections: Sequence[VolumeInspection], config: Config, with_names: bool = True
-) -> Table:
-    """The table of ``inspections``, with the groups' names from the directory when
-    ``with_names``."""
-    directory = None
-    if with_names and any(inspection.rows for inspection in inspections):
-        try:
-            directory = load_directory(config.ldap)
-        except DirectoryError as exc:
-            raise JobFailed("cannot load the group directory", [str(exc)]) from None
-    return Table(inspections, directory)
-
-
-def write_table(
-    table: Iterable[TableRow], out: IO[str], generic: bool = False, header: bool = True
-) -> None:
-    if header:
-        out.write(tsv_line(GENERIC_HEADER if generic else PROJECT_HEADER))
-    for row in table:
-        out.write(tsv_line(row.generic_values() if generic else row.project_values()))
-
-
-# ------------------------------------------------------------------------ running
+    def _selected(
+        self, inspections: list[VolumeInspection], selection: PathSelection
+    ) -> list[VolumeInspection]:
+        selected = [
+            VolumeInspection(
+                inspection.volume, [row for row in inspection.rows if selection.selects(row)]
+            )
+            for inspection in inspections
+        ]
+        if not any(inspection.rows for inspection in selected):
+            if selection.path_root is not None:  # its own root row is there whenever it has records
+                log.warning(
+                    "no records at or below %s on volume %s", self.shown_path, selection.volume
+                )
+            else:
+                log.warning(
+                    "no rows at or below %s at depth %d (a deeper --depth may show it)",
+                    self.shown_path,
+                    self.depth,
+                )
+        return selected
 
 
 def _roots_by_volume(config: Config, volumes: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -332,68 +323,12 @@ def _check_class_names(config: Config) -> None:
         )
 
 
-def inspect_set(
-    config: Config,
-    input_set: InputSet,
-    depth: int,
-    only_under: tuple[bytes, ...] = (),
-    workers: int | None = None,
-    roots: Mapping[str, tuple[str, ...]] | None = None,
-) -> list[VolumeInspection]:
-    """Aggregate every file of the set: volumes side by side in a pool, each read by
-    one process and parsed by its share of the workers (``mpistat.parallel``).
-    ``roots``: the root patterns per volume, when not the configured ones."""
-    if roots is None:
-        roots = _roots_by_volume(config, input_set.volumes)
-    _check_class_names(config)
-    at_once, block_workers = plan_workers(
-        default_workers(workers or config.workers), len(input_set.files)
-    )
-    tasks = [
-        VolumeTask(
-            source=source,
-            roots=roots[source.volume],
-            file_classes=config.inspector.file_classes,
-            depth=depth,
-            max_bad_fraction=config.input.max_bad_fraction,
-            log_bad_lines=config.input.log_bad_lines,
-            only_under=only_under,
-            block_workers=block_workers,
-        )
-        for source in input_set.files
-    ]
-    total_bytes = sum(_size(source.path) for source in input_set.files)
-    log.info(
-        "inspect %s: volumes %s, depth %d",
-        input_set.date.isoformat(),
-        " ".join(input_set.volumes),
-        depth,
-    )
-    return run_per_volume(
-        inspect_volume,
-        tasks,
-        [source.volume for source in input_set.files],
-        at_once,
-        total_bytes,
-        "inspect",
-    )
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0  # the reader reports the missing file as the volume's failure
-
-
-def save_to_spaceman(config: Config, table: Iterable[TableRow], volumes: Sequence[str]) -> None:
-    """Merge the table into spaceman in one transaction (see sinks.spaceman)."""
-    try:
-        with open_database(config.database, base_dir=config.source.parent) as database:
-            counts = merge_into_spaceman(database, [row.spaceman_row() for row in table], volumes)
-            where = database.description
-    except DatabaseError as exc:
-        raise JobFailed("cannot write the spaceman table", [str(exc)]) from None
+def save_to_spaceman(config: Config, table: Table, volumes: Sequence[str]) -> None:
+    """Merge the table into spaceman in one transaction (see inspect/spaceman.py)."""
+    rows: list[TableRow] = list(table)
+    with open_database(config.database, base_dir=config.source.parent) as database:
+        counts = merge_into_spaceman(database, [row.spaceman_row() for row in rows], volumes)
+        where = database.description
     log.info(
         "spaceman in %s: %d rows updated, %d new, %d gone (volumes %s)",
         where,
@@ -409,6 +344,9 @@ def normalise_path(text: str) -> bytes:
     return os.fsencode(os.path.normpath(os.path.abspath(text)))
 
 
+# ------------------------------------------------------------------------ the command
+
+
 def run(args: argparse.Namespace, config: Config) -> int:
     if args.tosql and args.path is not None:
         raise UsageError("--tosql writes whole volumes; it cannot be used with PATH")
@@ -418,34 +356,44 @@ def run(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--stage-only and --volume V go together")
     if args.finalise and args.date is None:
         raise UsageError("--finalise needs --date YYYY-MM-DD")
+    workers = default_workers(args.workers or config.workers)
     if args.stage_only:
-        return stage_only(config, args.volume, args.date)
+        return driver.stage_only(config, InspectJob(config), args.volume, args.date, workers)
     if args.finalise:
-        return _with_lock(config, lambda: finalise_staged(config, args.date))
+        return driver.finalise(config, InspectJob.managed(config), args.date)
     volumes = config.volumes.inspector
     if not volumes:
         raise ConfigError(f"{config.source}: [volumes] inspector: no inspector volumes configured")
     if args.path is not None:
-        return _run_path(args, config, volumes)
-    input_set = find_set(config, volumes, args.date, "inspector volumes")
+        return _run_path(args, config, volumes, workers)
+    job = InspectJob(
+        config,
+        depth=args.depth,
+        names=not args.generic or args.tosql,
+        tosql=args.tosql,
+        generic=args.generic,
+        header=not args.noheader,
+    )
+    if not args.tosql:
+        # Only a run that writes spaceman needs the job's lock; one without it stages
+        # in a folder of its own.
+        input_set = find_set(config, volumes, args.date, "inspector volumes")
+        return driver.run_job(config, job, input_set, workers, private=True)
+    return driver.run_locked(
+        config,
+        JOB,
+        lambda: driver.run_job(
+            config, job, find_set(config, volumes, args.date, "inspector volumes"), workers
+        ),
+    )
 
-    def inspect_and_print() -> int:
-        inspections = inspect_set(config, input_set, args.depth, workers=args.workers)
-        table = build_table(inspections, config, with_names=not args.generic or args.tosql)
-        if args.tosql:
-            save_to_spaceman(config, table, input_set.volumes)
-        write_table(table, sys.stdout, generic=args.generic, header=not args.noheader)
-        sys.stdout.flush()
-        return 0
 
-    # Only a run that writes spaceman needs the job's lock.
-    return _with_lock(config, inspect_and_print) if args.tosql else inspect_and_print()
-
-
-def _run_path(args: argparse.Namespace, config: Config, volumes: Sequence[str]) -> int:
+def _run_path(
+    args: argparse.Namespace, config: Config, volumes: Sequence[str], workers: int
+) -> int:
     roots = _roots_by_volume(config, volumes)
     path = normalise_path(args.path)
-    selection: PathSelection | None = select_path(path, roots)
+    selection = select_path(path, roots)
     if selection is None:
         raise UsageError(
             f"{args.path} is not on any inspector volume ("
@@ -460,33 +408,17 @@ def _run_path(args: argparse.Namespace, config: Config, volumes: Sequence[str]) 
         " (under no configured root: the path is the root)" if selection.path_root else "",
     )
     input_set = find_set(config, [selection.volume], args.date, "inspector volumes")
-    inspections = inspect_set(
+    job = InspectJob(
         config,
-        input_set,
-        args.depth,
-        only_under=selection.project,
-        workers=args.workers,
+        depth=args.depth,
         roots={selection.volume: selection.roots(roots[selection.volume])},
+        selection=selection,
+        shown_path=args.path,
+        names=not args.generic,
+        generic=args.generic,
+        header=not args.noheader,
     )
-    selected = [
-        VolumeInspection(
-            inspection.volume, [row for row in inspection.rows if selection.selects(row)]
-        )
-        for inspection in inspections
-    ]
-    if not any(inspection.rows for inspection in selected):
-        if selection.path_root is not None:  # its own root row is there whenever it has records
-            log.warning("no records at or below %s on volume %s", args.path, selection.volume)
-        else:
-            log.warning(
-                "no rows at or below %s at depth %d (a deeper --depth may show it)",
-                args.path,
-                args.depth,
-            )
-    table = build_table(selected, config, with_names=not args.generic)
-    write_table(table, sys.stdout, generic=args.generic, header=not args.noheader)
-    sys.stdout.flush()
-    return 0
+    return driver.run_job(config, job, input_set, workers, private=True)
 
 
 # ------------------------------------------------------------------------ the manager's entry
@@ -494,74 +426,11 @@ def _run_path(args: argparse.Namespace, config: Config, volumes: Sequence[str]) 
 
 def done_marker(config: Config, day: dt.date) -> Path:
     """The TSV whose presence tells the manager the inspector ran for ``day``."""
-    return config.paths.output_files_dir / f"inspector-{day:%Y%m%d}.tsv"
+    return layout.inspector_tsv(config.paths.report_dir, day)
 
 
 def run_managed(config: Config, input_set: InputSet) -> int:
-    """``inspect --tosql`` on ``input_set`` (the manager holds the lock)."""
-    inspections = inspect_set(config, input_set, DEFAULT_DEPTH)
-    return publish(config, input_set.date, inspections, input_set.volumes)
-
-
-def publish(
-    config: Config, day: dt.date, inspections: list[VolumeInspection], volumes: Sequence[str]
-) -> int:
-    """Merge into spaceman, print the table, then write the done-marker TSV (after the commit)."""
-    table = build_table(inspections, config)
-    save_to_spaceman(config, table, volumes)
-    write_table(table, sys.stdout)
-    sys.stdout.flush()
-    marker = done_marker(config, day)
-    write_tsv(marker, PROJECT_HEADER, (row.project_values() for row in table))
-    log.info("wrote %s", marker)
-    return 0
-
-
-# ---------------------------------------------------- per-volume jobs (LSF arrays)
-
-
-def _staging_dir(config: Config, day: dt.date) -> Path:
-    return config.paths.staging_root / f"inspect-{day.strftime('%Y%m%d')}"
-
-
-def _with_lock(config: Config, work: Callable[[], int]) -> int:
-    with job_lock(lock_dir(config), "inspect") as held_by:
-        if held_by:
-            log.info("another inspect is running (%s); nothing to do", held_by)
-            return 0
-        return work()
-
-
-def _staged_volume(config: Config, day: dt.date, volume: str) -> Path:
-    return _staging_dir(config, day) / f"volume-{volume}.db"
-
-
-def stage_only(config: Config, volume: str, day: dt.date | None) -> int:
-    """Aggregate one volume of the set into ``.staging/inspect-<date>/volume-<V>.db``."""
-    input_set = find_set(config, config.volumes.inspector, day, "inspector volumes")
-    sources = [f for f in input_set.files if f.volume == volume]
-    if not sources:
-        raise UsageError(f"volume {volume} is not in [volumes] inspector")
-    (inspection,) = inspect_set(config, InputSet(input_set.date, tuple(sources)), DEFAULT_DEPTH)
-    assert isinstance(inspection.rows, InspectorRows)  # whole volumes: as ``finish`` gives them
-    save_inspection(_staged_volume(config, input_set.date, volume), volume, inspection.rows)
-    log.info("staged inspector volume %s for %s", volume, input_set.date)
-    return 0
-
-
-def finalise_staged(config: Config, day: dt.date) -> int:
-    """Publish every staged volume of ``day``; any volume not staged: exit 1, nothing written."""
-    staging = _staging_dir(config, day)
-    volumes = config.volumes.inspector
-    missing = [v for v in volumes if not _staged_volume(config, day, v).is_file()]
-    if missing:
-        raise JobFailed(
-            f"{len(missing)} of {len(volumes)} inspector volumes are not staged",
-            [f"volume {v}: not staged in {staging}" for v in missing],
-        )
-    inspections = [
-        VolumeInspection(*load_inspection(_staged_volume(config, day, v))) for v in volumes
-    ]
-    publish(config, day, inspections, volumes)
-    shutil.rmtree(staging, ignore_errors=True)
-    return 0
+    """``inspect --tosql`` on ``input_set``, then the done-marker (the manager holds the lock)."""
+    return driver.run_job(
+        config, InspectJob.managed(config), input_set, default_workers(config.workers)
+    )

@@ -176,6 +176,10 @@ class UsageAggregate:
         # Every gid with bytes had records, so it has a newest mtime (at most the reference).
         return {gid: GroupTotals(gid, total, self.newest_mtime[gid]) for gid, total in used.items()}
 
+    def finish(self) -> dict[int, GroupTotals]:
+        """The volume's result, as every partial aggregate gives it (run.job)."""
+        return self.totals()
+
 
 @dataclass(frozen=True)
 class GroupTotals:

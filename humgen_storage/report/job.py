@@ -1,10 +1,11 @@
 """report: per-group usage of every volume into lustre_usage and report-YYYYMMDD.tsv.
 
-Flow (spec section 4): discard a crashed run's staging area; stop early if the date is
-already loaded (rewriting a missing TSV); load the directory once into staging; a
-pool stages each volume (aggregate, quota, archive look-up) into its own SQLite file;
-the finaliser loads every row of the run in one transaction, then writes the TSV
-(the done-marker) atomically. A failed volume means nothing is loaded.
+Flow (spec section 4, run by ``run.driver``): discard a crashed run's staging area;
+stop early if the date is already loaded (rewriting a missing TSV); load the
+directory once into staging; a pool stages each volume (aggregate, quota, archive
+look-up) into its own SQLite file; the finaliser loads every row of the run in one
+transaction, then writes the TSV (the done-marker) atomically. A failed volume means
+nothing is loaded.
 
 For sites that spread volumes over LSF jobs: ``--stage-only --volume V`` stages one
 volume; ``--finalise --date D`` loads every staged volume of that date.
@@ -17,41 +18,38 @@ import datetime as dt
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from humgen_storage.config import Config
+from humgen_storage.config import ArchiveConfig, Config, QuotaConfig
 from humgen_storage.db import Database, open_database
-from humgen_storage.directory import GroupDirectory, load_directory
-from humgen_storage.errors import JobFailed, UsageError
+from humgen_storage.directory import GroupDirectory
+from humgen_storage.errors import UsageError
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
-from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.quota import QuotaLookups
 from humgen_storage.report.aggregate import UsageAggregate, consumption
 from humgen_storage.report.table import (
     has_rows_for,
     load_rows,
-    report_tsv_path,
     rows_for,
     write_report_tsv,
 )
+from humgen_storage.run import driver, layout
 from humgen_storage.run.blocks import aggregate_file
-from humgen_storage.run.inputs import (
-    InputSet,
-    add_input_arguments,
-    find_set,
-    set_from_files,
+from humgen_storage.run.inputs import InputSet, add_input_arguments
+from humgen_storage.run.job import VolumePlan
+from humgen_storage.run.registry import VOLUMES_KEYS
+from humgen_storage.run.staging import (
+    StagedVolume,
+    StagingArea,
+    UsageRow,
+    load_usage,
+    save_usage,
 )
-from humgen_storage.run.locking import job_lock, lock_dir
-from humgen_storage.run.staging import StagedVolume, Staging, UsageRow
-from humgen_storage.run.volumes import (
-    default_workers,
-    plan_workers,
-    report_progress,
-    run_per_volume,
-)
+from humgen_storage.run.volumes import default_workers
 from humgen_storage.split.select import is_safe_file_name
 from humgen_storage.units import days_since
 
@@ -75,10 +73,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def done_marker(config: Config, day: dt.date) -> Path:
-    return report_tsv_path(config.paths.output_files_dir, day)
-
-
 def run(args: argparse.Namespace, config: Config) -> int:
     if args.stage_only and not args.volume:
         raise UsageError("--stage-only needs --volume V")
@@ -89,25 +83,83 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if args.files and (args.stage_only or args.finalise):
         raise UsageError("FILEs cannot be given with --stage-only or --finalise")
     workers = default_workers(args.workers or config.workers)
+    job = ReportJob(config, force=args.force)
     if args.stage_only:
-        # Array elements run side by side: each stages its own volume, without the job lock.
-        return stage_only(config, args.volume, args.date, workers)
-    with job_lock(lock_dir(config), JOB) as held_by:
-        if held_by:
-            log.info("another report is running (%s); nothing to do", held_by)
-            return 0
-        if args.finalise:
-            return finalise_staged(config, args.date, args.force)
-        if args.files:
-            input_set = set_from_files(args.files, args.date)
-        else:
-            input_set = find_set(config, config.volumes.report, args.date, "report volumes")
-        return run_report(config, input_set, force=args.force, workers=workers)
+        return driver.stage_only(config, job, args.volume, args.date, workers)
+    if args.finalise:
+        return driver.finalise(config, job, args.date)
+    return driver.run_locked(
+        config,
+        JOB,
+        lambda: driver.run_job(
+            config, job, driver.choose_inputs(config, JOB, args.files, args.date), workers
+        ),
+    )
 
 
 def run_managed(config: Config, input_set: InputSet) -> int:
     """The manager's entry point: the lock is already held."""
-    return run_report(config, input_set, force=False, workers=default_workers(config.workers))
+    return driver.run_job(config, ReportJob(config), input_set, default_workers(config.workers))
+
+
+def done_marker(config: Config, day: dt.date) -> Path:
+    return layout.report_tsv(config.paths.report_dir, day)
+
+
+@dataclass(frozen=True)
+class ReportJob:
+    """The report in the run frame (``run.job.Job``)."""
+
+    config: Config
+    force: bool = False  # replace the date's rows for the run's volumes
+
+    name = JOB
+    volumes_key = VOLUMES_KEYS[JOB]
+    needs_directory = True
+    stages_in_sqlite = True
+    max_volumes_at_once = 1 << 30  # no ceiling beyond the processes given
+
+    def done_marker(self, day: dt.date) -> Path:
+        return done_marker(self.config, day)
+
+    def already_done(self, day: dt.date) -> bool:
+        """True (after making sure the TSV exists) when the date already has rows."""
+        if self.force:
+            return False
+        # The connection is not held through the aggregation, which can take hours:
+        # servers close idle connections (wait_timeout).
+        with _open_database(self.config) as db:
+            return _already_loaded(self.config, db, day)
+
+    def volume_tasks(self, plan: VolumePlan) -> list[StageTask]:
+        config = self.config
+        return [
+            StageTask(
+                source=source,
+                day=plan.day,
+                staging=plan.area.directory,
+                max_bad_fraction=config.input.max_bad_fraction,
+                log_bad_lines=config.input.log_bad_lines,
+                quota=config.quota,
+                archive=config.archive,
+                block_workers=plan.block_workers,
+            )
+            for source in plan.files
+        ]
+
+    @staticmethod
+    def stage_volume(task: StageTask) -> str:
+        return stage_volume(task)
+
+    def publish(
+        self, area: StagingArea, day: dt.date, volumes: Sequence[str], staged: Sequence[str]
+    ) -> int:
+        with _open_database(self.config) as db:
+            finalise(self.config, db, area, day, volumes, replace=self.force)
+        return 0
+
+    def abandon(self) -> None:
+        pass  # nothing outside the staging area
 
 
 def _open_database(config: Config) -> Database:
@@ -115,7 +167,6 @@ def _open_database(config: Config) -> Database:
 
 
 def _already_loaded(config: Config, db: Database, day: dt.date) -> bool:
-    """True (after making sure the TSV exists) when the date already has rows."""
     if not has_rows_for(db, day):
         return False
     tsv = done_marker(config, day)
@@ -129,71 +180,17 @@ def _already_loaded(config: Config, db: Database, day: dt.date) -> bool:
     return True
 
 
-def run_report(config: Config, input_set: InputSet, force: bool, workers: int) -> int:
-    day = input_set.date
-    staging = Staging(config.paths.staging_root, day)
-    staging.discard()  # whatever a crashed run left is not trusted
-    # The connection is not held through the aggregation, which can take hours:
-    # servers close idle connections (wait_timeout).
-    with _open_database(config) as db:
-        if not force and _already_loaded(config, db, day):
-            return 0
-    staging.save_directory(load_directory(config.ldap))
-    at_once, block_workers = plan_workers(workers, len(input_set.files))
-    run_per_volume(
-        stage_volume,
-        [StageTask(config, f, day, block_workers) for f in input_set.files],
-        [f.volume for f in input_set.files],
-        at_once,
-        sum(_size(f.path) for f in input_set.files),
-        f"report {day}",
-    )
-    with _open_database(config) as db:
-        finalise(config, db, staging, input_set.volumes, replace=force)
-    staging.discard()
-    return 0
-
-
-def stage_only(config: Config, volume: str, day: dt.date | None, workers: int) -> int:
-    if day is None:
-        day = find_set(config, config.volumes.report, None, "report volumes").date
-    source = InputFile.expected(config.paths.mpistat_dir, day, volume)
-    staging = Staging(config.paths.staging_root, day)
-    if not staging.has_directory():
-        staging.save_directory(load_directory(config.ldap))
-    try:
-        stage_volume(StageTask(config, source, day, workers))
-    except Exception as exc:
-        raise JobFailed(f"volume {volume} was not staged", [str(exc)]) from None
-    log.info("staged volume %s for %s in %s", volume, day, staging.directory)
-    return 0
-
-
-def finalise_staged(config: Config, day: dt.date, force: bool) -> int:
-    staging = Staging(config.paths.staging_root, day)
-    with _open_database(config) as db:
-        if not force and _already_loaded(config, db, day):
-            return 0
-        finalise(config, db, staging, config.volumes.report, replace=force)
-    staging.discard()
-    return 0
-
-
 def finalise(
-    config: Config, db: Database, staging: Staging, volumes: tuple[str, ...], replace: bool
+    config: Config,
+    db: Database,
+    area: StagingArea,
+    day: dt.date,
+    volumes: Sequence[str],
+    replace: bool,
 ) -> None:
-    """Load every staged volume in one transaction, then write the TSV."""
-    day = staging.day
-    staged: list[StagedVolume] = []
-    missing = []
-    for volume in volumes:
-        loaded = staging.load_volume(volume)
-        if loaded is None:
-            missing.append(f"volume {volume}: not staged in {staging.directory}")
-        else:
-            staged.append(loaded)
-    if missing:
-        raise JobFailed(f"{len(missing)} of {len(volumes)} volumes are not staged", missing)
+    """Load every staged volume (the driver checked they are all there) in one
+    transaction, then write the TSV."""
+    staged = [load_usage(area.volume_path(volume)) for volume in volumes]
     with db.transaction() as cursor:
         count = load_rows(
             cursor,
@@ -213,32 +210,26 @@ def finalise(
 
 @dataclass(frozen=True)
 class StageTask:
-    config: Config
+    """What a pool worker needs to stage one report volume (picklable)."""
+
     source: InputFile
     day: dt.date  # the set's date (--date may differ from the date in the file's name)
+    staging: Path  # the run's staging area: directory.db in, volume-<V>.db out
+    max_bad_fraction: float
+    log_bad_lines: int
+    quota: QuotaConfig
+    archive: ArchiveConfig
     block_workers: int = 1  # processes parsing this volume's blocks
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def stage_volume(task: StageTask) -> str:
     """Aggregate one volume and stage its rows; returns the volume number."""
-    config, source = task.config, task.source
-    staging = Staging(config.paths.staging_root, task.day)
-    groups = staging.load_directory()
+    source = task.source
+    area = StagingArea(task.staging)
+    groups = area.load_directory()
     with (
-        MpistatReader(
-            source,
-            max_bad_fraction=config.input.max_bad_fraction,
-            log_bad_lines=config.input.log_bad_lines,
-            on_progress=report_progress,
-        ) as reader,
-        QuotaLookups(f"/lustre/{reader.volume_name}", config.quota) as quotas,
+        driver.open_reader(source, task.max_bad_fraction, task.log_bad_lines) as reader,
+        QuotaLookups(f"/lustre/{reader.volume_name}", task.quota) as quotas,
     ):
         reference = math.floor(reader.mtime)
         aggregate = aggregate_file(
@@ -248,7 +239,7 @@ def stage_volume(task: StageTask) -> str:
             on_local_fold=_QuotaStarter(groups, quotas),
         )
         rows_out = usage_rows(
-            config,
+            task.archive,
             groups,
             aggregate,
             reader.volume_name,
@@ -257,7 +248,8 @@ def stage_volume(task: StageTask) -> str:
             task.day,
             quotas,
         )
-        staging.save_volume(
+        save_usage(
+            area.new_volume_path(source.volume),
             StagedVolume(
                 volume=source.volume,
                 volume_name=reader.volume_name,
@@ -265,7 +257,7 @@ def stage_volume(task: StageTask) -> str:
                 lines=reader.lines,
                 bad_lines=reader.bad_lines,
                 rows=tuple(rows_out),
-            )
+            ),
         )
     volume_logger(__name__, reader.volume_name).info(
         "staged %d groups from %d lines of %s", len(rows_out), reader.lines, source.path
@@ -291,7 +283,7 @@ class _QuotaStarter:
 
 
 def usage_rows(
-    config: Config,
+    archive: ArchiveConfig,
     groups: GroupDirectory,
     aggregate: UsageAggregate,
     volume_name: str,
@@ -308,13 +300,13 @@ def usage_rows(
         if group.name is None:
             vlog.warning("gid %d has no posixGroup in the directory; reported as %r", gid, str(gid))
     limits = quotas.results(sorted({g.name for g in named.values() if g.name is not None}))
-    archive_dirs = config.archive.dirs.get(volume, ())
+    archive_dirs = archive.dirs.get(volume, ())
     rows = []
     for gid, total in sorted(totals.items()):
         group = named[gid]
         quota = limits.get(group.name) if group.name is not None else None
         archived = None
-        if group.name is not None and total.used < config.archive.threshold_bytes:
+        if group.name is not None and total.used < archive.threshold_bytes:
             archived = find_archived(archive_dirs, group.name)
         rows.append(
             UsageRow(

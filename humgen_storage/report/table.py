@@ -36,10 +36,6 @@ SELECT_DATE = (
 )
 
 
-def report_tsv_path(output_files_dir: Path, day: dt.date) -> Path:
-    return output_files_dir / f"report-{day.strftime('%Y%m%d')}.tsv"
-
-
 def has_rows_for(db: Database, day: dt.date) -> bool:
     rows = db.query("SELECT COUNT(*) FROM `lustre_usage` WHERE `date` = %s", (day.isoformat(),))
     return bool(rows[0][0])

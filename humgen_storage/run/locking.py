@@ -8,15 +8,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from humgen_storage.config import Config
-
-
-def lock_dir(config: Config) -> Path:
-    """Where the jobs' lock files live."""
-    return config.paths.report_dir / ".locks"
 
 
 @contextmanager

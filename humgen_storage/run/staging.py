@@ -1,23 +1,23 @@
 """On-disk staging: plain SQLite files, written in full before a finaliser reads them.
 
-The report's area, ``<report_dir>/.staging/<YYYYMMDD>/``, holds the directory (LDAP
-groups and PIs, loaded once per run) and one SQLite file per staged volume; the
-inspector stages each volume's rows in one SQLite file too (``save_inspection``).
-Each file is written under a temporary name and renamed when complete, so its
-presence means the volume was staged in full; no two processes ever write one
-SQLite file. The finaliser reads them all; a leftover area from a
-crashed run is discarded by the next full run.
+A run's area (``run.layout.staging_dir``) holds the group directory (loaded once
+per run, read by every volume's task) and one SQLite file per staged volume,
+``volume-<V>.db``, whatever the job. Each file is written under a temporary name
+and renamed when complete, so its presence means the volume was staged in full; no
+two processes ever write one SQLite file. The rows are plain data (loading them runs
+no code from the file), and every integer that may be a sum is decimal text, exact
+however large (beyond 64 bits). A leftover area from a crashed run is discarded by
+the next full run.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from dataclasses import astuple, dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,16 +68,28 @@ def _atomic_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
             connection.close()
 
 
-class Staging:
-    def __init__(self, staging_root: Path, day: dt.date) -> None:
-        self.day = day
-        self.directory = staging_root / day.strftime("%Y%m%d")
+class StagingArea:
+    """One run's staging folder: the directory and the volumes' files."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
 
     def discard(self) -> None:
+        """Remove the area, and the staging root when nothing else is staged there."""
         shutil.rmtree(self.directory, ignore_errors=True)
+        with suppress(OSError):
+            self.directory.parent.rmdir()
 
-    def _volume_path(self, volume: str) -> Path:
+    def volume_path(self, volume: str) -> Path:
         return self.directory / f"volume-{volume}.db"
+
+    def missing(self, volumes: Sequence[str]) -> list[str]:
+        """The volumes of ``volumes`` with no staged file."""
+        return [volume for volume in volumes if not self.volume_path(volume).is_file()]
+
+    def new_volume_path(self, volume: str) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return self.volume_path(volume)
 
     # -- the directory ------------------------------------------------------------------
 
@@ -102,48 +114,72 @@ class Staging:
             {gid: Group(gid, name, bool(humgen), pi) for gid, name, humgen, pi in rows}
         )
 
-    # -- volumes ------------------------------------------------------------------------
 
-    def save_volume(self, staged: StagedVolume) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with _atomic_sqlite(self._volume_path(staged.volume)) as db:
-            db.execute(
-                "CREATE TABLE volume (volume TEXT, volume_name TEXT, source TEXT, lines INTEGER, bad_lines INTEGER)"
-            )
-            db.execute(
-                "INSERT INTO volume VALUES (?, ?, ?, ?, ?)",
-                (staged.volume, staged.volume_name, staged.source, staged.lines, staged.bad_lines),
-            )
-            db.execute(
-                "CREATE TABLE usage (volume_name TEXT, pi TEXT, grp TEXT, used INTEGER, quota INTEGER,"
-                " consumption TEXT, last_modified REAL, archived TEXT, date TEXT, is_humgen INTEGER)"
-            )
-            db.executemany(
-                "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [astuple(r) for r in staged.rows],
-            )
+def _exact(number: int | None) -> str | None:
+    """An integer as decimal text: exact whatever its size (SQLite's are 64 bits)."""
+    return None if number is None else str(number)
 
-    def load_volume(self, volume: str) -> StagedVolume | None:
-        path = self._volume_path(volume)
-        if not path.is_file():
-            return None
-        with closing(sqlite3.connect(path)) as db:
-            volume_row = db.execute(
-                "SELECT volume, volume_name, source, lines, bad_lines FROM volume"
-            ).fetchone()
-            rows = db.execute(
-                "SELECT volume_name, pi, grp, used, quota, consumption, last_modified, archived, date, is_humgen"
-                " FROM usage"
-            ).fetchall()
-        number, volume_name, source, lines, bad_lines = volume_row
-        return StagedVolume(
-            volume=number,
-            volume_name=volume_name,
-            source=source,
-            lines=lines,
-            bad_lines=bad_lines,
-            rows=tuple(_usage_row(row) for row in rows),
+
+def _integer(text: str | None) -> int | None:
+    return None if text is None else int(text)
+
+
+# -- the report's staged volumes ------------------------------------------------------
+
+
+def save_usage(path: Path, staged: StagedVolume) -> None:
+    """Stage one report volume's rows in a file that appears only once complete."""
+    with _atomic_sqlite(path) as db:
+        db.execute(
+            "CREATE TABLE volume (volume TEXT, volume_name TEXT, source TEXT, lines INTEGER, bad_lines INTEGER)"
         )
+        db.execute(
+            "INSERT INTO volume VALUES (?, ?, ?, ?, ?)",
+            (staged.volume, staged.volume_name, staged.source, staged.lines, staged.bad_lines),
+        )
+        db.execute(
+            "CREATE TABLE usage (volume_name TEXT, pi TEXT, grp TEXT, used TEXT, quota TEXT,"
+            " consumption TEXT, last_modified REAL, archived TEXT, date TEXT, is_humgen INTEGER)"
+        )
+        db.executemany(
+            "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    r.volume_name,
+                    r.pi,
+                    r.group,
+                    _exact(r.used),
+                    _exact(r.quota),
+                    r.consumption,
+                    r.last_modified,
+                    r.archived,
+                    r.date,
+                    int(r.is_humgen),
+                )
+                for r in staged.rows
+            ],
+        )
+
+
+def load_usage(path: Path) -> StagedVolume:
+    """The volume as ``save_usage`` staged it."""
+    with closing(sqlite3.connect(path)) as db:
+        volume_row = db.execute(
+            "SELECT volume, volume_name, source, lines, bad_lines FROM volume"
+        ).fetchone()
+        rows = db.execute(
+            "SELECT volume_name, pi, grp, used, quota, consumption, last_modified, archived, date, is_humgen"
+            " FROM usage"
+        ).fetchall()
+    number, volume_name, source, lines, bad_lines = volume_row
+    return StagedVolume(
+        volume=number,
+        volume_name=volume_name,
+        source=source,
+        lines=lines,
+        bad_lines=bad_lines,
+        rows=tuple(_usage_row(row) for row in rows),
+    )
 
 
 def _usage_row(row: tuple[Any, ...]) -> UsageRow:
@@ -152,8 +188,8 @@ def _usage_row(row: tuple[Any, ...]) -> UsageRow:
         volume_name,
         pi,
         group,
-        used,
-        quota,
+        int(used),
+        _integer(quota),
         consumption,
         last_modified,
         archived,
@@ -166,13 +202,8 @@ def _usage_row(row: tuple[Any, ...]) -> UsageRow:
 
 
 def save_inspection(path: Path, volume: str, rows: InspectorRows) -> None:
-    """Stage one inspector volume's rows (``finish``'s columns) in a SQLite file that
-    appears at ``path`` only once complete.
-
-    Plain data, as the report stages: loading it runs no code from the file, and a
-    staged volume does not depend on the version of the tool that wrote it. Sizes
-    and gids are decimal text, exact however large (a sum may exceed 64 bits).
-    """
+    """Stage one inspector volume's rows (``finish``'s columns) in a file that appears
+    only once complete; sizes and gids as decimal text."""
     has_gid = rows.has_gid.tolist()
     with _atomic_sqlite(path) as db:
         db.execute("CREATE TABLE inspection (volume TEXT, reference REAL, class_names TEXT)")
@@ -192,7 +223,7 @@ def save_inspection(path: Path, volume: str, rows: InspectorRows) -> None:
                 rows.files.tolist(),
                 rows.newest.tolist(),
                 [
-                    str(gid) if named else None
+                    _exact(gid) if named else None
                     for gid, named in zip(rows.gids.tolist(), has_gid, strict=True)
                 ],
                 rows.project.tolist(),

@@ -17,30 +17,23 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from humgen_storage.config import Config
-from humgen_storage.directory import GroupDirectory, load_directory
+from humgen_storage.directory import GroupDirectory
 from humgen_storage.errors import UsageError
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
 from humgen_storage.mpistat.reader import MpistatReader
+from humgen_storage.run import driver, layout
 from humgen_storage.run.blocks import map_raw_blocks
-from humgen_storage.run.inputs import (
-    InputSet,
-    add_input_arguments,
-    find_set,
-    set_from_files,
-)
-from humgen_storage.run.locking import job_lock, lock_dir
-from humgen_storage.run.volumes import (
-    default_workers,
-    plan_workers,
-    report_progress,
-    run_per_volume,
-)
+from humgen_storage.run.inputs import InputSet, add_input_arguments
+from humgen_storage.run.job import VolumePlan
+from humgen_storage.run.registry import VOLUMES_KEYS
+from humgen_storage.run.staging import StagingArea
+from humgen_storage.run.volumes import default_workers
 from humgen_storage.split.blocks import BlockSplitter
 from humgen_storage.split.groupfiles import (
     INDEX_FILE,
@@ -75,36 +68,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def done_marker(config: Config, day: dt.date) -> Path:
     """The dated output directory: it exists only once a run is complete (and uploaded)."""
-    return config.splitter.output_dir / day.strftime("%Y%m%d")
+    return config.splitter.output_dir / layout.day_stamp(day)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     workers = default_workers(args.workers or config.workers)
-    with job_lock(lock_dir(config), JOB) as held_by:
-        if held_by:
-            log.info("another split is running (%s); nothing to do", held_by)
-            return 0
-        if args.files:
-            input_set = set_from_files(args.files, args.date)
-        else:
-            input_set = find_set(config, config.volumes.splitter, args.date, "splitter volumes")
-        output = (
-            Path(args.output).absolute() if args.output else done_marker(config, input_set.date)
-        )
-        return run_split(
-            config, input_set, output, by_id=args.id, upload=not args.no_upload, workers=workers
-        )
+
+    def split_inputs() -> int:
+        input_set = driver.choose_inputs(config, JOB, args.files, args.date)
+        output = Path(args.output).absolute() if args.output else None
+        job = SplitJob(config, output, by_id=args.id, upload=not args.no_upload)
+        return driver.run_job(config, job, input_set, workers)
+
+    return driver.run_locked(config, JOB, split_inputs)
 
 
 def run_managed(config: Config, input_set: InputSet) -> int:
     """The manager's entry point: the lock is already held."""
-    return run_split(
-        config,
-        input_set,
-        done_marker(config, input_set.date),
-        by_id=False,
-        upload=True,
-        workers=default_workers(config.workers),
+    return driver.run_job(
+        config, SplitJob.managed(config), input_set, default_workers(config.workers)
     )
 
 
@@ -118,7 +100,7 @@ class SplitTask:
     source: InputFile
     parts_dir: Path
     selector: GroupSelector
-    directory: GroupDirectory
+    staging: Path  # the run's staging area, holding directory.db
     max_bad_fraction: float
     log_bad_lines: int
     max_open_files: int
@@ -158,14 +140,12 @@ def split_volume(task: SplitTask) -> VolumeSplit:
     )
     unsafe_counts: dict[bytes, int] = {}
     selected = undecodable = 0
+    directory = StagingArea(task.staging).load_directory()
     try:
-        with MpistatReader(
-            task.source,
-            max_bad_fraction=task.max_bad_fraction,
-            log_bad_lines=task.log_bad_lines,
-            on_progress=report_progress,
+        with driver.open_reader(
+            task.source, task.max_bad_fraction, task.log_bad_lines, MpistatReader
         ) as reader:
-            splitter = BlockSplitter(task.selector, task.directory, reader.format)
+            splitter = BlockSplitter(task.selector, directory, reader.format)
             slot = writer.slot
             for result in map_raw_blocks(reader, splitter, task.block_workers):
                 writer.add_joined(
@@ -199,7 +179,7 @@ def split_volume(task: SplitTask) -> VolumeSplit:
         len(parts),
         skipped + sum(unsafe_counts.values()),
     )
-    names = {int(g): task.directory.name(int(g)) for g in unsafe_counts}
+    names = {int(g): directory.name(int(g)) for g in unsafe_counts}
     return VolumeSplit(
         volume=task.source.volume,
         parts=parts,
@@ -225,70 +205,104 @@ def _by_gid(
 # ------------------------------------------------------------------ the whole run
 
 
-def run_split(
-    config: Config, input_set: InputSet, output: Path, by_id: bool, upload: bool, workers: int
-) -> int:
-    files = input_set.files
-    if not files:
-        raise UsageError("no input files")
-    directory = load_directory(config.ldap)
-    splitter = config.splitter
-    selector = GroupSelector.create(directory.humgen_gids(), splitter.special_prefixes, by_id=by_id)
-    # Volumes at once, and processes parsing each volume's blocks: within ``workers``.
-    # Only a volume's own process writes, so the open-file limit is shared among the
-    # volumes at once.
-    processes, block_workers = plan_workers(workers, len(files))
-    processes = min(processes, splitter.max_open_files)
-    open_files_per_worker = max(1, splitter.max_open_files // processes)
+@dataclass
+class SplitJob:
+    """The split in the run frame (``run.job.Job``): its stage is a volume's part
+    files and summary; publishing joins them per group, writes the index, uploads and
+    installs the dated directory (the done-marker)."""
 
-    build = OutputBuild(output)
-    build.start()
-    log.info(
-        "split %s: %d volumes (%s) into %s, %d at once with %d block workers each, "
-        "at most %d open output files each",
-        input_set.date,
-        len(files),
-        " ".join(input_set.volumes),
-        output,
-        processes,
-        block_workers,
-        open_files_per_worker,
-    )
-    try:
-        tasks = [
+    config: Config
+    output: Path | None  # None: the done-marker, ``[splitter] output_dir/YYYYMMDD``
+    by_id: bool = False
+    upload: bool = True
+    _build: OutputBuild | None = field(default=None, init=False, repr=False)
+
+    name = JOB
+    volumes_key = VOLUMES_KEYS[JOB]
+    needs_directory = True
+    stages_in_sqlite = False
+
+    @classmethod
+    def managed(cls, config: Config) -> SplitJob:
+        return cls(config, None)
+
+    @property
+    def max_volumes_at_once(self) -> int:
+        # Only a volume's own process writes, so the open-file limit is shared among
+        # the volumes at once.
+        return self.config.splitter.max_open_files
+
+    def done_marker(self, day: dt.date) -> Path:
+        return done_marker(self.config, day)
+
+    def already_done(self, day: dt.date) -> bool:
+        return False  # the manager checks the marker; a direct run always runs
+
+    def volume_tasks(self, plan: VolumePlan) -> list[SplitTask]:
+        files = plan.files
+        if not files:
+            raise UsageError("no input files")
+        splitter = self.config.splitter
+        directory: GroupDirectory = plan.area.load_directory()
+        selector = GroupSelector.create(
+            directory.humgen_gids(), splitter.special_prefixes, by_id=self.by_id
+        )
+        open_files_per_worker = max(1, splitter.max_open_files // plan.volumes_at_once)
+        output = self.output or self.done_marker(plan.day)
+        self._build = build = OutputBuild(output)
+        build.start()
+        log.info(
+            "split %s: %d volumes (%s) into %s, %d at once with %d block workers each, "
+            "at most %d open output files each",
+            plan.day,
+            len(files),
+            " ".join(f.volume for f in files),
+            output,
+            plan.volumes_at_once,
+            plan.block_workers,
+            open_files_per_worker,
+        )
+        return [
             SplitTask(
                 source=source,
                 parts_dir=build.parts_dir,
                 selector=selector,
-                directory=directory,
-                max_bad_fraction=config.input.max_bad_fraction,
-                log_bad_lines=config.input.log_bad_lines,
+                staging=plan.area.directory,
+                max_bad_fraction=self.config.input.max_bad_fraction,
+                log_bad_lines=self.config.input.log_bad_lines,
                 max_open_files=open_files_per_worker,
                 compress_level=splitter.compress_level,
                 buffer_bytes=splitter.buffer_bytes,
                 group_flush_bytes=splitter.group_flush_bytes,
-                block_workers=block_workers,
+                block_workers=plan.block_workers,
             )
             for source in files
         ]
-        results = run_per_volume(
-            split_volume,
-            tasks,
-            [f.volume for f in files],
-            processes,
-            sum(_size(f.path) for f in files),
-            f"split {input_set.date}",
-        )
-        _warn_unsafe_names(results)
-        totals = join_parts(build.temporary, [r.parts for r in results])
+
+    @staticmethod
+    def stage_volume(task: SplitTask) -> VolumeSplit:
+        return split_volume(task)
+
+    def publish(
+        self,
+        area: StagingArea,
+        day: dt.date,
+        volumes: Sequence[str],
+        staged: Sequence[VolumeSplit],
+    ) -> int:
+        build = self._build
+        assert build is not None  # volume_tasks started it
+        splitter = self.config.splitter
+        _warn_unsafe_names(staged)
+        totals = join_parts(build.temporary, [r.parts for r in staged])
         constants = IndexConstants.from_config(splitter)
-        groups = write_index(build.temporary, totals.values(), constants, by_id)
+        groups = write_index(build.temporary, totals.values(), constants, self.by_id)
         write_getent_files(build.temporary)
-        selected = sum(r.selected for r in results)
-        skipped = sum(r.skipped + sum(count for _, count in r.unsafe.values()) for r in results)
+        selected = sum(r.selected for r in staged)
+        skipped = sum(r.skipped + sum(count for _, count in r.unsafe.values()) for r in staged)
         log.info(
             "split %s: %d group files, %d records written, %d skipped",
-            input_set.date,
+            day,
             groups,
             selected,
             skipped,
@@ -296,25 +310,30 @@ def run_split(
         if groups == 0:
             log.warning(
                 "split %s: no record belongs to a selected group; only %s is written",
-                input_set.date,
+                day,
                 INDEX_FILE,
             )
-        if upload:
+        if self.upload:
             # Imported here: boto3 is slow to import and only needed for the upload.
             from humgen_storage.split.upload import upload_directory
 
-            upload_directory(build.temporary, config.s3, last=(INDEX_FILE,), shown_as=output)
+            upload_directory(
+                build.temporary, self.config.s3, last=(INDEX_FILE,), shown_as=build.final
+            )
         else:
             log.info("--no-upload: nothing sent to S3")
         build.install()
-    except BaseException:
-        build.discard()
-        raise
-    log.info("split %s: complete in %s", input_set.date, output)
-    return 0
+        self._build = None
+        log.info("split %s: complete in %s", day, build.final)
+        return 0
+
+    def abandon(self) -> None:
+        if self._build is not None:
+            self._build.discard()
+            self._build = None
 
 
-def _warn_unsafe_names(results: list[VolumeSplit]) -> None:
+def _warn_unsafe_names(results: Sequence[VolumeSplit]) -> None:
     skipped: dict[int, tuple[str | None, int]] = {}
     for result in results:
         for gid, (name, count) in result.unsafe.items():
@@ -327,10 +346,3 @@ def _warn_unsafe_names(results: list[VolumeSplit]) -> None:
             count,
             gid,
         )
-
-
-def _size(path: Path) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0  # the reader reports the missing file

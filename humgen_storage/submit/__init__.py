@@ -25,11 +25,10 @@ from pathlib import Path
 from humgen_storage.config import Config
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.run.inputs import find_set, parse_date
-from humgen_storage.submit.requests import JOBS, split_volume_list, volume_at
+from humgen_storage.run.registry import JOBS, VOLUMES_KEYS, configured_volumes, managed_job
+from humgen_storage.submit.requests import split_volume_list, volume_at
 
 log = logging.getLogger(__name__)
-
-_VOLUME_KEYS = {"report": "report", "inspect": "inspector", "split": "splitter"}
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -71,17 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def done_marker(config: Config, job: str, day: dt.date) -> Path:
-    """JOB's done-marker for ``day``: the one place scheduling asks for it (the job
-    registry answers it when there is one)."""
-    from humgen_storage.manage import job_module
-
-    path: Path = job_module(job).done_marker(config, day)
-    return path
+    """JOB's done-marker for ``day``, as the job itself defines it (the registry)."""
+    return managed_job(job, config).done_marker(day)
 
 
 def newest_date(config: Config, job: str, day: dt.date | None = None) -> dt.date:
-    volumes = config.volumes.for_job(job)
-    return find_set(config, volumes, day, f"{_VOLUME_KEYS[job]} volumes").date
+    volumes = configured_volumes(config, job)
+    return find_set(config, volumes, day, f"{VOLUMES_KEYS[job]} volumes").date
 
 
 def array_index(index: str | None) -> int:
@@ -100,8 +95,8 @@ def array_index(index: str | None) -> int:
 
 
 def configured_volume(config: Config, job: str, index: str | None) -> str:
-    where = f"[volumes] {_VOLUME_KEYS[job]} of {config.source}"
-    return volume_at(config.volumes.for_job(job), array_index(index), where)
+    where = f"[volumes] {VOLUMES_KEYS[job]} of {config.source}"
+    return volume_at(configured_volumes(config, job), array_index(index), where)
 
 
 def run_stage(args: argparse.Namespace, config: Config) -> int:

@@ -27,10 +27,10 @@ from pathlib import Path
 
 from humgen_storage.config import Config
 from humgen_storage.errors import JobFailed, UsageError
+from humgen_storage.run.registry import JOBS
 from humgen_storage.submit import done_marker, newest_date
 from humgen_storage.submit.launch import bsub_on_path, run_here, submit
 from humgen_storage.submit.requests import (
-    JOBS,
     ArrayPlan,
     array_plan,
     log_dir,

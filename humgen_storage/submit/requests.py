@@ -16,8 +16,9 @@ from pathlib import Path
 
 from humgen_storage.config import Config
 from humgen_storage.errors import JobFailed
+from humgen_storage.run import layout
+from humgen_storage.run.registry import configured_volumes
 
-JOBS = ("report", "inspect", "split")
 STAGE = "stage"  # one element of the report's per-volume job array
 
 ENV_GROUP = "HUMGEN_LSF_GROUP"
@@ -120,7 +121,7 @@ def resources(config: Config, job: str, environ: Mapping[str, str] = os.environ)
 
 
 def log_dir(config: Config, job: str) -> Path:
-    return config.paths.report_dir / f"{job}-logs"
+    return layout.log_dir(config.paths.report_dir, job)
 
 
 def config_argument(config: Config) -> str:
@@ -162,7 +163,7 @@ def array_plan(
     """The report of ``date`` as a job array (element i stages the i-th volume) and a
     finaliser submitted with ``done(<array>)``, so it starts only when every element
     succeeded."""
-    volumes = tuple(config.volumes.for_job("report"))
+    volumes = configured_volumes(config, "report")
     if not volumes:
         raise JobFailed("[volumes] report lists no volumes")
     logs = log_dir(config, "report")
