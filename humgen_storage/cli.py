@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from humgen_storage import __version__
-from humgen_storage.config import ConfigError, load_config
-from humgen_storage.errors import JobFailed, UsageError
+from humgen_storage.config import load_config
+from humgen_storage.errors import ConfigError, JobFailed, UsageError
 from humgen_storage.logs import setup_logging
 
 log = logging.getLogger("humgen_storage")

@@ -16,6 +16,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from humgen_storage.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_NAME = "humgen_storage.ini"
@@ -46,10 +48,6 @@ DEFAULT_FILE_CLASSES = (
 )
 
 VOLUME_RE = re.compile(r"^[0-9A-Za-z_-]+$")
-
-
-class ConfigError(Exception):
-    """A configuration problem; the message names the file, section and key."""
 
 
 @dataclass(frozen=True)

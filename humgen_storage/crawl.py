@@ -38,9 +38,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from humgen_storage.errors import JobFailed, UsageError
+from humgen_storage.errors import InputError, JobFailed, UsageError
 from humgen_storage.mpistat.paths import encode_base64_path
-from humgen_storage.mpistat.reader import InputError, InputFile, volume_name_of_root
+from humgen_storage.mpistat.reader import InputFile, volume_name_of_root
 from humgen_storage.run.atomic import atomic_file
 
 try:  # igzip writes several times faster than zlib; the stdlib is the fallback.

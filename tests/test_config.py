@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from humgen_storage.cli import main
-from humgen_storage.config import ConfigError, load_config
+from humgen_storage.config import load_config
 from humgen_storage.db import MysqlTarget, parse_url, redact
+from humgen_storage.errors import ConfigError
 from tests.helpers import REPO, base_sections, write_ini
 
 

@@ -25,10 +25,10 @@ from functools import partial
 from pathlib import Path
 from typing import IO
 
-from humgen_storage.config import Config, ConfigError
-from humgen_storage.db import DatabaseError, open_database
-from humgen_storage.directory import DirectoryError, GroupDirectory, load_directory
-from humgen_storage.errors import JobFailed, UsageError
+from humgen_storage.config import Config
+from humgen_storage.db import open_database
+from humgen_storage.directory import GroupDirectory, load_directory
+from humgen_storage.errors import ConfigError, DatabaseError, DirectoryError, JobFailed, UsageError
 from humgen_storage.inspect.aggregate import (
     DEFAULT_DEPTH,
     InspectorRow,

@@ -28,6 +28,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any, cast
 
+from humgen_storage.errors import InputError
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.paths import (
     BASE64_FIELD,
@@ -116,10 +117,6 @@ _COMMON_FIELD_PATTERNS = {
     )
     for name, pattern in _FIELD_PATTERNS.items()
 }
-
-
-class InputError(Exception):
-    """A volume's input cannot be used; the message is one line naming the file."""
 
 
 class Format(enum.Enum):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from humgen_storage.errors import InputError
 from humgen_storage.inspect import aggregate as inspector_module
 from humgen_storage.inspect import job as inspect
 from humgen_storage.inspect.aggregate import (
@@ -29,7 +30,7 @@ from humgen_storage.inspect.aggregate import (
     InspectorRows,
     ProjectInspector,
 )
-from humgen_storage.mpistat.reader import Format, InputError, InputFile, MpistatReader
+from humgen_storage.mpistat.reader import Format, InputFile, MpistatReader
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.run.blocks import aggregate_file
 

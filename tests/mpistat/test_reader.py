@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from humgen_storage.errors import InputError
 from humgen_storage.mpistat.paths import PathDecodeError, decode_quoted_path, display_name, go_quote
 from humgen_storage.mpistat.reader import (
     Format,
-    InputError,
     InputFile,
     MpistatReader,
     record_pattern,
