@@ -71,7 +71,7 @@ class CommandEntry:
         return command.__doc__
 
     def start(self, args: argparse.Namespace) -> int:
-        from humgen_storage.config import load_config
+        from humgen_storage.config.load import load_config
 
         config = load_config(args.config)
         return self.load().run(args, config)
