@@ -497,7 +497,7 @@ def decompression(path: Path, repeat: int) -> list[tuple[str, float, int, int]]:
 
 QUOTA_PROBE = """
 import json, sys, time
-from humgen_storage.config import load_config
+from humgen_storage.config.load import load_config
 from humgen_storage.quota import QuotaLookups
 config = load_config(sys.argv[1])
 names = sys.argv[3:]

@@ -1,59 +1,173 @@
-"""The ``humgen-storage`` command line.
+"""The ``humgen-storage`` command line: parse, set up logging, load the configuration,
+run one command, and map its failure to an exit status.
 
-Each subcommand lives in its own module with ``add_arguments(parser)`` and
-``run(args, config) -> int``; this module only parses, sets up logging, loads the
-configuration and maps failures to exit statuses (0 ok, 1 failure, 2 usage).
+Commands are wired here and computed elsewhere: each is a module with
+``add_arguments(parser)`` and ``run(args, config) -> int`` (the ``Command``
+protocol), reached through a loader holding a plain function-level import. The
+imports are deferred so that ``--version``, ``--help`` and the cron helpers
+(``lsf``) start without numpy, boto3 or ldap3; they are written out, rather than
+named by strings, so that mypy checks every command against the protocol and the
+import graph shows who runs what.
+
+The global options are parsed before the command is looked up, so the value of
+``--config`` is never taken for the command's name.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from humgen_storage import __version__
-from humgen_storage.config import ConfigError, load_config
-from humgen_storage.errors import JobFailed, UsageError
+from humgen_storage.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    ConfigError,
+    HumgenError,
+    JobFailed,
+    UsageError,
+)
 from humgen_storage.logs import setup_logging
+
+if TYPE_CHECKING:
+    from humgen_storage.config import Config
 
 log = logging.getLogger("humgen_storage")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+PROG = "humgen-storage"
+EXIT_INTERRUPTED = 130
 
 
-# name -> (module, one-line summary). Modules are imported only when their command
-# runs, so `--version`, `lsf` and the cron helpers start fast (no numpy, boto3, ldap3).
-COMMANDS = {
-    "report": (
-        "humgen_storage.report.job",
-        "per-group usage into lustre_usage and report-YYYYMMDD.tsv",
-    ),
-    "inspect": ("humgen_storage.inspect.job", "per-project directory inventory (Spaceman)"),
-    "split": ("humgen_storage.split.job", "per-group mpistat files for TreeServe, uploaded to S3"),
-    "manage": (
-        "humgen_storage.manage",
-        "run a job on the newest complete set of inputs, once per date",
-    ),
-    "schema": ("humgen_storage.schema", "create the database tables (idempotent)"),
-    "crawl": ("humgen_storage.crawl", "walk a directory tree and write an mpistat file"),
-    "submit": (
-        "humgen_storage.submit.command",
-        "what cron runs: submit a job's manager (or the report's array) to LSF, or run it here",
-    ),
-    "lsf": (
-        "humgen_storage.submit",
-        "what runs inside LSF: an array element's stage; the newest set, done-markers, volumes",
-    ),
+class Command(Protocol):
+    """A command that runs on the site's configuration."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace, config: Config) -> int: ...
+
+
+class StandaloneCommand(Protocol):
+    """A command that needs no configuration file (``crawl``)."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace, config: None) -> int: ...
+
+
+@dataclass(frozen=True)
+class CommandEntry:
+    name: str
+    summary: str
+    load: Callable[[], Command]
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> str | None:
+        """Add the command's options; its module docstring, the description."""
+        command = self.load()
+        command.add_arguments(parser)
+        return command.__doc__
+
+    def start(self, args: argparse.Namespace) -> int:
+        from humgen_storage.config.load import load_config
+
+        config = load_config(args.config)
+        return self.load().run(args, config)
+
+
+@dataclass(frozen=True)
+class StandaloneEntry:
+    name: str
+    summary: str
+    load: Callable[[], StandaloneCommand]
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> str | None:
+        command = self.load()
+        command.add_arguments(parser)
+        return command.__doc__
+
+    def start(self, args: argparse.Namespace) -> int:
+        return self.load().run(args, None)
+
+
+def _report() -> Command:
+    from humgen_storage.report import job
+
+    return job
+
+
+def _inspect() -> Command:
+    from humgen_storage.inspect import job
+
+    return job
+
+
+def _split() -> Command:
+    from humgen_storage.split import job
+
+    return job
+
+
+def _manage() -> Command:
+    from humgen_storage import manage
+
+    return manage
+
+
+def _schema() -> Command:
+    from humgen_storage import schema
+
+    return schema
+
+
+def _crawl() -> StandaloneCommand:
+    from humgen_storage import crawl
+
+    return crawl
+
+
+def _submit() -> Command:
+    from humgen_storage.submit import command
+
+    return command
+
+
+def _lsf() -> Command:
+    from humgen_storage import submit
+
+    return submit
+
+
+COMMANDS: dict[str, CommandEntry | StandaloneEntry] = {
+    entry.name: entry
+    for entry in (
+        CommandEntry(
+            "report", "per-group usage into lustre_usage and report-YYYYMMDD.tsv", _report
+        ),
+        CommandEntry("inspect", "per-project directory inventory (Spaceman)", _inspect),
+        CommandEntry("split", "per-group mpistat files for TreeServe, uploaded to S3", _split),
+        CommandEntry(
+            "manage", "run a job on the newest complete set of inputs, once per date", _manage
+        ),
+        CommandEntry("schema", "create the database tables (idempotent)", _schema),
+        StandaloneEntry("crawl", "walk a directory tree and write an mpistat file", _crawl),
+        CommandEntry(
+            "submit",
+            "what cron runs: submit a job's manager (or the report's array) to LSF, or run it here",
+            _submit,
+        ),
+        CommandEntry(
+            "lsf",
+            "what runs inside LSF: an array element's stage; the newest set, done-markers, volumes",
+            _lsf,
+        ),
+    )
 }
 
 
-# Commands that run without a configuration file.
-NO_CONFIG = {"crawl"}
-
-
-def _common_options(parser: argparse.ArgumentParser, top: bool) -> None:
+def _global_options(parser: argparse.ArgumentParser, top: bool) -> None:
     # On subcommands the defaults are suppressed, so that `--config` and `-v` given
     # before the subcommand are not overwritten by the subparser's defaults.
     default_config = None if top else argparse.SUPPRESS
@@ -73,65 +187,95 @@ def _common_options(parser: argparse.ArgumentParser, top: bool) -> None:
     )
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser; only ``command``'s module is imported (all of them when None)."""
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with the options of ``commands`` (of every command when None).
+
+    Only those commands' modules are imported: ``main`` passes the one command named,
+    or none for ``--version`` and ``--help``.
+    """
     parser = argparse.ArgumentParser(
-        prog="humgen-storage",
-        description="Nightly Lustre storage accounting from mpistat crawls.",
+        prog=PROG, description="Nightly Lustre storage accounting from mpistat crawls."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _common_options(parser, top=True)
+    _global_options(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module_name, summary) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=summary, description=summary)
-        _common_options(sub, top=False)
-        if command is None or command == name:
-            module = importlib.import_module(module_name)
-            sub.description = (module.__doc__ or summary).strip().splitlines()[0]
-            module.add_arguments(sub)
-            sub.set_defaults(module=module)
+    for name, entry in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=entry.summary, description=entry.summary)
+        _global_options(sub, top=False)
+        if commands is None or name in commands:
+            doc = entry.add_arguments(sub)
+            sub.description = (doc or entry.summary).strip().splitlines()[0]
     return parser
 
 
-def _command_in(argv: Sequence[str]) -> str | None:
-    """The subcommand named in ``argv``: the first word that is one."""
-    return next((word for word in argv if word in COMMANDS), None)
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names: the first word after the global options.
+
+    Parsed with the global options themselves, so ``--config split report`` names
+    ``report``; ``--help`` and ``--version`` are left to the full parser.
+    """
+    globals_only = argparse.ArgumentParser(prog=PROG, add_help=False)
+    _global_options(globals_only, top=True)
+    globals_only.add_argument("command", nargs="?")
+    globals_only.add_argument("rest", nargs=argparse.REMAINDER)
+    try:
+        known, _ = globals_only.parse_known_args(argv)
+    except SystemExit:  # e.g. `--config` without a value: the full parser says so
+        return None
+    return known.command if known.command in COMMANDS else None
+
+
+def run_command(
+    entry: CommandEntry | StandaloneEntry,
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+) -> int:
+    """Run one command; the one place where a failure becomes a log line and an exit status.
+
+    An outage (LDAP, the database, S3) reads the same whichever job met it:
+    ``<command>: <one line>; nothing was written``.
+    """
+    name = entry.name
+    try:
+        return int(entry.start(args))
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"{PROG} {name}: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return exc.exit_status
+    except JobFailed as exc:
+        for reason in exc.reasons:
+            log.error("%s", reason)
+        log.error("%s: %s; nothing was written", name, exc)
+        return exc.exit_status
+    except HumgenError as exc:  # an outage of LDAP, the database or S3; a bad input
+        if args.verbose:
+            log.exception("%s failed", name)
+        log.error("%s: %s; nothing was written", name, exc)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        log.error("interrupted; nothing was written")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # an expected failure is a HumgenError; this is a bug
+        if args.verbose:
+            log.exception("%s failed", name)
+        else:
+            log.error("%s failed: %s: %s (run with -v for details)", name, type(exc).__name__, exc)
+        return EXIT_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_command_in(words))
+    named = command_named(words)
+    parser = build_parser(() if named is None else (named,))
     try:
         args = parser.parse_args(words)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
-        return int(exc.code or 0)
+        return int(exc.code or EXIT_OK)
     setup_logging(args.verbose)
-    try:
-        config = None if args.command in NO_CONFIG else load_config(args.config)
-        return int(args.module.run(args, config))
-    except UsageError as exc:
-        parser.print_usage(sys.stderr)
-        print(f"humgen-storage {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return EXIT_FAILED
-    except JobFailed as exc:
-        for reason in exc.reasons:
-            log.error("%s", reason)
-        log.error("%s: %s; nothing was written", args.command, exc)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        log.error("interrupted; nothing was written")
-        return 130
-    except Exception as exc:  # an expected failure is a JobFailed; this is a bug or an outage
-        if args.verbose:
-            log.exception("%s failed", args.command)
-        else:
-            log.error(
-                "%s failed: %s: %s (run with -v for details)", args.command, type(exc).__name__, exc
-            )
-        return EXIT_FAILED
+    return run_command(COMMANDS[args.command], args, parser)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from humgen_storage.errors import JobFailed, UsageError
-from humgen_storage.mpistat.files import VOLUME_RE, InputError, InputFile, volume_name_of_root
+from humgen_storage.errors import InputError, JobFailed, UsageError
+from humgen_storage.mpistat.files import VOLUME_RE, InputFile, volume_name_of_root
 from humgen_storage.mpistat.writer import stat_line
 from humgen_storage.run.atomic import atomic_file
 

@@ -18,12 +18,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from humgen_storage.config import DatabaseConfig
+from humgen_storage.errors import DatabaseError
 
 log = logging.getLogger(__name__)
-
-
-class DatabaseError(Exception):
-    """A database problem, described in one line without secrets."""
 
 
 @dataclass(frozen=True)

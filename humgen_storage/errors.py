@@ -1,14 +1,52 @@
-"""Exceptions that map to exit statuses: UsageError -> 2, JobFailed -> 1."""
+"""Every expected failure of humgen_storage, and the exit status it ends a run with.
+
+An error here is one line a person can act on (it names the file, server or key and
+never a secret), so the command line prints it without a traceback. The exit status
+belongs to the error; ``cli.run_command`` is the one place that turns an error into
+a log line and that status. This module imports nothing of the package, so every
+layer (the input format, the directory, the database, the jobs) can raise these.
+"""
 
 from __future__ import annotations
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-class UsageError(Exception):
+
+class HumgenError(Exception):
+    """An expected failure; nothing of the run was written (exit status 1)."""
+
+    exit_status = EXIT_FAILED
+
+
+class UsageError(HumgenError):
     """The command line is wrong (exit status 2)."""
 
+    exit_status = EXIT_USAGE
 
-class JobFailed(Exception):
-    """An expected failure: the message says why, one line per cause (exit status 1)."""
+
+class ConfigError(HumgenError):
+    """A configuration problem; the message names the file, section and key."""
+
+
+class InputError(HumgenError):
+    """A volume's input cannot be used; the message is one line naming the file."""
+
+
+class DirectoryError(HumgenError):
+    """The directory cannot be loaded. One line naming the server URL or the LDIF file
+    (and line); never a password."""
+
+
+class DatabaseError(HumgenError):
+    """A database problem, described in one line without secrets."""
+
+
+class UploadError(HumgenError):
+    """An upload to S3 failed for good (after its retries); the message names the object."""
+
+
+class JobFailed(HumgenError):
+    """A job failed: the message says what, ``reasons`` one line per cause (a volume, say)."""
 
     def __init__(self, message: str, reasons: list[str] | None = None) -> None:
         super().__init__(message)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from humgen_storage.cli import main
-from humgen_storage.config import ConfigError, load_config
+from humgen_storage.config.load import load_config
 from humgen_storage.db import MysqlTarget, parse_url, redact
+from humgen_storage.errors import ConfigError
 from tests.helpers import REPO, base_sections, write_ini
 
 
@@ -146,3 +147,19 @@ def test_log_lines_carry_time_level_and_volume(
     line = next(x for x in err.splitlines() if "file not found" in x)
     assert line.split(" ")[2] == "ERROR"  # date, time, level
     assert "Traceback" not in err
+
+
+def test_absent_keys_take_the_dataclass_defaults(tmp_path: Path) -> None:
+    # Each default is written once, on its dataclass: an absent key gives exactly it.
+    from humgen_storage.config import InputConfig, LsfConfig, QuotaConfig, S3Config
+
+    config = load_config(str(write_ini(tmp_path / "site.ini", base_sections(tmp_path))))
+    assert config.paths.max_days_ago == 10
+    assert config.input == InputConfig()
+    assert config.s3 == S3Config()
+    assert (config.s3.bucket, config.s3.prefix) == ("branchserve", "")
+    assert config.lsf == LsfConfig(
+        per_job=dict.fromkeys(("inspect", "split", "stage"), (None, None))
+    )
+    assert config.quota.workers == QuotaConfig().workers == 8
+    assert config.workers is None

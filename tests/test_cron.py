@@ -92,7 +92,7 @@ def test_lsf_helper_is_a_subcommand() -> None:
     # The cron scripts ask `humgen-storage lsf ...`; cli.py must list humgen_storage.submit.
     from humgen_storage.cli import COMMANDS
 
-    assert COMMANDS["lsf"][0] == "humgen_storage.submit"
+    assert COMMANDS["lsf"].load().__name__ == "humgen_storage.submit"
 
 
 def test_report_cron_submits_the_manager(site: Site, env: dict[str, str]) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from humgen_storage.cli import main
-from humgen_storage.config import load_config
+from humgen_storage.config.load import load_config
 from humgen_storage.run.layout import lock_dir
 from humgen_storage.run.locking import job_lock
 from tests.helpers import REPO, base_sections, write_ini

@@ -14,12 +14,7 @@ from typing import Any
 import pytest
 
 from humgen_storage.config import QuotaConfig
-from humgen_storage.quota import (
-    QuotaLookups,
-    QuotaParseError,
-    fetch_quota,
-    parse_quota_output,
-)
+from humgen_storage.quota import QuotaLookups, QuotaParseError, fetch_quota, parse_quota_output
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_BIN = REPO / "fixtures" / "bin"

@@ -42,6 +42,7 @@ from humgen_storage.directory.ldif import (
     normalise_dn,
     parse_filter,
 )
+from humgen_storage.errors import DirectoryError
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +82,6 @@ class GroupDirectory:
 
     def humgen_gids(self) -> frozenset[int]:
         return frozenset(gid for gid, group in self.groups.items() if group.is_humgen)
-
-
-class DirectoryError(Exception):
-    """The directory cannot be loaded. One line naming the server URL or the LDIF file
-    (and line); never a password."""
 
 
 def load_directory(cfg: LdapConfig) -> GroupDirectory:

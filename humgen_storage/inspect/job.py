@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from humgen_storage.config import Config, ConfigError
+from humgen_storage.config import Config
 from humgen_storage.db import open_database
-from humgen_storage.errors import UsageError
+from humgen_storage.errors import ConfigError, UsageError
 from humgen_storage.inspect.aggregate import ProjectInspector
 from humgen_storage.inspect.path_query import PathSelection, select_path
 from humgen_storage.inspect.results import InspectorRows

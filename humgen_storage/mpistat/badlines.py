@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from humgen_storage.errors import InputError
 from humgen_storage.logs import VolumeLogger
-from humgen_storage.mpistat.files import InputError
 
 
 class BadLineAccount:

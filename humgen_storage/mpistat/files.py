@@ -10,14 +10,12 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from humgen_storage.errors import InputError
+
 # A volume as the crawler names its files and the configuration lists it.
 VOLUME_NAME = r"[0-9A-Za-z_-]+"
 VOLUME_RE = re.compile(rf"^{VOLUME_NAME}$")
 _NAME_RE = re.compile(rf"^(?P<date>\d{{8}})_(?P<volume>{VOLUME_NAME})\.dat\.gz$")
-
-
-class InputError(Exception):
-    """A volume's input cannot be used; the message is one line naming the file."""
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, cast
 
+from humgen_storage.errors import InputError
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.badlines import BadLineAccount
-from humgen_storage.mpistat.files import InputError, InputFile, volume_name_of_root
+from humgen_storage.mpistat.files import InputFile, volume_name_of_root
 from humgen_storage.mpistat.paths import PathDecodeError
 from humgen_storage.mpistat.patterns import Format, clean_block, count_lines, detect_format
 

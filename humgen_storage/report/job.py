@@ -31,24 +31,13 @@ from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
 from humgen_storage.quota import QuotaLookups
 from humgen_storage.report.aggregate import UsageAggregate, consumption
-from humgen_storage.report.table import (
-    has_rows_for,
-    load_rows,
-    rows_for,
-    write_report_tsv,
-)
+from humgen_storage.report.table import has_rows_for, load_rows, rows_for, write_report_tsv
 from humgen_storage.run import driver, layout
 from humgen_storage.run.blocks import aggregate_file
 from humgen_storage.run.inputs import InputSet, add_input_arguments
 from humgen_storage.run.job import VolumePlan
 from humgen_storage.run.registry import VOLUMES_KEYS
-from humgen_storage.run.staging import (
-    StagedVolume,
-    StagingArea,
-    UsageRow,
-    load_usage,
-    save_usage,
-)
+from humgen_storage.run.staging import StagedVolume, StagingArea, UsageRow, load_usage, save_usage
 from humgen_storage.run.volumes import default_workers
 from humgen_storage.split.select import is_safe_file_name
 from humgen_storage.units import days_since

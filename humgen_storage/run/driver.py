@@ -10,21 +10,19 @@ For sites that spread the volumes over LSF array elements, ``stage_only`` stages
 volume (no lock: elements run side by side, each writing only its own file) and
 ``finalise`` publishes every staged volume of a date, the same way for every job
 that stages. An outage of the directory or the database is the same failure in every
-job: ``JobFailed`` (exit 1, "nothing was written") with the cause on one line.
+job: the error propagates, and the CLI maps it to exit 1 and one line, "nothing was written".
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from humgen_storage.config import Config
-from humgen_storage.db import DatabaseError
-from humgen_storage.directory import DirectoryError, load_directory
+from humgen_storage.directory import load_directory
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.mpistat.files import InputFile
 from humgen_storage.mpistat.reader import MpistatReader
@@ -60,17 +58,6 @@ def choose_inputs(
     if files:
         return set_from_files(files, day)
     return find_set(config, configured_volumes(config, job), day, f"{VOLUMES_KEYS[job]} volumes")
-
-
-@contextmanager
-def outages_fail_the_job() -> Iterator[None]:
-    """An outage of the directory or the database: the job fails, writing nothing."""
-    try:
-        yield
-    except DirectoryError as exc:
-        raise JobFailed("cannot load the group directory", [str(exc)]) from None
-    except DatabaseError as exc:
-        raise JobFailed("the database failed", [str(exc)]) from None
 
 
 def file_size(path: Path) -> int:
@@ -110,20 +97,19 @@ def run_job(
     day = input_set.date
     area = staging_area(config, job, day, private)
     area.discard()  # whatever a crashed run left is not trusted
-    with outages_fail_the_job():
-        if job.already_done(day):
-            return 0
-        try:
-            if job.needs_directory:
-                area.save_directory(load_directory(config.ldap))
-            staged = _stage_volumes(job, area, input_set, workers)
-            missing = area.missing(input_set.volumes) if job.stages_in_sqlite else []
-            _refuse_missing(area, input_set.volumes, missing)
-            status = job.publish(area, day, input_set.volumes, staged)
-        except BaseException:
-            job.abandon()
-            area.discard()
-            raise
+    if job.already_done(day):
+        return 0
+    try:
+        if job.needs_directory:
+            area.save_directory(load_directory(config.ldap))
+        staged = _stage_volumes(job, area, input_set, workers)
+        missing = area.missing(input_set.volumes) if job.stages_in_sqlite else []
+        _refuse_missing(area, input_set.volumes, missing)
+        status = job.publish(area, day, input_set.volumes, staged)
+    except BaseException:
+        job.abandon()
+        area.discard()
+        raise
     area.discard()
     return status
 
@@ -176,9 +162,8 @@ def stage_only(
         day = find_set(config, volumes, None, f"{job.volumes_key} volumes").date
     area = staging_area(config, job, day, private=False)
     input_set = InputSet(day, (InputFile.expected(config.paths.mpistat_dir, day, volume),))
-    with outages_fail_the_job():
-        if job.needs_directory and not area.has_directory():
-            area.save_directory(load_directory(config.ldap))
+    if job.needs_directory and not area.has_directory():
+        area.save_directory(load_directory(config.ldap))
     try:
         _stage_volumes(job, area, input_set, workers)
     except JobFailed as exc:
@@ -194,11 +179,10 @@ def finalise(config: Config, job: Job[Any, Any], day: dt.date) -> int:
     def publish_staged() -> int:
         volumes = configured_volumes(config, job.name)
         area = staging_area(config, job, day, private=False)
-        with outages_fail_the_job():
-            if job.already_done(day):
-                return 0
-            _refuse_missing(area, volumes, area.missing(volumes))
-            status = job.publish(area, day, volumes, volumes)
+        if job.already_done(day):
+            return 0
+        _refuse_missing(area, volumes, area.missing(volumes))
+        status = job.publish(area, day, volumes, volumes)
         area.discard()
         return status
 

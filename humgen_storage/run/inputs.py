@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from humgen_storage.config import Config
-from humgen_storage.errors import JobFailed, UsageError
-from humgen_storage.mpistat.files import InputError, InputFile
+from humgen_storage.errors import InputError, JobFailed, UsageError
+from humgen_storage.mpistat.files import InputFile
 
 
 @dataclass(frozen=True)

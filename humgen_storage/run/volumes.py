@@ -16,9 +16,8 @@ from concurrent.futures import ALL_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from humgen_storage.errors import JobFailed
+from humgen_storage.errors import InputError, JobFailed
 from humgen_storage.logs import Progress
-from humgen_storage.mpistat.files import InputError
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from humgen_storage.config import S3Config
-from humgen_storage.errors import JobFailed
+from humgen_storage.errors import UploadError
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def upload_directory(
     sleep: Callable[[float], None] = time.sleep,
     shown_as: Path | None = None,
 ) -> UploadSummary:
-    """Upload every file of ``directory``; JobFailed naming the first file that fails.
+    """Upload every file of ``directory``; UploadError naming the first file that fails.
 
     ``shown_as`` is the directory named in messages, when ``directory`` is a
     temporary name the admin would not recognise.
@@ -186,9 +186,9 @@ def _upload_with_retries(
         except Exception as exc:  # noqa: BLE001 - classified below; unknown errors are permanent
             reason = _describe(exc, config)
             if not _is_transient(exc):
-                raise JobFailed(f"upload of {shown} to {target} failed: {reason}") from None
+                raise UploadError(f"upload of {shown} to {target} failed: {reason}") from None
             if attempt == config.max_attempts:
-                raise JobFailed(
+                raise UploadError(
                     f"upload of {shown} to {target} failed after {attempt} tries: {reason}"
                 ) from None
             delay = min(config.backoff_max, config.backoff_base * 2 ** (attempt - 1))

@@ -30,12 +30,7 @@ from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.run.registry import JOBS
 from humgen_storage.submit import done_marker, newest_date
 from humgen_storage.submit.launch import bsub_on_path, run_here, submit
-from humgen_storage.submit.requests import (
-    ArrayPlan,
-    array_plan,
-    log_dir,
-    manager_submission,
-)
+from humgen_storage.submit.requests import ArrayPlan, array_plan, log_dir, manager_submission
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ from ldap3.strategy.base import BaseStrategy
 from pytest_mock import MockerFixture
 
 from humgen_storage.config import LdapConfig
-from humgen_storage.directory import DirectoryError, Group, GroupDirectory, load_directory
+from humgen_storage.directory import Group, GroupDirectory, load_directory
 from humgen_storage.directory.ldif import LdifDirectory, normalise_dn
+from humgen_storage.errors import DirectoryError
 from tests.services.slapd import SlapdServer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ldap"

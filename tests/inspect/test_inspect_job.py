@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from humgen_storage.cli import main
-from humgen_storage.config import load_config
+from humgen_storage.config.load import load_config
 from humgen_storage.errors import JobFailed
 from humgen_storage.inspect import job as inspect
 from humgen_storage.inspect.job import done_marker, run_managed

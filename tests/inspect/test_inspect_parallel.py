@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from humgen_storage.errors import InputError
 from humgen_storage.inspect import job as inspect
 from humgen_storage.inspect import tables
 from humgen_storage.inspect.aggregate import ProjectInspector
 from humgen_storage.inspect.results import InspectorRow, InspectorRows
-from humgen_storage.mpistat.files import InputError, InputFile
+from humgen_storage.mpistat.files import InputFile
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record

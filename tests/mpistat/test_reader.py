@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from humgen_storage.mpistat.files import InputError, InputFile
+from humgen_storage.errors import InputError
+from humgen_storage.mpistat.files import InputFile
 from humgen_storage.mpistat.paths import PathDecodeError, decode_quoted_path, display_name, go_quote
 from humgen_storage.mpistat.patterns import Format, record_pattern
 from humgen_storage.mpistat.reader import MpistatReader

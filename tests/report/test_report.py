@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from humgen_storage.cli import main
-from humgen_storage.config import load_config
+from humgen_storage.config.load import load_config
 from humgen_storage.db import open_database
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record

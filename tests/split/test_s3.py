@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from humgen_storage.config import S3Config, load_config
+from humgen_storage.config import S3Config
+from humgen_storage.config.load import load_config
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.run.inputs import set_from_files
 from humgen_storage.split import job as split_job
