@@ -7,17 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from humgen_storage.directory.ldif import (
-    DnError,
-    Entry,
-    FilterError,
-    LdifDirectory,
-    LdifError,
-    is_within,
-    normalise_dn,
-    parse_filter,
-    read_ldif,
-)
+from humgen_storage.directory.dn import DnError, is_within, normalise_dn
+from humgen_storage.directory.entry import Entry
+from humgen_storage.directory.filters import FilterError, parse_filter
+from humgen_storage.directory.ldif import LdifDirectory, LdifError, read_ldif
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ldap"
 
