@@ -1,50 +1,33 @@
-"""An offline LDAP directory: an RFC 2849 LDIF reader plus search-filter evaluation.
+"""An offline LDAP directory: an RFC 2849 LDIF file, searchable like a server.
 
 ``[ldap] ldif = FILE`` lets the jobs run without a server (the demo, tests, a site
 whose directory is exported nightly). The entries are queried the way a live server
-would answer the same queries, so the two modes give the same results:
-
-* DNs (RFC 4514) compare case-insensitively, ignoring spaces around ``,``, ``=``
-  and ``+`` and the order of the parts of a multi-valued RDN;
-* attribute names compare case-insensitively and without options
-  (``cn;lang-en`` is ``cn``);
-* values compare case-insensitively with runs of white space collapsed, as the
-  directory's usual ``caseIgnoreMatch`` does; values that are both DNs also match
-  when their normalised DNs are equal (``distinguishedNameMatch``);
-* filters (RFC 4515): equality, presence, substrings, ``>=``/``<=`` (numerically
-  when both sides are integers), ``&``, ``|``, ``!``, with ``\\XX`` escapes.
-  Approximate (``~=``) and extensible (``:=``) matches are rejected as unsupported.
+would answer the same queries (DNs and values as ``dn.py`` compares them, filters as
+``filters.py`` evaluates them), so the two modes give the same results.
 
 Not supported, and rejected with an error naming the line: ``attr:< URL`` values and
-change records other than ``changetype: add``. The directory's schema is not known
-here, so attribute aliases (``surname`` for ``sn``) are distinct names.
+change records other than ``changetype: add``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import re
-from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, TypeVar
 
-# One RDN: its (attribute type, normalised value) pairs, sorted so that the order
-# of a multi-valued RDN's parts does not matter.
-Rdn = tuple[tuple[str, str], ...]
-# A whole DN, leaf RDN first, as written.
-NormalisedDn = tuple[Rdn, ...]
-
-_ATTRIBUTE_DESCRIPTION = re.compile(
-    r"(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*)(?:;[A-Za-z0-9-]+)*\Z"
+from humgen_storage.config import LdapConfig
+from humgen_storage.directory.dn import (
+    ATTRIBUTE_DESCRIPTION,
+    DnError,
+    NormalisedDn,
+    is_within,
+    normalise_dn,
 )
-_HEX_PAIR = re.compile(r"[0-9A-Fa-f]{2}")
-_INTEGER = re.compile(r"[+-]?[0-9]+\Z")
-# Characters that RFC 4514 lets a DN escape with a backslash instead of hex.
-_DN_SPECIALS = frozenset(' "#+,;<=>\\')
-_Ordered = TypeVar("_Ordered", int, str)
+from humgen_storage.directory.entry import Entry
+from humgen_storage.directory.filters import Filter, parse_filter
+from humgen_storage.errors import DirectoryError
 
 
 class LdifError(Exception):
@@ -55,378 +38,6 @@ class LdifError(Exception):
         super().__init__(f"{where}: {message}")
         self.path = Path(path)
         self.line = line
-
-
-class DnError(ValueError):
-    """A string is not a valid distinguished name."""
-
-
-class FilterError(ValueError):
-    """A string is not a valid (or a supported) LDAP search filter."""
-
-
-# --------------------------------------------------------------------------- values
-
-
-def attribute_key(description: str) -> str:
-    """The name under which an attribute is stored and looked up: no options, lower case."""
-    return description.split(";", 1)[0].strip().lower()
-
-
-def normalise_value(value: str) -> str:
-    """A value as caseIgnoreMatch sees it: case folded, white space runs collapsed."""
-    return " ".join(value.split()).casefold()
-
-
-def values_match(stored: str, wanted: str) -> bool:
-    """Equality as a server with the usual string and DN matching rules decides it."""
-    if normalise_value(stored) == normalise_value(wanted):
-        return True
-    # Without the schema we cannot know an attribute holds DNs; a value that parses
-    # as a DN on both sides is compared as one (memberOf=..., sangerProjectPI=...).
-    if "=" not in stored or "=" not in wanted:
-        return False
-    try:
-        return normalise_dn(stored) == normalise_dn(wanted)
-    except DnError:
-        return False
-
-
-# ------------------------------------------------------------------------------ DNs
-
-
-def normalise_dn(dn: str) -> NormalisedDn:
-    """Parse an RFC 4514 DN into a form where equal DNs compare equal.
-
-    Raises DnError when ``dn`` is not a DN.
-    """
-    if not dn.strip():
-        return ()
-    return tuple(_parse_rdn(rdn_text, dn) for rdn_text in _split_unescaped(dn, ","))
-
-
-def is_within(dn: NormalisedDn, base: NormalisedDn) -> bool:
-    """True when ``dn`` is ``base`` or lies below it (a subtree search's scope)."""
-    return len(dn) >= len(base) and dn[len(dn) - len(base) :] == base
-
-
-def _split_unescaped(text: str, separator: str) -> list[str]:
-    """Split on ``separator`` where it is not escaped with a backslash."""
-    parts: list[str] = []
-    current: list[str] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == "\\" and index + 1 < len(text):
-            current.append(text[index : index + 2])
-            index += 2
-            continue
-        if char == separator:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-        index += 1
-    parts.append("".join(current))
-    return parts
-
-
-def _parse_rdn(rdn_text: str, dn: str) -> Rdn:
-    pairs: list[tuple[str, str]] = []
-    for ava in _split_unescaped(rdn_text, "+"):
-        attribute, equals, raw_value = ava.partition("=")
-        attribute = attribute.strip()
-        if not equals or not _ATTRIBUTE_DESCRIPTION.match(attribute) or ";" in attribute:
-            raise DnError(f"not a DN: {dn!r} (bad part {ava.strip()!r})")
-        pairs.append((attribute.lower(), normalise_value(_unescape_dn_value(raw_value, dn))))
-    return tuple(sorted(pairs))
-
-
-def _unescape_dn_value(raw: str, dn: str) -> str:
-    """Undo RFC 4514 escapes and drop the spaces that are not escaped at either end."""
-    value = bytearray()
-    significant_length = 0  # bytes up to the last escaped or non-space character
-    index = 0
-    while index < len(raw):
-        char = raw[index]
-        if char == "\\":
-            pair = raw[index + 1 : index + 3]
-            if _HEX_PAIR.fullmatch(pair):
-                value.append(int(pair, 16))
-                index += 3
-            elif index + 1 < len(raw) and raw[index + 1] in _DN_SPECIALS:
-                value.extend(raw[index + 1].encode())
-                index += 2
-            else:
-                raise DnError(f"not a DN: {dn!r} (bad escape in {raw.strip()!r})")
-            significant_length = len(value)
-            continue
-        if char == " " and not value:
-            index += 1  # a leading unescaped space is not part of the value
-            continue
-        value.extend(char.encode())
-        if char != " ":
-            significant_length = len(value)
-        index += 1
-    try:
-        return bytes(value[:significant_length]).decode("utf-8")
-    except UnicodeDecodeError:
-        raise DnError(f"not a DN: {dn!r} (escapes are not UTF-8)") from None
-
-
-# -------------------------------------------------------------------------- entries
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A directory entry: its DN and its values, keyed by ``attribute_key``."""
-
-    dn: str
-    attributes: Mapping[str, tuple[str, ...]]
-
-    @classmethod
-    def from_pairs(cls, dn: str, pairs: Iterable[tuple[str, str]]) -> Entry:
-        """Build an entry from (attribute description, value) pairs, keeping value order."""
-        collected: dict[str, list[str]] = {}
-        for description, value in pairs:
-            collected.setdefault(attribute_key(description), []).append(value)
-        return cls(dn, {key: tuple(values) for key, values in collected.items()})
-
-    def values(self, attribute: str) -> tuple[str, ...]:
-        return self.attributes.get(attribute_key(attribute), ())
-
-    def first(self, attribute: str) -> str | None:
-        values = self.values(attribute)
-        return values[0] if values else None
-
-
-# -------------------------------------------------------------------------- filters
-
-
-class Filter(ABC):
-    """A parsed search filter."""
-
-    @abstractmethod
-    def matches(self, entry: Entry) -> bool: ...
-
-
-@dataclass(frozen=True)
-class AndFilter(Filter):
-    children: tuple[Filter, ...]
-
-    def matches(self, entry: Entry) -> bool:
-        return all(child.matches(entry) for child in self.children)
-
-
-@dataclass(frozen=True)
-class OrFilter(Filter):
-    children: tuple[Filter, ...]
-
-    def matches(self, entry: Entry) -> bool:
-        return any(child.matches(entry) for child in self.children)
-
-
-@dataclass(frozen=True)
-class NotFilter(Filter):
-    child: Filter
-
-    def matches(self, entry: Entry) -> bool:
-        return not self.child.matches(entry)
-
-
-@dataclass(frozen=True)
-class PresenceFilter(Filter):
-    attribute: str
-
-    def matches(self, entry: Entry) -> bool:
-        return bool(entry.values(self.attribute))
-
-
-@dataclass(frozen=True)
-class EqualityFilter(Filter):
-    attribute: str
-    value: str
-
-    def matches(self, entry: Entry) -> bool:
-        return any(values_match(stored, self.value) for stored in entry.values(self.attribute))
-
-
-@dataclass(frozen=True)
-class SubstringFilter(Filter):
-    attribute: str
-    initial: str
-    middle: tuple[str, ...]
-    final: str
-
-    def matches(self, entry: Entry) -> bool:
-        return any(self._matches_value(stored) for stored in entry.values(self.attribute))
-
-    def _matches_value(self, stored: str) -> bool:
-        value = normalise_value(stored)
-        initial, final = _fold(self.initial), _fold(self.final)
-        if not value.startswith(initial):
-            return False
-        position = len(initial)
-        for piece in map(_fold, self.middle):
-            found = value.find(piece, position)
-            if found < 0:
-                return False
-            position = found + len(piece)
-        return len(value) - position >= len(final) and value.endswith(final)
-
-
-@dataclass(frozen=True)
-class OrderingFilter(Filter):
-    attribute: str
-    value: str
-    greater: bool  # True for >=, False for <=
-
-    def matches(self, entry: Entry) -> bool:
-        return any(self._matches_value(stored) for stored in entry.values(self.attribute))
-
-    def _matches_value(self, stored: str) -> bool:
-        # Integers (gidNumber) order numerically, as integerOrderingMatch does.
-        if _INTEGER.match(stored.strip()) and _INTEGER.match(self.value.strip()):
-            return _ordered(int(stored), int(self.value), self.greater)
-        return _ordered(normalise_value(stored), normalise_value(self.value), self.greater)
-
-
-def _ordered(left: _Ordered, right: _Ordered, greater: bool) -> bool:
-    return left >= right if greater else left <= right
-
-
-def _fold(piece: str) -> str:
-    """A substring piece as caseIgnoreSubstringsMatch sees it (no trimming at its ends)."""
-    return re.sub(r"\s+", " ", piece).casefold()
-
-
-def parse_filter(text: str) -> Filter:
-    """Parse an RFC 4515 search filter; a bare item without parentheses is accepted."""
-    stripped = text.strip()
-    if not stripped.startswith("("):
-        stripped = f"({stripped})"  # as OpenLDAP's command-line tools allow
-    parser = _FilterParser(stripped)
-    parsed = parser.parse_filter()
-    parser.skip_spaces()
-    if not parser.at_end():
-        parser.fail("unexpected text after the filter")
-    return parsed
-
-
-class _FilterParser:
-    """Recursive descent over one filter string."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.position = 0
-
-    def fail(self, message: str) -> NoReturn:
-        raise FilterError(f"bad filter {self.text!r} at character {self.position + 1}: {message}")
-
-    def at_end(self) -> bool:
-        return self.position >= len(self.text)
-
-    def peek(self) -> str:
-        return self.text[self.position] if not self.at_end() else ""
-
-    def skip_spaces(self) -> None:
-        while self.peek() == " ":
-            self.position += 1
-
-    def expect(self, char: str) -> None:
-        if self.peek() != char:
-            self.fail(f"expected {char!r}")
-        self.position += 1
-
-    def parse_filter(self) -> Filter:
-        self.skip_spaces()
-        self.expect("(")
-        self.skip_spaces()
-        operator = self.peek()
-        parsed: Filter
-        if operator == "&":
-            self.position += 1
-            parsed = AndFilter(self.parse_filter_list())
-        elif operator == "|":
-            self.position += 1
-            parsed = OrFilter(self.parse_filter_list())
-        elif operator == "!":
-            self.position += 1
-            parsed = NotFilter(self.parse_filter())
-        else:
-            parsed = self.parse_item()
-        self.skip_spaces()
-        self.expect(")")
-        return parsed
-
-    def parse_filter_list(self) -> tuple[Filter, ...]:
-        # An empty list is allowed: (&) is true and (|) is false (RFC 4526).
-        children: list[Filter] = []
-        self.skip_spaces()
-        while self.peek() == "(":
-            children.append(self.parse_filter())
-            self.skip_spaces()
-        return tuple(children)
-
-    def parse_item(self) -> Filter:
-        equals = self.text.find("=", self.position)
-        if equals < 0:
-            self.fail("expected an attribute, an operator and a value")
-        attribute = self.text[self.position : equals]
-        operator = "="
-        if attribute[-1:] in ("~", ">", "<"):
-            operator = attribute[-1] + "="
-            attribute = attribute[:-1]
-        attribute = attribute.strip()
-        if ":" in attribute:
-            self.fail("extensible matches (':=') are not supported")
-        if operator == "~=":
-            self.fail("approximate matches ('~=') are not supported")
-        if not _ATTRIBUTE_DESCRIPTION.match(attribute):
-            self.fail(f"bad attribute name {attribute!r}")
-        self.position = equals + 1
-        raw_value = self.read_raw_value()
-        if operator in (">=", "<="):
-            return OrderingFilter(attribute, self.unescape(raw_value), greater=operator == ">=")
-        if raw_value == "*":
-            return PresenceFilter(attribute)
-        if "*" in raw_value:
-            # Escaped stars are \2a, so a literal '*' here always separates pieces.
-            first, *middle, last = raw_value.split("*")
-            return SubstringFilter(
-                attribute,
-                self.unescape(first),
-                tuple(self.unescape(piece) for piece in middle if piece),
-                self.unescape(last),
-            )
-        return EqualityFilter(attribute, self.unescape(raw_value))
-
-    def read_raw_value(self) -> str:
-        start = self.position
-        while not self.at_end() and self.peek() != ")":
-            if self.peek() == "(":
-                self.fail("'(' in a value must be escaped as \\28")
-            self.position += 1
-        return self.text[start : self.position]
-
-    def unescape(self, raw: str) -> str:
-        """Turn RFC 4515 ``\\XX`` escapes into the bytes they stand for (UTF-8)."""
-        value = bytearray()
-        index = 0
-        while index < len(raw):
-            if raw[index] == "\\":
-                pair = raw[index + 1 : index + 3]
-                if not _HEX_PAIR.fullmatch(pair):
-                    self.fail(f"bad escape in value {raw!r} (use \\XX with two hex digits)")
-                value.append(int(pair, 16))
-                index += 3
-            else:
-                value.extend(raw[index].encode())
-                index += 1
-        try:
-            return bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            self.fail(f"escapes in value {raw!r} are not UTF-8")
 
 
 # ----------------------------------------------------------------------- LDIF files
@@ -551,7 +162,7 @@ def _parse_attribute_line(source: Path, line: _LogicalLine) -> tuple[str, str]:
     name = name_bytes.decode("ascii", "replace").strip()
     if not colon:
         raise LdifError(source, line.number, "expected 'attribute: value'")
-    if not _ATTRIBUTE_DESCRIPTION.match(name):
+    if not ATTRIBUTE_DESCRIPTION.match(name):
         raise LdifError(source, line.number, f"bad attribute name {name!r}")
     if rest.startswith(b"<"):
         raise LdifError(source, line.number, f"URL values ('{name}:<') are not supported")
@@ -616,3 +227,32 @@ class LdifDirectory:
             return self._by_dn.get(normalise_dn(dn))
         except DnError:
             return None
+
+
+class LdifSource:
+    """Answers ``load_directory``'s queries from an LDIF file, as the server would."""
+
+    def __init__(self, cfg: LdapConfig) -> None:
+        assert cfg.ldif is not None
+        self.where = str(cfg.ldif)
+        try:
+            self.directory = LdifDirectory.from_file(cfg.ldif)
+        except LdifError as exc:
+            raise DirectoryError(str(exc)) from None
+
+    def search_subtree(
+        self, base: str, search_filter: str, attributes: Sequence[str]
+    ) -> Iterator[Entry]:
+        try:
+            if not self.directory.has_subtree(base):
+                # A server answers noSuchObject; an empty result would hide a typo.
+                raise DirectoryError(f"{self.where}: no entries at or below search base {base!r}")
+            return self.directory.search_subtree(base, search_filter)
+        except DnError as exc:
+            raise DirectoryError(f"{self.where}: search base: {exc}") from None
+
+    def read_entry(self, dn: str, attributes: Sequence[str]) -> Entry | None:
+        return self.directory.read(dn)
+
+    def close(self) -> None:
+        pass

@@ -16,7 +16,8 @@ from pytest_mock import MockerFixture
 
 from humgen_storage.config import LdapConfig
 from humgen_storage.directory import Group, GroupDirectory, load_directory
-from humgen_storage.directory.ldif import LdifDirectory, normalise_dn
+from humgen_storage.directory.dn import normalise_dn
+from humgen_storage.directory.ldif import LdifDirectory
 from humgen_storage.errors import DirectoryError
 from tests.services.slapd import SlapdServer
 
