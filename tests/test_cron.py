@@ -14,7 +14,7 @@ import pytest
 
 from humgen_storage.cli import main
 from tests.helpers import REPO
-from tests.test_manage import DEMO_QUOTAS, TODAY, Site, days_ago, make_site
+from tests.sites import DEMO_QUOTAS, TODAY, Site, days_ago, make_site
 
 FAKE_BIN = REPO / "fixtures" / "bin"
 CRON = REPO / "cron"
@@ -37,12 +37,6 @@ def env(tmp_path: Path) -> dict[str, str]:
         FAKE_LFS_QUOTAS=str(DEMO_QUOTAS),
     )
     return clean
-
-
-@pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Site:
-    monkeypatch.setenv("FAKE_LFS_QUOTAS", str(DEMO_QUOTAS))
-    return make_site(tmp_path)
 
 
 def run(

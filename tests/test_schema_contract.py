@@ -26,8 +26,8 @@ from humgen_storage.db import COMMENT_CHARACTERS, Database, open_database
 from humgen_storage.inspect.spaceman import SpacemanRow, merge_into_spaceman
 from humgen_storage.mpistat.patterns import Format
 from tests.helpers import write_mpistat
-from tests.inspect.test_inspect_aggregate import REF, d, f
-from tests.inspect.test_inspect_job import write_config
+from tests.inspect.sites import write_config
+from tests.inspect.trees import REF, d, f
 from tests.services.mysql import _server
 
 # SPEC section 9, in table order: (exact name, information_schema DATA_TYPE).

@@ -18,8 +18,8 @@ from humgen_storage.inspect import spaceman
 from humgen_storage.inspect.spaceman import MergeCounts, SpacemanRow, merge_into_spaceman
 from humgen_storage.mpistat.patterns import Format
 from tests.helpers import write_mpistat
-from tests.inspect.test_inspect_aggregate import M0, M1, REF, TREE_115, d, f
-from tests.inspect.test_inspect_job import DAY1, TREE_118, iso, truncate, write_config, write_inputs
+from tests.inspect.sites import DAY1, iso, truncate, write_config, write_inputs
+from tests.inspect.trees import M0, M1, REF, TREE_115, TREE_118, d, f
 
 COLUMN_NAMES = (
     "index",

@@ -27,7 +27,7 @@ from humgen_storage.mpistat.writer import Record
 from humgen_storage.split import job as split_job
 from humgen_storage.split.select import GroupSelector
 from tests.helpers import base_sections, treeserve_line, write_ini
-from tests.split.test_split import ODD_NAMES, write_ldif
+from tests.split.sites import ODD_NAMES, write_ldif
 
 DAY = "20261120"
 PREFIXES = (

@@ -16,7 +16,7 @@ from humgen_storage.mpistat.paths import go_quote, wrstat_to_base64_lines
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from tests.helpers import write_mpistat
-from tests.split.test_split import DAY, ODD_NAMES, make_site, root
+from tests.split.sites import DAY, ODD_NAMES, make_site, root
 
 # Paths whose Go quoting uses every escape: \t \n \" \\ \xNN (non-UTF-8 bytes,
 # control bytes, DEL), \uNNNN and \UNNNNNNNN (non-printable code points), \a \b \f \r

@@ -1,6 +1,6 @@
 """`humgen-storage inspect` end to end: input sets, the pool, PATH queries, output formats.
 
-The trees are the one of test_inspect_aggregate (volume 115, base64, two MDTs) and a
+The trees are those of tests/inspect/trees.py (volume 115, base64, two MDTs) and a
 small volume 118 in the wrstat format. Expected lines are worked out by hand: sizes
 are multiples of U = 0.25 TiB = 256 GiB.
 """
@@ -21,24 +21,10 @@ from humgen_storage.errors import JobFailed
 from humgen_storage.inspect import job as inspect
 from humgen_storage.inspect.job import done_marker, run_managed
 from humgen_storage.mpistat.patterns import Format
-from humgen_storage.mpistat.writer import Record
 from humgen_storage.run.inputs import set_for_date
 from tests.helpers import write_mpistat
-from tests.inspect.test_inspect_aggregate import M0, REF, ROOTS_115, ROOTS_118, TREE_115, U, d, f
-
-LDIF = Path(__file__).resolve().parents[2] / "fixtures" / "ldap" / "directory.ldif"
-DAY1 = "20261120"
-
-H118 = b"/lustre/scratch118/humgen/hgi/projects"
-TREE_118 = (
-    d(b"/lustre/scratch118", 0, 100),
-    d(H118, 1001, 10),
-    d(H118 + b"/gamma", 1002, 4),
-    f(H118 + b"/gamma/g.cram", 3, 4),
-    f(H118 + b'/gamma/q"x\\.vcf', 1, 8),  # escapes in the wrstat quoting
-    d(H118 + b"/gamma/sub", 4242, 9),  # a gid the directory does not know
-    f(H118 + b"/gamma/sub/a.bam", 1, 9),
-)
+from tests.inspect.sites import DAY1, iso, truncate, write_config, write_inputs
+from tests.inspect.trees import M0, REF, ROOTS_118, TREE_115, TREE_118, U, d, f
 
 HEADER = (
     "Project\tDirectory\tTotal\tBAM\tCRAM\tVCF\tPED/BED\tFiles\tLast Modified (days)\t"
@@ -63,59 +49,6 @@ ROWS_115 = [
     "teams\t*TOTAL*\t0.25\t0.0\t0.25\t0.0\t0.0\t1\t70.0\tAdams\tteam113\t115\t0.25",
     "teams/t113\t*TOTAL*\t0.25\t0.0\t0.25\t0.0\t0.0\t1\t70.0\tAdams\tteam113\t115\t0.25",
 ]
-
-
-def write_config(
-    tmp_path: Path,
-    database_url: str = "sqlite:///spaceman.db",
-    volumes: str = "118 115",
-    workers: int = 1,
-    name: str = "humgen_storage.ini",
-) -> Path:
-    path = tmp_path / name
-    path.write_text(
-        f"""
-[paths]
-mpistat_dir = mpistat
-report_dir = reports
-max_days_ago = 5
-
-[volumes]
-inspector = {volumes}
-
-[database]
-url = {database_url}
-
-[ldap]
-ldif = {LDIF}
-group_base = ou=group,dc=example,dc=org
-people_base = ou=people,dc=example,dc=org
-
-[inspector]
-118 = {" ".join(ROOTS_118)}
-115 = {" ".join(ROOTS_115)}
-
-[jobs]
-workers = {workers}
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
-def write_inputs(
-    tmp_path: Path,
-    day: str = DAY1,
-    tree_118: tuple[Record, ...] = TREE_118,
-    tree_115: tuple[Record, ...] = TREE_115,
-) -> None:
-    mpistat = tmp_path / "mpistat"
-    write_mpistat(mpistat, day, "118", tree_118, fmt=Format.WRSTAT, mtime=REF)
-    write_mpistat(mpistat, day, "115", tree_115, fmt=Format.BASE64, mtime=REF)
-
-
-def iso(day: str) -> str:
-    return f"{day[:4]}-{day[4:6]}-{day[6:]}"
 
 
 def run_cli(
@@ -403,11 +336,6 @@ def test_missing_set_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     status, lines, err = run_cli(capsys, config)
     assert (status, lines) == (1, [])
     assert "no complete set of inspector volumes" in err
-
-
-def truncate(path: Path) -> None:
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
 
 
 def test_bad_volume_fails_the_run_with_one_line_per_volume(

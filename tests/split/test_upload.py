@@ -20,7 +20,7 @@ from humgen_storage.split import job as split_job
 from humgen_storage.split.upload import SHA256_METADATA, file_sha256, upload_directory
 from tests.helpers import write_mpistat
 from tests.services.s3 import s3_client
-from tests.split.test_split import DAY, Site, make_site, root
+from tests.split.sites import DAY, Site, make_site, root
 
 FAST_RETRIES = {"backoff_base": 0.01, "backoff_max": 0.05, "connect_timeout": 2, "read_timeout": 5}
 
