@@ -1,6 +1,6 @@
 """Project-inspector aggregation (spec section 5): pure, blocks in, rows out.
 
-``ProjectInspector`` is a partial aggregate in the sense of ``run.blocks``: each
+``ProjectInspector`` is a partial aggregate in the sense of ``run.aggregate``: each
 process folds blocks of one volume in with ``add_block``, ``merge`` combines the
 partials exactly, and ``finish`` gives the rows. Python code only finds each record's
 row (decoding its path); numpy does the adding up. Which records count and in which
@@ -149,7 +149,7 @@ class ProjectInspector:
     # -- input ------------------------------------------------------------------------
 
     def add_block(self, fmt: Format, block: bytes, first_line: int) -> None:
-        """Fold in a block of valid lines (``run.blocks``' partial protocol).
+        """Fold in a block of valid lines (``run.aggregate``' partial protocol).
 
         Columns are cut with numpy; Python only sees the records it must: files and
         directories whose encoded path has a root's prefix, and files with nlink > 1

@@ -33,7 +33,7 @@ from humgen_storage.quota import QuotaLookups
 from humgen_storage.report.aggregate import UsageAggregate, consumption
 from humgen_storage.report.table import has_rows_for, load_rows, rows_for, write_report_tsv
 from humgen_storage.run import driver, layout
-from humgen_storage.run.blocks import aggregate_file
+from humgen_storage.run.aggregate import aggregate_file
 from humgen_storage.run.inputs import InputSet, add_input_arguments
 from humgen_storage.run.job import VolumePlan
 from humgen_storage.run.registry import VOLUMES_KEYS
