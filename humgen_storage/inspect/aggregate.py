@@ -293,8 +293,14 @@ class ProjectInspector:
                     classes.append(kind)
         self._last_parent = last_parent
         self._last_row = last_row
+        self._sum_files(np.array(row_ids, dtype=np.intp), classed, classes, sizes, mtimes)
 
-        rows = np.array(row_ids, dtype=np.intp)
+    def _sum_files(
+        self, rows: Signed, classed: list[int], classes: list[int], sizes: Unsigned, mtimes: Signed
+    ) -> None:
+        """Add a block's files to their rows (``rows``: each file's row id, or below 0
+        when it has none), numpy doing the sums; ``classed``: the positions of the
+        files in a class, ``classes``: the class of each."""
         table = self._rows
         if classed:
             at = np.array(classed, dtype=np.intp)

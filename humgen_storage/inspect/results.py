@@ -56,7 +56,7 @@ class InspectorRows(Sequence[InspectorRow]):
     to any sequence of the same rows.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - one argument per column: the rows are kept as columns
         self,
         class_names: tuple[str, ...],
         reference: float,
