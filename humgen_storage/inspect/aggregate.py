@@ -244,10 +244,8 @@ class ProjectInspector:
     def _add_files(
         self, orders: Signed, fields: list[bytes], sizes: Unsigned, mtimes: Signed
     ) -> None:
-        """Files with nlink 0 or 1 (sizes already 0 for nlink 0) under a root's prefix.
-
-        Python finds each file's row id and class, numpy adds them up.
-        """
+        """Files with nlink 0 or 1 (sizes already 0 for nlink 0) under a root's prefix:
+        Python finds each file's row id and class, ``_sum_files`` adds them up."""
         # Locals for speed: this loop runs once per record, up to 1e9 times a volume.
         decode = self._decode
         base64 = self._base64
@@ -298,9 +296,8 @@ class ProjectInspector:
     def _sum_files(
         self, rows: Signed, classed: list[int], classes: list[int], sizes: Unsigned, mtimes: Signed
     ) -> None:
-        """Add a block's files to their rows (``rows``: each file's row id, or below 0
-        when it has none), numpy doing the sums; ``classed``: the positions of the
-        files in a class, ``classes``: the class of each."""
+        """numpy adds a block's files to their rows (``rows``: each file's, or < 0 for
+        none; ``classes``: the class of each file at the positions ``classed``)."""
         table = self._rows
         if classed:
             at = np.array(classed, dtype=np.intp)
