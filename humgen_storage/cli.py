@@ -99,9 +99,9 @@ def _report() -> Command:
 
 
 def _inspect() -> Command:
-    from humgen_storage.inspect import job
+    from humgen_storage.inspect import command
 
-    return job
+    return command
 
 
 def _split() -> Command:

@@ -103,6 +103,21 @@ def _command_words(cfg: QuotaConfig) -> list[str] | None:
     return words or None
 
 
+def _kill_timed_out(process: subprocess.Popen[str]) -> None:
+    """Kill a command that timed out, and whatever it started, and reap it."""
+    _kill_process_group(process)
+    try:
+        process.communicate(timeout=_REAP_SECONDS)
+    except subprocess.TimeoutExpired:
+        # Something escaped the group and holds the pipes; stop waiting for it.
+        process.kill()
+        if process.stdout:
+            process.stdout.close()
+        if process.stderr:
+            process.stderr.close()
+        process.wait()
+
+
 def fetch_quota(group: str, mount: str, cfg: QuotaConfig) -> int | None:
     """Run `<cfg.command> quota -q -g <group> <mount>` and return the hard limit in bytes.
 
@@ -143,17 +158,7 @@ def fetch_quota(group: str, mount: str, cfg: QuotaConfig) -> int | None:
     try:
         stdout, stderr = process.communicate(timeout=cfg.timeout)
     except subprocess.TimeoutExpired:
-        _kill_process_group(process)
-        try:
-            process.communicate(timeout=_REAP_SECONDS)
-        except subprocess.TimeoutExpired:
-            # Something escaped the group and holds the pipes; stop waiting for it.
-            process.kill()
-            if process.stdout:
-                process.stdout.close()
-            if process.stderr:
-                process.stderr.close()
-            process.wait()
+        _kill_timed_out(process)
         _warn(group, mount, f"{words[0]} timed out after {cfg.timeout:g} s and was killed")
         return None
 

@@ -48,15 +48,6 @@ class PathsConfig:
     report_dir: Path
     max_days_ago: int = 10
 
-    @property
-    def output_files_dir(self) -> Path:
-        """Where the TSVs (and so the done-markers) live."""
-        return self.report_dir / "report-output-files"
-
-    @property
-    def staging_root(self) -> Path:
-        return self.report_dir / ".staging"
-
 
 @dataclass(frozen=True)
 class InputConfig:
@@ -70,9 +61,6 @@ class VolumesConfig:
     report: tuple[str, ...]
     inspector: tuple[str, ...]
     splitter: tuple[str, ...]
-
-    def for_job(self, job: str) -> tuple[str, ...]:
-        return {"report": self.report, "inspect": self.inspector, "split": self.splitter}[job]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Project-inspector aggregation (spec section 5): pure, blocks in, rows out.
 
-``ProjectInspector`` is a partial aggregate in the sense of ``run.blocks``: each
+``ProjectInspector`` is a partial aggregate in the sense of ``run.aggregate``: each
 process folds blocks of one volume in with ``add_block``, ``merge`` combines the
 partials exactly, and ``finish`` gives the rows. Python code only finds each record's
 row (decoding its path); numpy does the adding up. Which records count and in which
@@ -149,7 +149,7 @@ class ProjectInspector:
     # -- input ------------------------------------------------------------------------
 
     def add_block(self, fmt: Format, block: bytes, first_line: int) -> None:
-        """Fold in a block of valid lines (``run.blocks``' partial protocol).
+        """Fold in a block of valid lines (``run.aggregate``' partial protocol).
 
         Columns are cut with numpy; Python only sees the records it must: files and
         directories whose encoded path has a root's prefix, and files with nlink > 1
@@ -244,10 +244,8 @@ class ProjectInspector:
     def _add_files(
         self, orders: Signed, fields: list[bytes], sizes: Unsigned, mtimes: Signed
     ) -> None:
-        """Files with nlink 0 or 1 (sizes already 0 for nlink 0) under a root's prefix.
-
-        Python finds each file's row id and class, numpy adds them up.
-        """
+        """Files with nlink 0 or 1 (sizes already 0 for nlink 0) under a root's prefix:
+        Python finds each file's row id and class, ``_sum_files`` adds them up."""
         # Locals for speed: this loop runs once per record, up to 1e9 times a volume.
         decode = self._decode
         base64 = self._base64
@@ -293,8 +291,13 @@ class ProjectInspector:
                     classes.append(kind)
         self._last_parent = last_parent
         self._last_row = last_row
+        self._sum_files(np.array(row_ids, dtype=np.intp), classed, classes, sizes, mtimes)
 
-        rows = np.array(row_ids, dtype=np.intp)
+    def _sum_files(
+        self, rows: Signed, classed: list[int], classes: list[int], sizes: Unsigned, mtimes: Signed
+    ) -> None:
+        """numpy adds a block's files to their rows (``rows``: each file's, or < 0 for
+        none; ``classes``: the class of each file at the positions ``classed``)."""
         table = self._rows
         if classed:
             at = np.array(classed, dtype=np.intp)

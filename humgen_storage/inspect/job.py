@@ -1,22 +1,13 @@
-"""inspect: per-project directory inventory of the inspector roots (Spaceman).
-
-Without PATH every root of every inspector volume is scanned (volumes side by side
-in a pool; within a volume, one process decompresses and the workers left over parse
-its blocks, see run/blocks.py) in the newest complete set of the inspector volumes,
-or the set of --date. Each volume's rows are staged in SQLite (``run.driver``); the
-table is made from the staged volumes.
-With PATH (which need not exist here) the path is mapped onto the configured root
-patterns and only rows at or below it are printed, from its volume's newest file; a
-PATH under no root, but on a configured volume, is itself taken as the root.
---tosql also merges the table into the Spaceman tables, keeping people's decisions.
+"""The inspector as a job of the run frame: one volume's inspection (aggregate its
+blocks, stage its rows in SQLite) and publishing the staged volumes (the table, the
+Spaceman merge with --tosql, the done-marker TSV). The command's options and its
+PATH mode are in inspect/command.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import logging
-import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -26,9 +17,9 @@ from pathlib import Path
 
 from humgen_storage.config import Config
 from humgen_storage.db import open_database
-from humgen_storage.errors import ConfigError, UsageError
+from humgen_storage.errors import ConfigError
 from humgen_storage.inspect.aggregate import ProjectInspector
-from humgen_storage.inspect.path_query import PathSelection, select_path
+from humgen_storage.inspect.path_query import PathSelection
 from humgen_storage.inspect.results import InspectorRows
 from humgen_storage.inspect.roots import DEFAULT_DEPTH
 from humgen_storage.inspect.rows import (
@@ -42,10 +33,9 @@ from humgen_storage.inspect.rows import (
 from humgen_storage.inspect.spaceman import merge_into_spaceman
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
-from humgen_storage.mpistat.paths import display_name
 from humgen_storage.run import driver, layout
-from humgen_storage.run.blocks import aggregate_file
-from humgen_storage.run.inputs import InputSet, add_input_arguments, find_set
+from humgen_storage.run.aggregate import aggregate_file
+from humgen_storage.run.inputs import InputSet
 from humgen_storage.run.job import VolumePlan
 from humgen_storage.run.registry import VOLUMES_KEYS
 from humgen_storage.run.staging import StagingArea, load_inspection, save_inspection
@@ -55,57 +45,6 @@ from humgen_storage.tsv import write_tsv
 log = logging.getLogger(__name__)
 
 JOB = "inspect"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "path",
-        nargs="?",
-        metavar="PATH",
-        help="only rows at or below this directory (mapped onto the configured roots, "
-        "or itself the root when under none; need not exist on this host)",
-    )
-    parser.add_argument(
-        "--depth",
-        type=_depth,
-        default=DEFAULT_DEPTH,
-        help="directory levels below a root to report (default %(default)s; "
-        "one more below a users directory)",
-    )
-    parser.add_argument(
-        "--generic",
-        action="store_true",
-        help="whole paths and human-readable sizes, with Total (bytes)",
-    )
-    parser.add_argument("--noheader", action="store_true", help="do not print the header line")
-    parser.add_argument(
-        "--tosql",
-        action="store_true",
-        help="also merge the rows into the spaceman table (not with PATH)",
-    )
-    add_input_arguments(parser, files=False)
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--stage-only",
-        action="store_true",
-        help="aggregate one volume (needs --volume) into the staging area; write nothing else",
-    )
-    mode.add_argument(
-        "--finalise",
-        action="store_true",
-        help="publish every staged volume of --date as `manage inspect` does (spaceman + TSV)",
-    )
-    parser.add_argument("--volume", metavar="V", help="with --stage-only: the volume number")
-
-
-def _depth(text: str) -> int:
-    try:
-        depth = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if depth < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {depth}")
-    return depth
 
 
 # ------------------------------------------------------------------------ per volume
@@ -227,7 +166,7 @@ class InspectJob:
     def volume_tasks(self, plan: VolumePlan) -> list[StageTask]:
         config = self.config
         volumes = [source.volume for source in plan.files]
-        roots = self.roots if self.roots is not None else _roots_by_volume(config, volumes)
+        roots = self.roots if self.roots is not None else roots_by_volume(config, volumes)
         _check_class_names(config)
         log.info(
             "inspect %s: volumes %s, depth %d", plan.day.isoformat(), " ".join(volumes), self.depth
@@ -301,7 +240,7 @@ class InspectJob:
         return selected
 
 
-def _roots_by_volume(config: Config, volumes: Sequence[str]) -> dict[str, tuple[str, ...]]:
+def roots_by_volume(config: Config, volumes: Sequence[str]) -> dict[str, tuple[str, ...]]:
     roots = {}
     for volume in volumes:
         patterns = config.inspector.roots.get(volume)
@@ -337,88 +276,6 @@ def save_to_spaceman(config: Config, table: Table, volumes: Sequence[str]) -> No
         counts.deleted,
         " ".join(volumes),
     )
-
-
-def normalise_path(text: str) -> bytes:
-    """Absolute, without '.', '..', repeated or trailing slashes; not resolved (it need not exist)."""
-    return os.fsencode(os.path.normpath(os.path.abspath(text)))
-
-
-# ------------------------------------------------------------------------ the command
-
-
-def run(args: argparse.Namespace, config: Config) -> int:
-    if args.tosql and args.path is not None:
-        raise UsageError("--tosql writes whole volumes; it cannot be used with PATH")
-    if (args.stage_only or args.finalise) and (args.path is not None or args.tosql or args.generic):
-        raise UsageError("--stage-only and --finalise take no PATH, --tosql or --generic")
-    if args.stage_only != bool(args.volume):
-        raise UsageError("--stage-only and --volume V go together")
-    if args.finalise and args.date is None:
-        raise UsageError("--finalise needs --date YYYY-MM-DD")
-    workers = default_workers(args.workers or config.workers)
-    if args.stage_only:
-        return driver.stage_only(config, InspectJob(config), args.volume, args.date, workers)
-    if args.finalise:
-        return driver.finalise(config, InspectJob.managed(config), args.date)
-    volumes = config.volumes.inspector
-    if not volumes:
-        raise ConfigError(f"{config.source}: [volumes] inspector: no inspector volumes configured")
-    if args.path is not None:
-        return _run_path(args, config, volumes, workers)
-    job = InspectJob(
-        config,
-        depth=args.depth,
-        names=not args.generic or args.tosql,
-        tosql=args.tosql,
-        generic=args.generic,
-        header=not args.noheader,
-    )
-    if not args.tosql:
-        # Only a run that writes spaceman needs the job's lock; one without it stages
-        # in a folder of its own.
-        input_set = find_set(config, volumes, args.date, "inspector volumes")
-        return driver.run_job(config, job, input_set, workers, private=True)
-    return driver.run_locked(
-        config,
-        JOB,
-        lambda: driver.run_job(
-            config, job, find_set(config, volumes, args.date, "inspector volumes"), workers
-        ),
-    )
-
-
-def _run_path(
-    args: argparse.Namespace, config: Config, volumes: Sequence[str], workers: int
-) -> int:
-    roots = _roots_by_volume(config, volumes)
-    path = normalise_path(args.path)
-    selection = select_path(path, roots)
-    if selection is None:
-        raise UsageError(
-            f"{args.path} is not on any inspector volume ("
-            + "; ".join(f"{volume}: {' '.join(patterns)}" for volume, patterns in roots.items())
-            + ")"
-        )
-    log.info(
-        "%s: volume %s, short path %s%s",
-        args.path,
-        selection.volume,
-        display_name(b"/".join(selection.short_prefix)) or "(the roots)",
-        " (under no configured root: the path is the root)" if selection.path_root else "",
-    )
-    input_set = find_set(config, [selection.volume], args.date, "inspector volumes")
-    job = InspectJob(
-        config,
-        depth=args.depth,
-        roots={selection.volume: selection.roots(roots[selection.volume])},
-        selection=selection,
-        shown_path=args.path,
-        names=not args.generic,
-        generic=args.generic,
-        header=not args.noheader,
-    )
-    return driver.run_job(config, job, input_set, workers, private=True)
 
 
 # ------------------------------------------------------------------------ the manager's entry

@@ -117,6 +117,18 @@ def select_path(path: bytes, roots_by_volume: Mapping[str, Sequence[str]]) -> Pa
     on no configured volume.
     """
     components = [part for part in path.split(b"/") if part]
+    return (
+        _matching_a_root(path, roots_by_volume)
+        or _a_root_shortened(components, roots_by_volume)
+        or _above_roots(components, roots_by_volume)
+        or _elsewhere_on_a_volume(path, components, roots_by_volume)
+    )
+
+
+def _matching_a_root(
+    path: bytes, roots_by_volume: Mapping[str, Sequence[str]]
+) -> PathSelection | None:
+    """The path matches a root pattern itself (or lies below one)."""
     for volume, patterns in roots_by_volume.items():
         for pattern in patterns:
             root = compile_root(pattern)
@@ -125,12 +137,26 @@ def select_path(path: bytes, roots_by_volume: Mapping[str, Sequence[str]]) -> Pa
                 start = path.rfind(b"/", 0, match.end()) + 1
                 short = tuple(part for part in path[start:].split(b"/") if part)
                 return PathSelection(volume, short)
+    return None
+
+
+def _a_root_shortened(
+    components: list[bytes], roots_by_volume: Mapping[str, Sequence[str]]
+) -> PathSelection | None:
+    """The path is a root's path with some middle components left out."""
     for volume, patterns in roots_by_volume.items():
         for pattern in patterns:
             root_components = pattern.strip("/").split("/")
             index = _human_match(components, root_components)
             if index is not None:
                 return PathSelection(volume, tuple(components[index:]))
+    return None
+
+
+def _above_roots(
+    components: list[bytes], roots_by_volume: Mapping[str, Sequence[str]]
+) -> PathSelection | None:
+    """The path lies between a volume's mount and its roots: the roots below it."""
     for volume, patterns in roots_by_volume.items():
         below = [
             pattern
@@ -143,6 +169,13 @@ def select_path(path: bytes, roots_by_volume: Mapping[str, Sequence[str]]) -> Pa
                 () if every_root else tuple(pattern.strip("/").split("/")[-1] for pattern in below)
             )
             return PathSelection(volume, (), names)
+    return None
+
+
+def _elsewhere_on_a_volume(
+    path: bytes, components: list[bytes], roots_by_volume: Mapping[str, Sequence[str]]
+) -> PathSelection | None:
+    """The path lies elsewhere below a volume's mount: it is itself the root."""
     for volume, patterns in roots_by_volume.items():
         if any(_on_volume(components, pattern.strip("/").split("/")) for pattern in patterns):
             return PathSelection(volume, (components[-1],), path_root=path_as_root(path))

@@ -56,7 +56,7 @@ class InspectorRows(Sequence[InspectorRow]):
     to any sequence of the same rows.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - one argument per column: the rows are kept as columns
         self,
         class_names: tuple[str, ...],
         reference: float,
@@ -124,7 +124,7 @@ class UndecodablePaths:
     """Path fields under a root's prefix that could not be decoded (skipped, counted).
 
     ``examples`` are the (line, reason) of the first few in input order, with the
-    record's line number in the file (``run.blocks.valid_runs`` numbers the
+    record's line number in the file (``run.aggregate.valid_runs`` numbers the
     lines after a malformed one).
     """
 

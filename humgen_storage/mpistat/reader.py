@@ -43,7 +43,7 @@ class MpistatReader(BadLineAccount):
     """Reads one mpistat file: the format, the header check, then blocks of lines in
     file order. It is also the file's bad-line account (``badlines.py``).
 
-    Use as a context manager, with ``run/blocks.py`` to parse the blocks::
+    Use as a context manager, with ``run/aggregate.py`` (or ``run/blocks.py``) to parse the blocks::
 
         with MpistatReader(InputFile.from_path(p), max_bad_fraction=0.001) as reader:
             partial = aggregate_file(reader, make_partial, workers)

@@ -33,7 +33,7 @@ from humgen_storage.quota import QuotaLookups
 from humgen_storage.report.aggregate import UsageAggregate, consumption
 from humgen_storage.report.table import has_rows_for, load_rows, rows_for, write_report_tsv
 from humgen_storage.run import driver, layout
-from humgen_storage.run.blocks import aggregate_file
+from humgen_storage.run.aggregate import aggregate_file
 from humgen_storage.run.inputs import InputSet, add_input_arguments
 from humgen_storage.run.job import VolumePlan
 from humgen_storage.run.registry import VOLUMES_KEYS
@@ -227,16 +227,7 @@ def stage_volume(task: StageTask) -> str:
             workers=task.block_workers,
             on_local_fold=_QuotaStarter(groups, quotas),
         )
-        rows_out = usage_rows(
-            task.archive,
-            groups,
-            aggregate,
-            reader.volume_name,
-            reader.mtime,
-            source.volume,
-            task.day,
-            quotas,
-        )
+        rows_out = usage_rows(task, groups, aggregate, reader.volume_name, reader.mtime, quotas)
         save_usage(
             area.new_volume_path(source.volume),
             StagedVolume(
@@ -272,16 +263,16 @@ class _QuotaStarter:
 
 
 def usage_rows(
-    archive: ArchiveConfig,
+    task: StageTask,
     groups: GroupDirectory,
     aggregate: UsageAggregate,
     volume_name: str,
     reference: float,
-    volume: str,
-    day: dt.date,
     quotas: QuotaLookups,
 ) -> list[UsageRow]:
-    """The lustre_usage rows of one volume: totals joined with directory, quota and archive."""
+    """The lustre_usage rows of one volume: totals joined with directory, quota and
+    archive (``task``: the volume, the set's date, the archive settings)."""
+    archive, volume, day = task.archive, task.source.volume, task.day
     vlog = volume_logger(__name__, volume_name)
     totals = aggregate.totals()
     named = {gid: groups.lookup(gid) for gid in totals}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from humgen_storage.mpistat.files import InputFile
-from humgen_storage.run.blocks import Partial
+from humgen_storage.run.aggregate import Partial
 from humgen_storage.run.staging import StagingArea
 
 Task = TypeVar("Task")  # what one volume's stage needs: small, frozen, picklable

@@ -109,6 +109,24 @@ class BlockSplitter:
         self, fmt: Format, block: bytes, first_line: int
     ) -> tuple[BlockSplit, list[tuple[int, str]]]:
         runs, bad = field_runs(fmt, "gid", block, first_line)
+        segments, unsafe_runs = self._file_runs(runs)
+        undecodable_before = self.matcher.undecodable
+        groups, malformed = self._join_groups(segments)
+        if malformed:
+            bad = sorted(bad + _numbered(malformed, block, first_line))
+        unsafe_counts = {}
+        for gid_field, (kind, runs_) in unsafe_runs.items():
+            data = self._selected(runs_, kind in _UNDER_PREFIX)
+            if data:
+                unsafe_counts[gid_field] = count_lines(data)
+        split = BlockSplit(groups, unsafe_counts, self.matcher.undecodable - undecodable_before)
+        return split, bad
+
+    def _file_runs(
+        self, runs: list[tuple[bytes, bytes]]
+    ) -> tuple[dict[str, _Segments], dict[bytes, tuple[_Kind, list[bytes]]]]:
+        """A block's runs filed under their group's stem (segments by kind, in order),
+        or under their gid field when the group's name is not a file name."""
         routes = self.routes
         # Python sees each run once, and only files it under its group: the prefix
         # checks and counts are done per group at the end, on the group's joined lines
@@ -134,7 +152,13 @@ class BlockSplitter:
                 group[-1][1].append(run)
             else:
                 group.append((kind, [run]))
-        undecodable_before = self.matcher.undecodable
+        return segments, unsafe_runs
+
+    def _join_groups(
+        self, segments: dict[str, _Segments]
+    ) -> tuple[dict[str, tuple[bytes, int, int]], list[bytes]]:
+        """Each group's selected lines joined (rewritten as base64 lines for wrstat),
+        with their line and directory counts; and the lines whose path did not decode."""
         groups = {}
         malformed: list[bytes] = []
         for stem, group in segments.items():
@@ -144,15 +168,7 @@ class BlockSplitter:
                 malformed += undecodable
             if data:
                 groups[stem] = (data, count_lines(data), count_directories(data))
-        if malformed:
-            bad = sorted(bad + _numbered(malformed, block, first_line))
-        unsafe_counts = {}
-        for gid_field, (kind, runs_) in unsafe_runs.items():
-            data = self._selected(runs_, kind in _UNDER_PREFIX)
-            if data:
-                unsafe_counts[gid_field] = count_lines(data)
-        split = BlockSplit(groups, unsafe_counts, self.matcher.undecodable - undecodable_before)
-        return split, bad
+        return groups, malformed
 
     def _selected(self, runs: list[bytes], under_prefix: bool) -> bytes:
         """The lines of ``runs`` (all, or those under a special prefix), joined, each

@@ -126,7 +126,6 @@ class PrefixMatcher:
 
     def __init__(self, selector: GroupSelector, fmt: Format) -> None:
         self.selector = selector
-        self.fmt = fmt
         self.field_heads: tuple[bytes, ...] | None = None
         if fmt is Format.BASE64:
             self.field_heads = tuple(
@@ -141,14 +140,14 @@ class PrefixMatcher:
     def _candidate_patterns(self) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
         """(a candidate line at the start, a newline then a candidate line), each
         capturing the line without its newline, then its path field. Candidates are
-        the lines whose path field may match: a superset of the lines for which
-        ``matches`` decodes the field. The second pattern starts with a newline and, for
+        the lines whose path field may match: a superset of the lines whose field,
+        decoded, is under a prefix. The second pattern starts with a newline and, for
         base64, the field's fixed head, which the regular expression engine searches for
         fast (``^`` with ``re.M`` would try every position of every line)."""
         if not self.selector.special_prefixes:
             path_field = rb"(?!)"  # nothing can be under no prefix
         elif self.field_heads is not None:
-            # base64: ``matches`` decodes only fields starting with one of the heads.
+            # base64: only fields starting with one of the heads are decoded.
             heads = b"|".join(re.escape(head) for head in self.field_heads)
             path_field = rb"(?:" + heads + rb")[^\t]*+"
         else:
@@ -174,10 +173,9 @@ class PrefixMatcher:
         newline; ``start`` at the beginning of a line) whose path is under a special
         prefix, in order, without their newline.
 
-        Gives exactly what ``matches`` says line by line, with the same count of
-        undecodable paths, but most lines are ruled out by a regular expression over
-        the whole range: only lines whose raw field could decode to a path starting
-        with a prefix are decoded.
+        Most lines are ruled out by a regular expression over the whole range: only
+        lines whose raw field could decode to a path starting with a prefix are
+        decoded (and an undecodable one is counted in ``undecodable``).
         """
         if end is None:
             end = len(data)
@@ -193,7 +191,7 @@ class PrefixMatcher:
         decode, under = self._decode, self.selector.under_special_prefix
         selected = []
         for line, path_field in candidates:
-            # What ``matches`` does, minus the base64 heads (the candidates have them).
+            # The candidates have the base64 heads: decode and compare.
             try:
                 path = decode(path_field)
             except PathDecodeError:
@@ -202,14 +200,3 @@ class PrefixMatcher:
             if under(path):
                 selected.append(line)
         return selected
-
-    def matches(self, path_field: bytes) -> bool:
-        if self.field_heads is not None and not path_field.startswith(self.field_heads):
-            return False
-        try:
-            path = self.fmt.decode_path(path_field)
-        except PathDecodeError:
-            # The reader validates the field's characters, not every decoding rule.
-            self.undecodable += 1
-            return False
-        return self.selector.under_special_prefix(path)

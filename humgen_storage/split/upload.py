@@ -138,12 +138,12 @@ def upload_directory(
         f" at {config.endpoint_url}" if config.endpoint_url else "",
     )
     for path in files:
-        size = path.stat().st_size
-        digest = file_sha256(path)
-        shown = (shown_as or directory) / path.name
-        if _upload_with_retries(client, transfer, config, path, shown, size, digest, sleep):
+        local = _LocalFile(
+            path, (shown_as or directory) / path.name, path.stat().st_size, file_sha256(path)
+        )
+        if _upload_with_retries(client, transfer, config, local, sleep):
             summary.uploaded += 1
-            summary.uploaded_bytes += size
+            summary.uploaded_bytes += local.size
         else:
             summary.skipped += 1
     log.info(
@@ -156,17 +156,25 @@ def upload_directory(
     return summary
 
 
+@dataclass(frozen=True)
+class _LocalFile:
+    """A file to upload, as the upload compares and names it."""
+
+    path: Path
+    shown: Path  # as messages name it
+    size: int
+    digest: str  # SHA-256, hex
+
+
 def _upload_with_retries(
     client: Any,
     transfer: Any,
     config: S3Config,
-    path: Path,
-    shown: Path,
-    size: int,
-    digest: str,
+    local: _LocalFile,
     sleep: Callable[[float], None],
 ) -> bool:
     """True when uploaded, False when the object was already there."""
+    path, shown, size, digest = local.path, local.shown, local.size, local.digest
     key = object_key(config, path.name)
     target = f"s3://{config.bucket}/{key}"
     for attempt in range(1, config.max_attempts + 1):

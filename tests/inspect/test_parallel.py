@@ -30,7 +30,7 @@ from humgen_storage.mpistat.files import InputFile
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record
-from humgen_storage.run.blocks import aggregate_file
+from humgen_storage.run.aggregate import aggregate_file
 
 REF = 1_700_000_000  # the input file's mtime
 ROOTS = (

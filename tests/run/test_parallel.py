@@ -15,7 +15,8 @@ from humgen_storage.mpistat.patterns import Format, clean_block
 from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.report.aggregate import UsageAggregate
-from humgen_storage.run.blocks import Malformed, aggregate_file, map_raw_blocks, valid_runs
+from humgen_storage.run.aggregate import aggregate_file, valid_runs
+from humgen_storage.run.blocks import Malformed, map_raw_blocks
 from tests.helpers import write_mpistat
 
 R = 1_800_000_000

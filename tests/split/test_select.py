@@ -10,7 +10,7 @@ import pytest
 from humgen_storage.mpistat.paths import go_quote
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.split.index import IndexConstants, index_row, index_sort_key
-from humgen_storage.split.select import GroupSelector, Rule, is_safe_file_name
+from humgen_storage.split.select import GroupSelector, PrefixMatcher, Rule, is_safe_file_name
 from tests.helpers import default_index_constants
 
 PREFIXES = (
@@ -113,6 +113,14 @@ def _field(fmt: Format, path: bytes) -> bytes:
     return binascii.b2a_base64(path, newline=False)
 
 
+def _selects(matcher: PrefixMatcher, fmt: Format, path: bytes) -> bool:
+    """Whether the matcher selects a one-line block whose path field is ``path``'s."""
+    line = _field(fmt, path) + b"\trest"
+    selected = matcher.lines_under_prefix(line + b"\n")
+    assert selected in ([], [line])
+    return bool(selected)
+
+
 @pytest.mark.parametrize("fmt", [Format.BASE64, Format.WRSTAT])
 def test_matcher_on_raw_fields_agrees_with_decoded_paths(fmt: Format) -> None:
     rng = random.Random(5)
@@ -134,15 +142,15 @@ def test_matcher_on_raw_fields_agrees_with_decoded_paths(fmt: Format) -> None:
             + bytes(rng.randrange(1, 256) for _ in range(rng.randrange(3)))
         )
         path = path.replace(b"\0", b"")
-        assert matcher.matches(_field(fmt, path)) is chosen.under_special_prefix(path), path
+        assert _selects(matcher, fmt, path) is chosen.under_special_prefix(path), path
 
 
 def test_base64_matcher_does_not_decode_paths_that_cannot_match(mocker) -> None:  # type: ignore[no-untyped-def]
     decode = mocker.spy(Format, "decode_path")
     matcher = selector().matcher(Format.BASE64)
-    assert not matcher.matches(_field(Format.BASE64, b"/lustre/scratch118/humgen/x"))
+    assert not _selects(matcher, Format.BASE64, b"/lustre/scratch118/humgen/x")
     assert decode.call_count == 0
-    assert matcher.matches(_field(Format.BASE64, b"/lustre/scratch116/vr/projects/x"))
+    assert _selects(matcher, Format.BASE64, b"/lustre/scratch116/vr/projects/x")
     assert decode.call_count == 1
 
 
@@ -151,7 +159,7 @@ def test_undecodable_field_is_counted_not_matched() -> None:
     bad = _field(Format.BASE64, b"/lustre/scratch116/vr/projects/x")[
         :-1
     ]  # length not a multiple of 4
-    assert not matcher.matches(bad)
+    assert matcher.lines_under_prefix(bad + b"\trest\n") == []
     assert matcher.undecodable == 1
 
 
