@@ -235,6 +235,26 @@ def run_command(
     An outage (LDAP, the database, S3) reads the same whichever job met it:
     ``<command>: <one line>; nothing was written``.
     """
+    from humgen_storage.run.record import EXIT_DEGRADED, begin
+
+    name = entry.name
+    record = begin(name, job=getattr(args, "job", None) if name == "manage" else name)
+    status = _run_and_map(entry, args, parser)
+    if status == EXIT_OK and record.degraded:
+        # Published, but something needs a person: said last, where a reader looks.
+        for note in record.needs_a_person:
+            log.warning("needs a person: %s", note)
+        log.warning("%s: written but degraded (exit status %d)", name, EXIT_DEGRADED)
+        status = EXIT_DEGRADED
+    record.finish(status)
+    return status
+
+
+def _run_and_map(
+    entry: CommandEntry | StandaloneEntry,
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+) -> int:
     name = entry.name
     try:
         return int(entry.start(args))
