@@ -51,3 +51,8 @@ class JobFailed(HumgenError):
     def __init__(self, message: str, reasons: list[str] | None = None) -> None:
         super().__init__(message)
         self.reasons = reasons or []
+
+
+class UnsafePathError(HumgenError):
+    """A path under report_dir or output_dir that the product did not make: a symbolic
+    link, or not a directory or file owned as expected. The message names it."""

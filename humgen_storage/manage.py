@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import stat
 from pathlib import Path
 
 from humgen_storage.config import Config
+from humgen_storage.errors import UnsafePathError
 from humgen_storage.run import driver, layout
 from humgen_storage.run.inputs import InputSet
 from humgen_storage.run.registry import JOBS, managed_job
@@ -27,14 +29,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("job", choices=JOBS, help="the job to run")
 
 
+def _check_replaceable_link(link: Path, target: Path) -> None:
+    """``link`` may be replaced only when missing or one of ours: a symbolic link into
+    the folder of the inputs. Anything else (a file, a folder, a link elsewhere) was
+    put there by someone else and is refused, left as it is."""
+    try:
+        info = os.lstat(link)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISLNK(info.st_mode):
+        raise UnsafePathError(
+            f"{link} is not a symbolic link the product made; refusing to replace it"
+        )
+    if Path(os.readlink(link)).parent != target.parent:
+        raise UnsafePathError(
+            f"{link} points outside {target.parent}; the product did not make it, refusing to replace it"
+        )
+
+
 def link_latest(report_dir: Path, input_set: InputSet) -> None:
-    """Replace ``latest-<volume>.dat.gz`` symlinks atomically (a new link renamed over the old)."""
+    """Replace ``latest-<volume>.dat.gz`` symlinks atomically (a new link, made under a
+    name of its own, renamed over the old; rename never follows the link it replaces)."""
     report_dir.mkdir(parents=True, exist_ok=True)
     for source in input_set.files:
         link = layout.latest_link(report_dir, source.volume)
+        target = source.path.absolute()
+        _check_replaceable_link(link, target)
         temporary = link.with_name(f".{link.name}.{os.getpid()}")
-        temporary.unlink(missing_ok=True)
-        os.symlink(source.path.absolute(), temporary)
+        temporary.unlink(missing_ok=True)  # a crashed run's (unlink never follows a link)
+        os.symlink(target, temporary)
         os.replace(temporary, link)
 
 

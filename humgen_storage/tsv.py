@@ -16,8 +16,13 @@ def tsv_line(values: Sequence[Any]) -> str:
     return "\t".join(NULL if value is None else str(value) for value in values) + "\n"
 
 
-def write_tsv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    with atomic_file(path) as handle:
+def write_tsv(
+    path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]], base: Path | None = None
+) -> None:
+    """``path`` written atomically, its mode from the umask. ``base`` (default: the
+    folder above the TSVs' ``report-output-files/``, i.e. ``report_dir``) is where the
+    checked folders begin: no link under it is followed."""
+    with atomic_file(path, base=path.parent.parent if base is None else base) as handle:
         handle.write(tsv_line(header))
         for row in rows:
             handle.write(tsv_line(row))

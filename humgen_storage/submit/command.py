@@ -28,6 +28,7 @@ from pathlib import Path
 from humgen_storage.config import Config
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.run.registry import JOBS
+from humgen_storage.run.safe_files import make_directories
 from humgen_storage.submit import done_marker, newest_date
 from humgen_storage.submit.launch import bsub_on_path, run_here, submit
 from humgen_storage.submit.requests import ArrayPlan, array_plan, log_dir, manager_submission
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     else:
         submission = manager_submission(config, job, scripts, today)
     logs = log_dir(config, job)
-    logs.mkdir(parents=True, exist_ok=True)  # LSF does not create it
+    make_directories(config.paths.report_dir, logs)  # LSF does not create it
     here = args.local
     if not here and not bsub_on_path():
         log.warning("%s: bsub is not on PATH; running here", label)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from humgen_storage.children import child_environment, is_secret
 from humgen_storage.config import Config
 from humgen_storage.config.load import load_config
 from humgen_storage.errors import JobFailed
-from humgen_storage.submit.launch import child_environment, is_secret
 from humgen_storage.submit.requests import (
     Resources,
     Submission,
