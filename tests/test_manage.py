@@ -224,3 +224,25 @@ def test_two_managers_started_at_once(site: Site, tmp_path: Path) -> None:
     rows = site.usage_rows()
     assert len(rows) == len({(r[0], r[2]) for r in rows})  # every group once: loaded once
     assert site.tsv(TODAY).is_file()
+
+
+def test_no_complete_set_names_the_missing_files_per_date(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 15: `no complete set of report volumes (...)` did not say which files were
+    missing for which date."""
+    site.add_crawl(TODAY, "118")
+    site.add_crawl(days_ago(2), "115")
+
+    assert main(site.argv("manage", "report")) == 1
+
+    err = capsys.readouterr().err
+    stamp = {n: days_ago(n).strftime("%Y%m%d") for n in range(MAX_DAYS_AGO)}
+    assert f"{TODAY}: missing volume 115 ({stamp[0]}_115.dat.gz)" in err
+    assert (
+        f"{days_ago(1)}: missing volumes 118 115 ({stamp[1]}_118.dat.gz {stamp[1]}_115.dat.gz)"
+        in err
+    )
+    assert f"{days_ago(2)}: missing volume 118 ({stamp[2]}_118.dat.gz)" in err
+    assert f"{days_ago(MAX_DAYS_AGO - 1)}: missing volumes 118 115" in err
+    assert str(days_ago(MAX_DAYS_AGO)) not in err  # only the dates it looked at
