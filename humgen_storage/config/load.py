@@ -177,14 +177,19 @@ def _inspector(r: SectionReader) -> InspectorConfig:
             re.compile(pattern)
         except re.error as exc:
             raise r.error("file_classes", name.lower(), f"bad regular expression: {exc}") from None
-    roots = r.per_volume("inspector", skip=set())
+    roots = r.per_volume("inspector", skip={"max_delete_fraction"})
     for volume, patterns in roots.items():
         for root in patterns:
             try:
                 re.compile(root)
             except re.error as exc:
                 raise r.error("inspector", volume, f"bad root pattern {root!r}: {exc}") from None
-    return InspectorConfig(roots=roots, file_classes=classes)
+    fraction = r.number(
+        "inspector", "max_delete_fraction", InspectorConfig.max_delete_fraction, minimum=0.0
+    )
+    if fraction > 1:
+        raise r.error("inspector", "max_delete_fraction", "must be a fraction between 0 and 1")
+    return InspectorConfig(roots=roots, file_classes=classes, max_delete_fraction=fraction)
 
 
 def _splitter(r: SectionReader, report_dir: Path) -> SplitterConfig:
