@@ -47,6 +47,9 @@ class PathsConfig:
     mpistat_dir: Path
     report_dir: Path
     max_days_ago: int = 10
+    # Days after which what the product leaves behind (staging areas, run manifests,
+    # dated split directories, cron logs) is pruned; None keeps everything.
+    keep_days: int | None = None
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,8 @@ def _paths(r: SectionReader) -> PathsConfig:
         mpistat_dir=r.required_path("paths", "mpistat_dir"),
         report_dir=r.required_path("paths", "report_dir"),
         max_days_ago=r.number("paths", "max_days_ago", d.max_days_ago, minimum=1),
+        # Absent: 0, so None (keep everything); given: at least one day.
+        keep_days=r.number("paths", "keep_days", 0, minimum=1) or d.keep_days,
     )
 
 
