@@ -19,19 +19,25 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
 from humgen_storage.config import ArchiveConfig, Config, QuotaConfig
 from humgen_storage.db import Database, open_database
 from humgen_storage.directory import GroupDirectory
-from humgen_storage.errors import UsageError
+from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
 from humgen_storage.quota import QuotaLookups
 from humgen_storage.report.aggregate import UsageAggregate, consumption
-from humgen_storage.report.table import has_rows_for, load_rows, rows_for, write_report_tsv
+from humgen_storage.report.table import (
+    has_rows_for,
+    load_rows,
+    rows_for,
+    volume_names_for,
+    write_report_tsv,
+)
 from humgen_storage.run import driver, layout
 from humgen_storage.run.aggregate import aggregate_file
 from humgen_storage.run.inputs import InputSet, add_input_arguments
@@ -77,13 +83,13 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return driver.stage_only(config, job, args.volume, args.date, workers)
     if args.finalise:
         return driver.finalise(config, job, args.date)
-    return driver.run_locked(
-        config,
-        JOB,
-        lambda: driver.run_job(
-            config, job, driver.choose_inputs(config, JOB, args.files, args.date), workers
-        ),
-    )
+
+    def run_on_inputs() -> int:
+        input_set = driver.choose_inputs(config, JOB, args.files, args.date)
+        # The date counts as loaded only for the volumes of this run.
+        return driver.run_job(config, replace(job, volumes=input_set.volumes), input_set, workers)
+
+    return driver.run_locked(config, JOB, run_on_inputs)
 
 
 def run_managed(config: Config, input_set: InputSet) -> int:
@@ -101,6 +107,9 @@ class ReportJob:
 
     config: Config
     force: bool = False  # replace the date's rows for the run's volumes
+    # The run's volumes, which the date must have rows for to count as loaded;
+    # None: every configured report volume (the manager, --finalise).
+    volumes: tuple[str, ...] | None = None
 
     name = JOB
     volumes_key = VOLUMES_KEYS[JOB]
@@ -117,8 +126,9 @@ class ReportJob:
             return False
         # The connection is not held through the aggregation, which can take hours:
         # servers close idle connections (wait_timeout).
+        volumes = self.volumes if self.volumes is not None else self.config.volumes.report
         with _open_database(self.config) as db:
-            return _already_loaded(self.config, db, day)
+            return _already_loaded(self.config, db, day, volumes)
 
     def volume_tasks(self, plan: VolumePlan) -> list[StageTask]:
         config = self.config
@@ -155,9 +165,21 @@ def _open_database(config: Config) -> Database:
     return open_database(config.database, base_dir=config.source.parent)
 
 
-def _already_loaded(config: Config, db: Database, day: dt.date) -> bool:
+def _already_loaded(config: Config, db: Database, day: dt.date, volumes: Sequence[str]) -> bool:
     if not has_rows_for(db, day):
         return False
+    loaded = volume_names_for(db, day)
+    # A volume's rows carry the name of its root (scratch<V> or <V>, SPEC section 2.2).
+    missing = [v for v in volumes if f"scratch{v}" not in loaded and v not in loaded]
+    if missing:
+        # Loading only the missing volumes would make a TSV that mixes two runs'
+        # settings without anyone asking for it: a person decides, with --force.
+        raise JobFailed(
+            f"{day} is already loaded, but not for volume{'s' if len(missing) > 1 else ''} "
+            f"{' '.join(missing)} (added to [volumes] report since?); run again with --force "
+            f"to load {day} again with every volume of the run",
+            [f"volume {v}: no rows for {day} in {db.description}" for v in missing],
+        )
     tsv = done_marker(config, day)
     if tsv.exists():
         log.info(

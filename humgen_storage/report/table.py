@@ -41,6 +41,14 @@ def has_rows_for(db: Database, day: dt.date) -> bool:
     return bool(rows[0][0])
 
 
+def volume_names_for(db: Database, day: dt.date) -> set[str]:
+    """The ``Lustre Volume`` names that have rows for the date."""
+    rows = db.query(
+        "SELECT DISTINCT `Lustre Volume` FROM `lustre_usage` WHERE `date` = %s", (day.isoformat(),)
+    )
+    return {str(row[0]) for row in rows}
+
+
 def load_rows(
     cursor: Cursor,
     day: dt.date,

@@ -111,8 +111,8 @@ def _run_array_here(label: str, plan: ArrayPlan, logs: Path, today: dt.date) -> 
     """The array's elements one after another (as LSF would, with ``$LSB_JOBINDEX``), then
     the finaliser only if every element staged its volume."""
     local = f"{today.isoformat()}.local-{os.getpid()}"
-    failed = 0
-    for index in range(1, len(plan.volumes) + 1):
+    failed = []
+    for index, volume in enumerate(plan.volumes, start=1):
         status = run_here(
             label,
             plan.stage.command,
@@ -120,9 +120,11 @@ def _run_array_here(label: str, plan: ArrayPlan, logs: Path, today: dt.date) -> 
             logs / f"{local}.{index}.err",
             {"LSB_JOBINDEX": str(index)},
         )
-        failed += status != 0
+        if status != 0:
+            failed.append(volume)
     if failed:
         raise JobFailed(
-            f"{failed} of {len(plan.volumes)} volumes were not staged; the finaliser was not run"
+            f"{len(failed)} of {len(plan.volumes)} volumes were not staged: "
+            f"{' '.join(failed)}; the finaliser was not run"
         )
     return run_here(label, plan.finalise.command, logs / f"{local}.out", logs / f"{local}.err")

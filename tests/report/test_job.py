@@ -366,3 +366,41 @@ def test_unsafe_group_names_are_never_looked_up_in_the_archive(tmp_path: Path, g
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / ".imirrored").touch()
     assert find_archived((str(tmp_path),), group) is None
+
+
+def test_missing_file_is_an_error_even_when_the_date_is_loaded(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15: `report FILE` for a file that is not there exited 0, "nothing to do"."""
+    files = two_volumes(site)
+    assert main(["--config", site["config"], "report", *files]) == 0
+    before = db_rows(site["config"])
+    missing = site["mpistat"] / "20261120_119.dat.gz"
+    assert main(["--config", site["config"], "report", str(missing)]) == 1
+    assert f"{missing}: file not found" in caplog.text
+    assert "nothing to do" not in caplog.text
+    assert db_rows(site["config"]) == before
+
+
+def test_a_volume_added_after_the_date_was_loaded_is_named_with_force(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15: a volume added to [volumes] after its date was loaded exited 0,
+    "nothing to do"; it must be named, with the way out (--force)."""
+    files = two_volumes(site)
+    assert main(["--config", site["config"], "report", files[0]]) == 0  # 118 alone
+    assert {r[0] for r in db_rows(site["config"])} == {"scratch118"}
+    text = Path(site["config"]).read_text().replace("report = 118", "report = 118 115")
+    Path(site["config"]).write_text(text)
+    caplog.clear()
+
+    assert main(["--config", site["config"], "report", "--date", "2026-11-20"]) == 1
+    assert "not for volume 115" in caplog.text and "--force" in caplog.text
+    assert "nothing to do" not in caplog.text
+    assert {r[0] for r in db_rows(site["config"])} == {"scratch118"}
+    # An explicit FILE of the missing volume is the same problem.
+    assert main(["--config", site["config"], "report", files[1]]) == 1
+
+    assert main(["--config", site["config"], "report", "--force", "--date", "2026-11-20"]) == 0
+    assert {r[0] for r in db_rows(site["config"])} == {"scratch118", "scratch115"}
+    assert {row[0] for row in tsv_rows(site["tsv"])} == {"scratch115", "scratch118"}

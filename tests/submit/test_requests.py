@@ -123,7 +123,7 @@ def test_array_plan(config: Config, tmp_path: Path) -> None:
         "-J", "humgen-report-finalise-2026-03-08",
         "-o", f"{logs}/2026-03-09.%J.out",
         "-e", f"{logs}/2026-03-09.%J.err",
-        "-w", "done(humgen-report-stage-2026-03-08)",
+        "-w", "ended(humgen-report-stage-2026-03-08)",
         "/opt/humgen/bin/humgen_storage.sh", "--config", ini,
         "report", "--finalise", "--date", "2026-03-08",
     ]  # fmt: skip
