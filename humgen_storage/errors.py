@@ -16,6 +16,8 @@ class HumgenError(Exception):
     """An expected failure; nothing of the run was written (exit status 1)."""
 
     exit_status = EXIT_FAILED
+    # What the failure left behind, said after the message.
+    outcome = "nothing was written"
 
 
 class UsageError(HumgenError):
@@ -43,6 +45,13 @@ class DatabaseError(HumgenError):
 
 class UploadError(HumgenError):
     """An upload to S3 failed for good (after its retries); the message names the object."""
+
+    outcome = "the objects not updated keep their previous version; the next run uploads them"
+
+
+class OutputError(HumgenError):
+    """A file of the run could not be written (a full disk, a permission): one line
+    naming the file."""
 
 
 class JobFailed(HumgenError):

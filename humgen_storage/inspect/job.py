@@ -35,12 +35,13 @@ from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
 from humgen_storage.run import driver, layout, record
 from humgen_storage.run.aggregate import aggregate_file
+from humgen_storage.run.atomic import prepared_text_file
 from humgen_storage.run.inputs import InputSet
 from humgen_storage.run.job import VolumePlan
 from humgen_storage.run.registry import VOLUMES_KEYS
 from humgen_storage.run.staging import StagingArea, load_inspection, save_inspection
 from humgen_storage.run.volumes import default_workers
-from humgen_storage.tsv import write_tsv
+from humgen_storage.tsv import write_tsv_lines
 
 log = logging.getLogger(__name__)
 
@@ -197,22 +198,35 @@ class InspectJob:
     def publish(
         self, area: StagingArea, day: dt.date, volumes: Sequence[str], staged: Sequence[str]
     ) -> int:
-        """Merge into spaceman (--tosql), print the table, then write the done-marker
-        TSV (after the commit)."""
+        """Merge into spaceman (--tosql) and install the done-marker TSV, then print
+        the table.
+
+        The TSV is written in full and synced under a temporary name before the
+        spaceman commit, and renamed after it: a full disk fails the run before the
+        commit, leaving spaceman and the TSV as they were.
+        """
         inspections = [
             VolumeInspection(*load_inspection(area.volume_path(volume))) for volume in volumes
         ]
         if self.selection is not None:
             inspections = self._selected(inspections, self.selection)
         table = Table(inspections, area.load_directory() if self.names else None)
-        if self.tosql:
+        if self.marker:
+            marker = done_marker(self.config, day)
+            base = self.config.paths.report_dir
+            with prepared_text_file(marker, base=base) as prepared:
+                write_tsv_lines(
+                    prepared.handle, PROJECT_HEADER, (row.project_values() for row in table)
+                )
+                prepared.finish()
+                if self.tosql:
+                    save_to_spaceman(self.config, table, volumes, day, self.force)
+                prepared.install()
+            log.info("wrote %s", marker)
+        elif self.tosql:
             save_to_spaceman(self.config, table, volumes, day, self.force)
         write_table(table, sys.stdout, generic=self.generic, header=self.header)
         sys.stdout.flush()
-        if self.marker:
-            marker = done_marker(self.config, day)
-            write_tsv(marker, PROJECT_HEADER, (row.project_values() for row in table))
-            log.info("wrote %s", marker)
         return 0
 
     def abandon(self) -> None:

@@ -4,8 +4,8 @@ Flow (spec section 4, run by ``run.driver``): discard a crashed run's staging ar
 stop early if the date is already loaded (rewriting a missing TSV); load the
 directory once into staging; a pool stages each volume (aggregate, quota, archive
 look-up) into its own SQLite file; the finaliser loads every row of the run in one
-transaction, then writes the TSV (the done-marker) atomically. A failed volume means
-nothing is loaded.
+transaction, writing the TSV (the done-marker) in full under a temporary name before
+the commit and renaming it after. A failed volume means nothing is loaded.
 
 For sites that spread volumes over LSF jobs: ``--stage-only --volume V`` stages one
 volume; ``--finalise --date D`` loads every staged volume of that date.
@@ -35,11 +35,14 @@ from humgen_storage.report.table import (
     has_rows_for,
     load_rows,
     rows_for,
+    rows_in,
     volume_names_for,
+    write_report_lines,
     write_report_tsv,
 )
 from humgen_storage.run import driver, layout
 from humgen_storage.run.aggregate import aggregate_file
+from humgen_storage.run.atomic import prepared_text_file
 from humgen_storage.run.inputs import InputSet, add_input_arguments
 from humgen_storage.run.job import VolumePlan
 from humgen_storage.run.registry import VOLUMES_KEYS
@@ -200,19 +203,29 @@ def finalise(
     replace: bool,
 ) -> None:
     """Load every staged volume (the driver checked they are all there) in one
-    transaction, then write the TSV."""
+    transaction, and publish the TSV with it.
+
+    Everything that can fail for lack of space happens before the commit: the TSV is
+    written in full from the transaction's own view of the date and synced under a
+    temporary name beside it. After the commit only its rename is left, so a full
+    disk leaves the table and the TSV as they were. (Should the rename itself fail,
+    the next run finds the date loaded and rewrites the TSV from the database.)
+    """
     staged = [load_usage(area.volume_path(volume)) for volume in volumes]
-    with db.transaction() as cursor:
-        count = load_rows(
-            cursor,
-            day,
-            [s.volume_name for s in staged],
-            [row for s in staged for row in s.rows],
-            replace=replace,
-        )
-    log.info("loaded %d rows for %s into %s", count, day, db.description)
     tsv = done_marker(config, day)
-    write_report_tsv(tsv, rows_for(db, day))
+    with prepared_text_file(tsv, base=config.paths.report_dir) as prepared:
+        with db.transaction() as cursor:
+            count = load_rows(
+                cursor,
+                day,
+                [s.volume_name for s in staged],
+                [row for s in staged for row in s.rows],
+                replace=replace,
+            )
+            write_report_lines(prepared.handle, rows_in(cursor, day))
+            prepared.finish()
+        prepared.install()
+    log.info("loaded %d rows for %s into %s", count, day, db.description)
     log.info("wrote %s", tsv)
 
 

@@ -22,6 +22,7 @@ from humgen_storage.db import open_database
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from tests.helpers import base_sections, write_ini, write_mpistat
+from tests.services.tmpfs import small_disk
 
 DAY = "20261120"
 R = 1_800_000_000  # the input file's mtime: the reference for Last Modified
@@ -280,6 +281,36 @@ def test_force_replaces_only_that_dates_rows_of_the_given_volumes(site: dict[str
     assert db_rows(site["config"], "2026-11-19") == before_yesterday
     # the TSV holds every row of the date: both volumes
     assert {row[0] for row in tsv_rows(site["tsv"])} == {"scratch115", "scratch118"}
+
+
+def test_full_disk_leaves_the_table_and_the_tsv_as_they_were(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    tsv = site["tsv"]
+    with small_disk(tsv.parent) as disk:
+        files = two_volumes(site)
+        assert main(["--config", site["config"], "report", *files]) == 0
+        rows_before = db_rows(site["config"])
+        tsv_before = tsv.read_bytes()
+        smaller = write_mpistat(site["mpistat"], DAY, "118", volume_118()[:2], mtime=R)
+
+        disk.fill()
+        caplog.clear()
+        assert main(["--config", site["config"], "report", "--force", str(smaller)]) == 1
+        # the TSV could not be written in full: nothing was committed, nothing renamed
+        assert db_rows(site["config"]) == rows_before
+        assert tsv.read_bytes() == tsv_before
+        assert disk.files() == [tsv.name]  # no temporary left behind
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert errors == [
+            f"report: cannot write {tsv}: No space left on device (ENOSPC); nothing was written"
+        ]
+
+        disk.free()
+        assert main(["--config", site["config"], "report", "--force", str(smaller)]) == 0
+        rows = db_rows(site["config"])
+        assert sorted(r[2] for r in rows if r[0] == "scratch118") == ["0", "hgi"]
+        assert sorted(row[2] for row in tsv_rows(tsv) if row[0] == "scratch118") == ["0", "hgi"]
 
 
 def _crash_before_finalising(config: str, files: list[str]) -> None:
