@@ -49,6 +49,13 @@ class UploadError(HumgenError):
     outcome = "the objects not updated keep their previous version; the next run uploads them"
 
 
+class UploadIncomplete(UploadError):
+    """An upload that stopped after it had updated some objects: the night's files are
+    partly in S3, which is "written but degraded" (SPEC §8: objects left unuploaded)."""
+
+    exit_status = 3
+
+
 class OutputError(HumgenError):
     """A file of the run could not be written (a full disk, a permission): one line
     naming the file."""

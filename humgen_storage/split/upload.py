@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from humgen_storage.config import S3Config
-from humgen_storage.errors import UploadError
+from humgen_storage.errors import UploadError, UploadIncomplete
 from humgen_storage.run.atomic import atomic_file
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,11 @@ def upload_directory(
                 path, (shown_as or directory) / path.name, path.stat().st_size, file_sha256(path)
             )
             sent = _upload_with_retries(client, transfer, config, local, sleep)
+        except UploadError as exc:
+            _report_stopped(config, summary, files[number:])
+            if summary.uploaded:
+                raise UploadIncomplete(str(exc)) from None
+            raise
         except BaseException:
             _report_stopped(config, summary, files[number:])
             raise
