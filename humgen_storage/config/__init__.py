@@ -162,6 +162,13 @@ class LsfConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    # A Prometheus textfile (node_exporter's textfile collector) every run rewrites;
+    # None: no metrics file.
+    textfile: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     paths: PathsConfig
@@ -176,3 +183,4 @@ class Config:
     s3: S3Config
     lsf: LsfConfig
     workers: int | None = None
+    metrics: MetricsConfig = MetricsConfig()
