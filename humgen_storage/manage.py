@@ -17,6 +17,7 @@ from pathlib import Path
 from humgen_storage.config import Config
 from humgen_storage.run import driver, layout
 from humgen_storage.run.inputs import InputSet
+from humgen_storage.run.record import current
 from humgen_storage.run.registry import JOBS, managed_job
 from humgen_storage.run.volumes import default_workers
 
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
                 input_set.date,
                 marker,
             )
+            current().nothing_to_do = True
             return 0
         link_latest(config.paths.report_dir, input_set)
         log.info(
