@@ -57,10 +57,21 @@ def run_locked(config: Config, job: str, work: Callable[[], int]) -> int:
 def choose_inputs(
     config: Config, job: str, files: Sequence[str | Path], day: dt.date | None
 ) -> InputSet:
-    """The FILEs named, else the set of ``day``, else the newest complete set."""
+    """The FILEs named, else the set of ``day``, else the newest complete set (noted in
+    the run's record, so that a run with nothing to do names its set too)."""
     if files:
-        return set_from_files(files, day)
-    return find_set(config, configured_volumes(config, job), day, f"{VOLUMES_KEYS[job]} volumes")
+        chosen = set_from_files(files, day)
+    else:
+        volumes = configured_volumes(config, job)
+        chosen = find_set(config, volumes, day, f"{VOLUMES_KEYS[job]} volumes")
+    _record_inputs(chosen)
+    return chosen
+
+
+def _record_inputs(input_set: InputSet) -> None:
+    record = current()
+    record.date = input_set.date.isoformat()
+    record.inputs = [_input_record(f.path) for f in input_set.files]
 
 
 def file_size(path: Path) -> int:
@@ -119,8 +130,7 @@ def run_job(
     """Run ``job`` on ``input_set`` (the caller holds the lock unless ``private``)."""
     day = input_set.date
     record = current()
-    record.date = day.isoformat()
-    record.inputs = [_input_record(f.path) for f in input_set.files]
+    _record_inputs(input_set)
     record.monitored = record.monitored and not private
     area = staging_area(config, job, day, private)
     area.discard()  # whatever a crashed run left is not trusted
@@ -206,8 +216,8 @@ def stage_only(
     area = staging_area(config, job, day, private=False)
     input_set = InputSet(day, (InputFile.expected(config.paths.mpistat_dir, day, volume),))
     record = current()
-    record.part, record.date = f"stage-only volume {volume}", day.isoformat()
-    record.inputs = [_input_record(f.path) for f in input_set.files]
+    record.part = f"stage-only volume {volume}"
+    _record_inputs(input_set)
     if job.needs_directory and not area.has_directory():
         with record.stage("directory"):
             area.save_directory(load_directory(config.ldap))
