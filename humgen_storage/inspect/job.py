@@ -37,6 +37,7 @@ from humgen_storage.run import driver, layout
 from humgen_storage.run.aggregate import aggregate_file
 from humgen_storage.run.inputs import InputSet
 from humgen_storage.run.job import VolumePlan
+from humgen_storage.run.record import current
 from humgen_storage.run.registry import VOLUMES_KEYS
 from humgen_storage.run.staging import StagingArea, load_inspection, save_inspection
 from humgen_storage.run.volumes import default_workers
@@ -268,6 +269,7 @@ def save_to_spaceman(config: Config, table: Table, volumes: Sequence[str]) -> No
     with open_database(config.database, base_dir=config.source.parent) as database:
         counts = merge_into_spaceman(database, [row.spaceman_row() for row in rows], volumes)
         where = database.description
+    current().rows_written["spaceman"] = counts.updated + counts.inserted
     log.info(
         "spaceman in %s: %d rows updated, %d new, %d gone (volumes %s)",
         where,
