@@ -26,6 +26,7 @@ from humgen_storage.errors import UnsafePathError
 from humgen_storage.run import driver, layout, prune
 from humgen_storage.run.inputs import InputSet, parse_date
 from humgen_storage.run.job import Job
+from humgen_storage.run.record import current
 from humgen_storage.run.registry import JOBS, managed_job
 from humgen_storage.run.volumes import default_workers
 
@@ -87,6 +88,7 @@ def link_latest(report_dir: Path, input_set: InputSet) -> None:
 def run(args: argparse.Namespace, config: Config) -> int:
     job = managed_job(args.job, config, force=args.force)
     if args.dry_run:
+        current().dry_run = True
         return dry_run(config, job, args)
 
     def run_once() -> int:
@@ -101,6 +103,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
                 marker,
                 input_set.date,
             )
+            current().nothing_to_do = True
             return 0
         link_latest(config.paths.report_dir, input_set)
         log.info(

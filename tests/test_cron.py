@@ -14,7 +14,7 @@ import pytest
 
 from humgen_storage.cli import main
 from tests.helpers import REPO
-from tests.sites import DEMO_QUOTAS, TODAY, Site, days_ago, make_site
+from tests.sites import TODAY, Site, days_ago, make_site
 
 FAKE_BIN = REPO / "fixtures" / "bin"
 CRON = REPO / "cron"
@@ -23,8 +23,10 @@ STAMP = TODAY.isoformat()  # the logs are named by the day the cron script runs
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """The environment of a cron script: the stand-ins first on PATH, this checkout's code."""
+def env(tmp_path: Path, lfs_quotas: None) -> dict[str, str]:
+    """The environment of a cron script: the stand-ins first on PATH, this checkout's code,
+    a quota for every group (``lfs_quotas``)."""
+    quotas = os.environ["FAKE_LFS_QUOTAS"]
     clean = {
         k: v
         for k, v in os.environ.items()
@@ -34,7 +36,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         PATH=f"{FAKE_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
         FAKE_BSUB_LOG=str(tmp_path / "bsub.jsonl"),
-        FAKE_LFS_QUOTAS=str(DEMO_QUOTAS),
+        FAKE_LFS_QUOTAS=quotas,
     )
     return clean
 

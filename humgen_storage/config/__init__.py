@@ -169,6 +169,13 @@ class LsfConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    # A Prometheus textfile (node_exporter's textfile collector) every run rewrites;
+    # None: no metrics file.
+    textfile: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     paths: PathsConfig
@@ -183,3 +190,4 @@ class Config:
     s3: S3Config
     lsf: LsfConfig
     workers: int | None = None
+    metrics: MetricsConfig = MetricsConfig()

@@ -27,6 +27,7 @@ from humgen_storage.config import (
     InspectorConfig,
     LdapConfig,
     LsfConfig,
+    MetricsConfig,
     PathsConfig,
     QuotaConfig,
     S3Config,
@@ -84,7 +85,9 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
         s3=_s3(r),
         lsf=_lsf(r),
         workers=r.number("jobs", "workers", 0, minimum=0) or Config.workers,
+        metrics=MetricsConfig(textfile=r.path("metrics", "textfile")),
     )
+    r.check_unknown()
     _warn_if_secret_readable(parser, source)
     return config
 
@@ -119,7 +122,9 @@ def _database(r: SectionReader) -> DatabaseConfig:
     url = r.text("database", "url")
     if not url.startswith(("mysql://", "sqlite:///")):
         raise r.error("database", "url", "must start with mysql:// or sqlite:///")
-    password = os.environ.get(MYSQL_PASSWORD_ENV) or r.raw("database", "password")
+    # Read even when the environment wins, so the key is known (``check_unknown``).
+    in_file = r.raw("database", "password")
+    password = os.environ.get(MYSQL_PASSWORD_ENV) or in_file
     return DatabaseConfig(url=url, password=password)
 
 
@@ -127,13 +132,14 @@ def _ldap(r: SectionReader) -> LdapConfig:
     d = LdapConfig
     url = r.raw("ldap", "url")
     ldif = r.path("ldap", "ldif")
+    bind_password = r.raw("ldap", "bind_password")
     if bool(url) == bool(ldif):
         raise r.error("ldap", "url", "set exactly one of 'url' and 'ldif'")
     return LdapConfig(
         url=url,
         ldif=ldif,
         bind_dn=r.raw("ldap", "bind_dn"),
-        bind_password=os.environ.get(LDAP_PASSWORD_ENV) or r.raw("ldap", "bind_password"),
+        bind_password=os.environ.get(LDAP_PASSWORD_ENV) or bind_password,
         group_base=r.text("ldap", "group_base"),
         people_base=r.text("ldap", "people_base"),
         humgen_filter=r.text("ldap", "humgen_filter", d.humgen_filter),
@@ -169,11 +175,9 @@ def _archive(r: SectionReader) -> ArchiveConfig:
 def _inspector(r: SectionReader) -> InspectorConfig:
     """``[inspector]`` roots per volume and ``[file_classes]``: both regexes, checked here."""
     classes = InspectorConfig.file_classes
+    names = r.section_keys("file_classes")
     if r.parser.has_section("file_classes"):
-        classes = tuple(
-            (name.upper(), r.text("file_classes", name))
-            for name in r.parser.options("file_classes")
-        )
+        classes = tuple((name.upper(), r.text("file_classes", name)) for name in names)
     for name, pattern in classes:
         try:
             re.compile(pattern)

@@ -38,6 +38,7 @@ from humgen_storage.run.aggregate import aggregate_file
 from humgen_storage.run.atomic import prepared_text_file
 from humgen_storage.run.inputs import InputSet
 from humgen_storage.run.job import VolumePlan
+from humgen_storage.run.record import current
 from humgen_storage.run.registry import VOLUMES_KEYS
 from humgen_storage.run.staging import StagingArea, load_inspection, save_inspection
 from humgen_storage.run.volumes import default_workers
@@ -300,6 +301,7 @@ def save_to_spaceman(
         )
         volume_logger(__name__, volume).warning("%s", note)
         record.current().degrade(note)
+    current().rows_written["spaceman"] = counts.updated + counts.inserted
     log.info(
         "spaceman in %s: %d rows updated, %d new, %d gone (volumes %s)",
         where,

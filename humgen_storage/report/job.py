@@ -45,8 +45,15 @@ from humgen_storage.run.aggregate import aggregate_file
 from humgen_storage.run.atomic import prepared_text_file
 from humgen_storage.run.inputs import InputSet, add_input_arguments
 from humgen_storage.run.job import VolumePlan
+from humgen_storage.run.record import current
 from humgen_storage.run.registry import VOLUMES_KEYS
-from humgen_storage.run.staging import StagedVolume, StagingArea, UsageRow, load_usage, save_usage
+from humgen_storage.run.staging import (
+    StagedVolume,
+    StagingArea,
+    UsageRow,
+    load_usage,
+    save_usage,
+)
 from humgen_storage.run.volumes import default_workers
 from humgen_storage.split.select import is_safe_file_name
 from humgen_storage.units import days_since
@@ -212,6 +219,9 @@ def finalise(
     the next run finds the date loaded and rewrites the TSV from the database.)
     """
     staged = [load_usage(area.volume_path(volume)) for volume in volumes]
+    record = current()
+    for volume in staged:
+        record.count_volume(volume.volume, volume.lines, volume.bad_lines)
     tsv = done_marker(config, day)
     with prepared_text_file(tsv, base=config.paths.report_dir) as prepared:
         with db.transaction() as cursor:
@@ -226,7 +236,33 @@ def finalise(
             prepared.finish()
         prepared.install()
     log.info("loaded %d rows for %s into %s", count, day, db.description)
+    record.rows_written["lustre_usage"] = count
     log.info("wrote %s", tsv)
+    _note_quota_failures(staged)
+
+
+# How many group names a note lists; the log of the stage names every one.
+_NAMES_IN_A_NOTE = 10
+
+
+def _note_quota_failures(staged: Sequence[StagedVolume]) -> None:
+    """Published with NULL quotas: a person should look at ``lfs`` (exit status 3)."""
+    record = current()
+    for volume in staged:
+        failed = volume.quota_failures
+        if not failed:
+            continue
+        record.quota_failures.extend(f"{volume.volume_name}:{group}" for group in failed)
+        looked_up = sum(1 for row in volume.rows if row.quota is not None) + len(failed)
+        shown = ", ".join(failed[:_NAMES_IN_A_NOTE])
+        more = (
+            f" and {len(failed) - _NAMES_IN_A_NOTE} more" if len(failed) > _NAMES_IN_A_NOTE else ""
+        )
+        record.degrade(
+            f"volume {volume.volume_name}: quota look-ups failed for {len(failed)} of {looked_up}"
+            f" groups ({shown}{more}); their Quota is NULL, and `report --force` on a later"
+            " run looks them up again"
+        )
 
 
 # -- staging one volume (runs in a pool worker) ------------------------------------------
@@ -262,7 +298,9 @@ def stage_volume(task: StageTask) -> str:
             workers=task.block_workers,
             on_local_fold=_QuotaStarter(groups, quotas),
         )
-        rows_out = usage_rows(task, groups, aggregate, reader.volume_name, reader.mtime, quotas)
+        rows_out, quota_failures = usage_rows(
+            task, groups, aggregate, reader.volume_name, reader.mtime, quotas
+        )
         save_usage(
             area.new_volume_path(source.volume),
             StagedVolume(
@@ -272,6 +310,7 @@ def stage_volume(task: StageTask) -> str:
                 lines=reader.lines,
                 bad_lines=reader.bad_lines,
                 rows=tuple(rows_out),
+                quota_failures=tuple(quota_failures),
             ),
         )
     volume_logger(__name__, reader.volume_name).info(
@@ -304,9 +343,10 @@ def usage_rows(
     volume_name: str,
     reference: float,
     quotas: QuotaLookups,
-) -> list[UsageRow]:
+) -> tuple[list[UsageRow], list[str]]:
     """The lustre_usage rows of one volume: totals joined with directory, quota and
-    archive (``task``: the volume, the set's date, the archive settings)."""
+    archive (``task``: the volume, the set's date, the archive settings); and the
+    named groups whose quota look-up failed, in name order."""
     archive, volume, day = task.archive, task.source.volume, task.day
     vlog = volume_logger(__name__, volume_name)
     totals = aggregate.totals()
@@ -315,6 +355,7 @@ def usage_rows(
         if group.name is None:
             vlog.warning("gid %d has no posixGroup in the directory; reported as %r", gid, str(gid))
     limits = quotas.results(sorted({g.name for g in named.values() if g.name is not None}))
+    failed = [name for name, limit in limits.items() if limit is None]
     archive_dirs = archive.dirs.get(volume, ())
     rows = []
     for gid, total in sorted(totals.items()):
@@ -337,7 +378,7 @@ def usage_rows(
                 is_humgen=group.is_humgen,
             )
         )
-    return rows
+    return rows, failed
 
 
 def find_archived(archive_dirs: tuple[str, ...], group: str) -> str | None:

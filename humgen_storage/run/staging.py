@@ -65,6 +65,9 @@ class StagedVolume:
     lines: int
     bad_lines: int
     rows: tuple[UsageRow, ...]
+    # Named groups whose quota look-up failed (their Quota is NULL): the stage ran in
+    # another process, maybe another LSF job; the finaliser reports them.
+    quota_failures: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -160,6 +163,10 @@ def save_usage(path: Path, staged: StagedVolume) -> None:
             "INSERT INTO volume VALUES (?, ?, ?, ?, ?)",
             (staged.volume, staged.volume_name, staged.source, staged.lines, staged.bad_lines),
         )
+        db.execute("CREATE TABLE quota_failures (grp TEXT)")
+        db.executemany(
+            "INSERT INTO quota_failures VALUES (?)", [(g,) for g in staged.quota_failures]
+        )
         db.execute(
             "CREATE TABLE usage (volume_name TEXT, pi TEXT, grp TEXT, used TEXT, quota TEXT,"
             " consumption TEXT, last_modified REAL, archived TEXT, date TEXT, is_humgen INTEGER)"
@@ -194,6 +201,7 @@ def load_usage(path: Path) -> StagedVolume:
             "SELECT volume_name, pi, grp, used, quota, consumption, last_modified, archived, date, is_humgen"
             " FROM usage"
         ).fetchall()
+        quota_failures = db.execute("SELECT grp FROM quota_failures ORDER BY rowid").fetchall()
     number, volume_name, source, lines, bad_lines = volume_row
     return StagedVolume(
         volume=number,
@@ -202,6 +210,7 @@ def load_usage(path: Path) -> StagedVolume:
         lines=lines,
         bad_lines=bad_lines,
         rows=tuple(_usage_row(row) for row in rows),
+        quota_failures=tuple(group for (group,) in quota_failures),
     )
 
 

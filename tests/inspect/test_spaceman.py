@@ -17,6 +17,7 @@ from humgen_storage.db import Database, open_database
 from humgen_storage.inspect import spaceman
 from humgen_storage.inspect.spaceman import MergeCounts, SpacemanRow, merge_into_spaceman
 from humgen_storage.mpistat.patterns import Format
+from humgen_storage.run import record
 from tests.helpers import write_mpistat
 from tests.inspect.sites import DAY1, iso, truncate, write_config, write_inputs
 from tests.inspect.trees import M0, M1, REF, TREE_115, TREE_118, d, f
@@ -206,6 +207,7 @@ def test_tosql_runs_keep_decisions_and_other_volumes(
     assert status == 0, output
     first = by_key(database)
     assert len(first) == 3 + 11
+    assert record.current().rows_written == {"spaceman": 3 + 11}  # the run's manifest says so
     root_115 = first[("projects", "*TOTAL*", "115")]
     assert {k: root_115[k] for k in ("Files", "Total", "BAM", "CRAM", "VCF", "PEDBED")} == {
         "Files": 12,
