@@ -266,32 +266,35 @@ class Database:
         return _mysql_upgrades(columns)
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
-        """One transaction: committed when the block ends, rolled back on any exception."""
-        if self.dialect == "sqlite":
-            self.connection.execute("BEGIN IMMEDIATE")
-        else:
-            self.connection.begin()
-        cursor = Cursor(self, self.connection.cursor())
+    def _outages(self, after: str = "") -> Iterator[None]:
+        """Raise a lost or silent server as the one-line DatabaseError naming it."""
         try:
-            yield cursor
-        except BaseException as exc:
-            self._rollback()
+            yield
+        except Exception as exc:
             outage = self.outage(exc)
             if outage is None:
                 raise
-            raise outage from None
+            raise DatabaseError(f"{outage}{after}") from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """One transaction: committed when the block ends, rolled back on any exception."""
+        with self._outages():
+            if self.dialect == "sqlite":
+                self.connection.execute("BEGIN IMMEDIATE")
+            else:
+                self.connection.begin()
+            cursor = Cursor(self, self.connection.cursor())
+        try:
+            yield cursor
+        except BaseException:
+            self._rollback()
+            with self._outages():
+                raise
         else:
-            try:
+            # A server that falls silent at the commit may have committed before it did.
+            with self._outages("; whether the commit took effect is unknown"):
                 self.connection.commit()
-            except Exception as exc:
-                outage = self.outage(exc)
-                if outage is None:
-                    raise
-                # The server may have committed before it fell silent.
-                raise DatabaseError(
-                    f"{outage}; whether the commit took effect is unknown"
-                ) from None
         finally:
             cursor.close()
 
@@ -305,7 +308,7 @@ class Database:
             log.debug("rollback on %s: %s", self.description, exc)
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
+        with self._outages():
             cursor = self.connection.cursor()
             try:
                 cursor.execute(self._sql(statement), tuple(params))
@@ -314,11 +317,6 @@ class Database:
                 cursor.close()
             if self.dialect == "mysql":
                 self.connection.commit()  # end the read's implicit transaction (fresh snapshot)
-        except Exception as exc:
-            outage = self.outage(exc)
-            if outage is None:
-                raise
-            raise outage from None
         return rows
 
     def close(self) -> None:
