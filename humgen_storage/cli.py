@@ -268,12 +268,12 @@ def _run_and_map(
     except JobFailed as exc:
         for reason in exc.reasons:
             log.error("%s", reason)
-        log.error("%s: %s; nothing was written", name, exc)
+        log.error("%s: %s; %s", name, exc, exc.outcome)
         return exc.exit_status
     except HumgenError as exc:  # an outage of LDAP, the database or S3; a bad input
         if args.verbose:
             log.exception("%s failed", name)
-        log.error("%s: %s; nothing was written", name, exc)
+        log.error("%s: %s; %s", name, exc, exc.outcome)
         return exc.exit_status
     except KeyboardInterrupt:
         log.error("interrupted; nothing was written")

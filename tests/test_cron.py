@@ -205,8 +205,9 @@ def test_array_submission_and_replay_match_a_single_node_run(
     ]
     assert stage["dependency"] is None
 
-    assert finalise["dependency"] == f"done({name})"
-    assert finalise["dependencies"] == [{"condition": "done", "target": name}]
+    # ended(), not done(): a failed element must not leave the finaliser pending for ever.
+    assert finalise["dependency"] == f"ended({name})"
+    assert finalise["dependencies"] == [{"condition": "ended", "target": name}]
     assert finalise["array"] is None
     check_resources(finalise, "hgi", "normal", 3000, 2)
     assert finalise["options"]["o"] == f"{logs}/{STAMP}.%J.out"
@@ -224,6 +225,7 @@ def test_array_submission_and_replay_match_a_single_node_run(
     early = replay(finalise, env)[0]
     assert early.returncode == 1
     assert "not staged" in early.stderr
+    assert "1 of 2 volumes are not staged: 115;" in early.stderr  # its element did not run
     assert not site.tsv(day).exists()
     assert not site.database.exists() or site.usage_rows() == []
     # Then every element, then the finaliser.

@@ -47,6 +47,9 @@ class PathsConfig:
     mpistat_dir: Path
     report_dir: Path
     max_days_ago: int = 10
+    # Days after which what the product leaves behind (staging areas, run manifests,
+    # dated split directories, cron logs) is pruned; None keeps everything.
+    keep_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ class InspectorConfig:
     roots: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # (column, regex) in order; the first match wins
     file_classes: tuple[tuple[str, str], ...] = DEFAULT_FILE_CLASSES
+    # A --tosql run deletes none of a volume's spaceman rows (people's notes) when it
+    # would delete more than this share of them, or when its roots match nothing there,
+    # unless --force: a misspelt root must not wipe Status, Action and Comment.
+    max_delete_fraction: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,8 @@ def _paths(r: SectionReader) -> PathsConfig:
         mpistat_dir=r.required_path("paths", "mpistat_dir"),
         report_dir=r.required_path("paths", "report_dir"),
         max_days_ago=r.number("paths", "max_days_ago", d.max_days_ago, minimum=1),
+        # Absent: 0, so None (keep everything); given: at least one day.
+        keep_days=r.number("paths", "keep_days", 0, minimum=1) or d.keep_days,
     )
 
 
@@ -184,14 +186,19 @@ def _inspector(r: SectionReader) -> InspectorConfig:
             re.compile(pattern)
         except re.error as exc:
             raise r.error("file_classes", name.lower(), f"bad regular expression: {exc}") from None
-    roots = r.per_volume("inspector", skip=set())
+    roots = r.per_volume("inspector", skip={"max_delete_fraction"})
     for volume, patterns in roots.items():
         for root in patterns:
             try:
                 re.compile(root)
             except re.error as exc:
                 raise r.error("inspector", volume, f"bad root pattern {root!r}: {exc}") from None
-    return InspectorConfig(roots=roots, file_classes=classes)
+    fraction = r.number(
+        "inspector", "max_delete_fraction", InspectorConfig.max_delete_fraction, minimum=0.0
+    )
+    if fraction > 1:
+        raise r.error("inspector", "max_delete_fraction", "must be a fraction between 0 and 1")
+    return InspectorConfig(roots=roots, file_classes=classes, max_delete_fraction=fraction)
 
 
 def _splitter(r: SectionReader, report_dir: Path) -> SplitterConfig:

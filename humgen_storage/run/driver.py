@@ -139,7 +139,7 @@ def _stage_volumes(
 def _refuse_missing(area: StagingArea, volumes: Sequence[str], missing: Sequence[str]) -> None:
     if missing:
         raise JobFailed(
-            f"{len(missing)} of {len(volumes)} volumes are not staged",
+            f"{len(missing)} of {len(volumes)} volumes are not staged: {' '.join(missing)}",
             [f"volume {volume}: not staged in {area.directory}" for volume in missing],
         )
 

@@ -163,3 +163,19 @@ def test_absent_keys_take_the_dataclass_defaults(tmp_path: Path) -> None:
     )
     assert config.quota.workers == QuotaConfig().workers == 8
     assert config.workers is None
+
+
+def test_max_delete_fraction_is_a_fraction(tmp_path: Path) -> None:
+    sections = base_sections(tmp_path)
+    sections["inspector"] = {"118": "lustre/scratch118/projects"}
+    assert (
+        load_config(str(write_ini(tmp_path / "a.ini", sections))).inspector.max_delete_fraction
+        == 0.5
+    )
+    sections["inspector"]["max_delete_fraction"] = "0.25"
+    config = load_config(str(write_ini(tmp_path / "b.ini", sections)))
+    assert config.inspector.max_delete_fraction == 0.25
+    assert config.inspector.roots == {"118": ("lustre/scratch118/projects",)}
+    sections["inspector"]["max_delete_fraction"] = "1.5"
+    with pytest.raises(ConfigError, match=r"\[inspector\] max_delete_fraction: must be a fraction"):
+        load_config(str(write_ini(tmp_path / "c.ini", sections)))

@@ -22,6 +22,7 @@ from humgen_storage.db import open_database
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from tests.helpers import base_sections, write_ini, write_mpistat
+from tests.services.tmpfs import small_disk
 
 DAY = "20261120"
 R = 1_800_000_000  # the input file's mtime: the reference for Last Modified
@@ -282,6 +283,36 @@ def test_force_replaces_only_that_dates_rows_of_the_given_volumes(site: dict[str
     assert {row[0] for row in tsv_rows(site["tsv"])} == {"scratch115", "scratch118"}
 
 
+def test_full_disk_leaves_the_table_and_the_tsv_as_they_were(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    tsv = site["tsv"]
+    with small_disk(tsv.parent) as disk:
+        files = two_volumes(site)
+        assert main(["--config", site["config"], "report", *files]) == 0
+        rows_before = db_rows(site["config"])
+        tsv_before = tsv.read_bytes()
+        smaller = write_mpistat(site["mpistat"], DAY, "118", volume_118()[:2], mtime=R)
+
+        disk.fill()
+        caplog.clear()
+        assert main(["--config", site["config"], "report", "--force", str(smaller)]) == 1
+        # the TSV could not be written in full: nothing was committed, nothing renamed
+        assert db_rows(site["config"]) == rows_before
+        assert tsv.read_bytes() == tsv_before
+        assert disk.files() == [tsv.name]  # no temporary left behind
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert errors == [
+            f"report: cannot write {tsv}: No space left on device (ENOSPC); nothing was written"
+        ]
+
+        disk.free()
+        assert main(["--config", site["config"], "report", "--force", str(smaller)]) == 0
+        rows = db_rows(site["config"])
+        assert sorted(r[2] for r in rows if r[0] == "scratch118") == ["0", "hgi"]
+        assert sorted(row[2] for row in tsv_rows(tsv) if row[0] == "scratch118") == ["0", "hgi"]
+
+
 def _crash_before_finalising(config: str, files: list[str]) -> None:
     from humgen_storage.report import job as report
 
@@ -366,3 +397,41 @@ def test_unsafe_group_names_are_never_looked_up_in_the_archive(tmp_path: Path, g
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / ".imirrored").touch()
     assert find_archived((str(tmp_path),), group) is None
+
+
+def test_missing_file_is_an_error_even_when_the_date_is_loaded(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15: `report FILE` for a file that is not there exited 0, "nothing to do"."""
+    files = two_volumes(site)
+    assert main(["--config", site["config"], "report", *files]) == 0
+    before = db_rows(site["config"])
+    missing = site["mpistat"] / "20261120_119.dat.gz"
+    assert main(["--config", site["config"], "report", str(missing)]) == 1
+    assert f"{missing}: file not found" in caplog.text
+    assert "nothing to do" not in caplog.text
+    assert db_rows(site["config"]) == before
+
+
+def test_a_volume_added_after_the_date_was_loaded_is_named_with_force(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15: a volume added to [volumes] after its date was loaded exited 0,
+    "nothing to do"; it must be named, with the way out (--force)."""
+    files = two_volumes(site)
+    assert main(["--config", site["config"], "report", files[0]]) == 0  # 118 alone
+    assert {r[0] for r in db_rows(site["config"])} == {"scratch118"}
+    text = Path(site["config"]).read_text().replace("report = 118", "report = 118 115")
+    Path(site["config"]).write_text(text)
+    caplog.clear()
+
+    assert main(["--config", site["config"], "report", "--date", "2026-11-20"]) == 1
+    assert "not for volume 115" in caplog.text and "--force" in caplog.text
+    assert "nothing to do" not in caplog.text
+    assert {r[0] for r in db_rows(site["config"])} == {"scratch118"}
+    # An explicit FILE of the missing volume is the same problem.
+    assert main(["--config", site["config"], "report", files[1]]) == 1
+
+    assert main(["--config", site["config"], "report", "--force", "--date", "2026-11-20"]) == 0
+    assert {r[0] for r in db_rows(site["config"])} == {"scratch118", "scratch115"}
+    assert {row[0] for row in tsv_rows(site["tsv"])} == {"scratch115", "scratch118"}
