@@ -70,6 +70,13 @@ class VolumesConfig:
 class DatabaseConfig:
     url: str
     password: str | None = field(default=None, repr=False)
+    # MySQL only, in seconds: opening the TCP connection; then waiting for any answer
+    # (the login handshake included) and sending a statement. A server that accepts and
+    # then says nothing fails the run after read_timeout instead of holding it forever.
+    # read_timeout is above InnoDB's default lock wait (50 s), which ends with an error.
+    connect_timeout: float = 30.0
+    read_timeout: float = 300.0
+    write_timeout: float = 300.0
 
 
 @dataclass(frozen=True)

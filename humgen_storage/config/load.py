@@ -119,13 +119,20 @@ def _input(r: SectionReader) -> InputConfig:
 
 
 def _database(r: SectionReader) -> DatabaseConfig:
+    d = DatabaseConfig
     url = r.text("database", "url")
     if not url.startswith(("mysql://", "sqlite:///")):
         raise r.error("database", "url", "must start with mysql:// or sqlite:///")
     # Read even when the environment wins, so the key is known (``check_unknown``).
     in_file = r.raw("database", "password")
     password = os.environ.get(MYSQL_PASSWORD_ENV) or in_file
-    return DatabaseConfig(url=url, password=password)
+    return DatabaseConfig(
+        url=url,
+        password=password,
+        connect_timeout=r.number("database", "connect_timeout", d.connect_timeout, minimum=0.001),
+        read_timeout=r.number("database", "read_timeout", d.read_timeout, minimum=0.001),
+        write_timeout=r.number("database", "write_timeout", d.write_timeout, minimum=0.001),
+    )
 
 
 def _ldap(r: SectionReader) -> LdapConfig:

@@ -334,7 +334,12 @@ def _is_transient(exc: BaseException) -> bool:
 
 def _describe(exc: BaseException, config: S3Config) -> str:
     """One line for the admin; names the bucket or the credentials problem plainly."""
-    from botocore.exceptions import ClientError, NoCredentialsError
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
 
     cause = _root_cause(exc)
     if isinstance(cause, NoCredentialsError):
@@ -354,4 +359,9 @@ def _describe(exc: BaseException, config: S3Config) -> str:
         )
         return f"HTTP {status} {code}{': ' + message if message else ''}".strip()
     text = str(cause).splitlines()[0] if str(cause) else ""
-    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+    described = f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+    if isinstance(cause, ReadTimeoutError):  # a server that accepted and fell silent
+        described += f" (no answer within {config.read_timeout:g} s, [s3] read_timeout)"
+    elif isinstance(cause, ConnectTimeoutError):
+        described += f" (no connection within {config.connect_timeout:g} s, [s3] connect_timeout)"
+    return described

@@ -26,6 +26,13 @@ if ! command -v promtool >/dev/null 2>&1; then
     fi
 fi
 
+# tests/test_outages.py starts a private MariaDB of its own (to freeze it), whatever
+# server answers on 3306: it needs mariadbd and mariadb-install-db here.
+if ! [ -x /usr/sbin/mariadbd ] || ! command -v mariadb-install-db >/dev/null 2>&1; then
+    echo "installing mariadb-server"
+    apt_install mariadb-server
+fi
+
 mysql_answers() {
     python3 - <<'PY'
 import os, socket, sys
