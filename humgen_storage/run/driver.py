@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from humgen_storage.config import Config
-from humgen_storage.directory import load_directory
+from humgen_storage.directory import load_directory, note_unsafe_names
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.mpistat.files import InputFile
 from humgen_storage.mpistat.reader import MpistatReader
@@ -101,7 +101,9 @@ def run_job(
         return 0
     try:
         if job.needs_directory:
-            area.save_directory(load_directory(config.ldap))
+            directory = load_directory(config.ldap)
+            area.save_directory(directory)
+            note_unsafe_names(directory)
         staged = _stage_volumes(job, area, input_set, workers)
         missing = area.missing(input_set.volumes) if job.stages_in_sqlite else []
         _refuse_missing(area, input_set.volumes, missing)
@@ -182,6 +184,8 @@ def finalise(config: Config, job: Job[Any, Any], day: dt.date) -> int:
         if job.already_done(day):
             return 0
         _refuse_missing(area, volumes, area.missing(volumes))
+        if job.needs_directory:
+            note_unsafe_names(area.load_directory())
         status = job.publish(area, day, volumes, volumes)
         area.discard()
         return status

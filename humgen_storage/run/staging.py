@@ -97,11 +97,15 @@ class StagingArea:
         self.directory.mkdir(parents=True, exist_ok=True)
         with _atomic_sqlite(self.directory / DIRECTORY_FILE) as db:
             db.execute(
-                "CREATE TABLE groups (gid INTEGER PRIMARY KEY, name TEXT, is_humgen INTEGER, pi TEXT)"
+                "CREATE TABLE groups"
+                " (gid INTEGER PRIMARY KEY, name TEXT, is_humgen INTEGER, pi TEXT, unsafe INTEGER)"
             )
             db.executemany(
-                "INSERT INTO groups VALUES (?, ?, ?, ?)",
-                [(g.gid, g.name, int(g.is_humgen), g.pi) for g in groups.groups.values()],
+                "INSERT INTO groups VALUES (?, ?, ?, ?, ?)",
+                [
+                    (g.gid, g.name, int(g.is_humgen), g.pi, int(g.unsafe))
+                    for g in groups.groups.values()
+                ],
             )
 
     def has_directory(self) -> bool:
@@ -109,9 +113,12 @@ class StagingArea:
 
     def load_directory(self) -> GroupDirectory:
         with closing(sqlite3.connect(self.directory / DIRECTORY_FILE)) as db:
-            rows = db.execute("SELECT gid, name, is_humgen, pi FROM groups").fetchall()
+            rows = db.execute("SELECT gid, name, is_humgen, pi, unsafe FROM groups").fetchall()
         return GroupDirectory(
-            {gid: Group(gid, name, bool(humgen), pi) for gid, name, humgen, pi in rows}
+            {
+                gid: Group(gid, name, bool(humgen), pi, bool(unsafe))
+                for gid, name, humgen, pi, unsafe in rows
+            }
         )
 
 
