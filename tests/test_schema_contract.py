@@ -28,7 +28,7 @@ from humgen_storage.mpistat.patterns import Format
 from tests.helpers import write_mpistat
 from tests.inspect.sites import write_config
 from tests.inspect.trees import REF, d, f
-from tests.services.mysql import _server
+from tests.services.mysql import _server, session_server
 
 # SPEC section 9, in table order: (exact name, information_schema DATA_TYPE).
 LUSTRE_USAGE = [
@@ -126,7 +126,8 @@ def fresh_mysql() -> Iterator[tuple[str, pymysql.connections.Connection]]:
         cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     admin.select_db(name)
     try:
-        yield f"mysql://{user}@{host}:{port}/{name}", admin
+        # The URL carries the password: the config written from it needs nothing else.
+        yield session_server().url(name), admin
     finally:
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")

@@ -35,6 +35,7 @@ from humgen_storage.config import (
     VolumesConfig,
 )
 from humgen_storage.config.reader import SectionReader, resolve, resolve_command
+from humgen_storage.directory.filters import FilterError, matches_every_group, parse_filter
 from humgen_storage.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -149,13 +150,31 @@ def _ldap(r: SectionReader) -> LdapConfig:
         bind_password=os.environ.get(LDAP_PASSWORD_ENV) or bind_password,
         group_base=r.text("ldap", "group_base"),
         people_base=r.text("ldap", "people_base"),
-        humgen_filter=r.text("ldap", "humgen_filter", d.humgen_filter),
+        humgen_filter=_humgen_filter(r, d.humgen_filter),
         pi_attribute=r.text("ldap", "pi_attribute", d.pi_attribute),
         start_tls=r.flag("ldap", "start_tls", d.start_tls),
         ca_file=r.path("ldap", "ca_file"),
         page_size=r.number("ldap", "page_size", d.page_size, minimum=1),
         timeout=r.number("ldap", "timeout", d.timeout, minimum=0.0),
     )
+
+
+def _humgen_filter(r: SectionReader, default: str) -> str:
+    """The humgen filter, refused when it does not parse or would make every group
+    humgen (an empty value, ``(objectClass=*)``, ``(&)``...): a typo here must not
+    turn every group's usage into humgen usage."""
+    if r.parser.has_option("ldap", "humgen_filter") and r.raw("ldap", "humgen_filter") is None:
+        raise r.error("ldap", "humgen_filter", f"empty; remove the key for the default {default}")
+    value = r.text("ldap", "humgen_filter", default)
+    try:
+        parsed = parse_filter(value)
+    except FilterError as exc:
+        raise r.error("ldap", "humgen_filter", str(exc)) from None
+    if matches_every_group(parsed):
+        raise r.error(
+            "ldap", "humgen_filter", f"{value} matches every group: it would make all humgen"
+        )
+    return value
 
 
 def _quota(r: SectionReader) -> QuotaConfig:

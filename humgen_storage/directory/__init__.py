@@ -14,6 +14,13 @@ Queries (identical in both modes, so an LDIF export gives the server's answers):
    gids and their PI DNs (first value of ``pi_attribute``).
 3. A base-scope read of each distinct PI DN, once, for ``sn`` (first value).
 
+Names are data (SPEC §11): a cn or PI surname that cannot be stored or used safely
+(``humgen_storage.names``: control characters, longer than its column, not a safe
+file name) is decided here, once, so every job sees the same thing: the group keeps
+its gid and humgen flag, its name (or PI) becomes None with ``unsafe`` set, one
+warning names it escaped, and the run that publishes it is degraded
+(``note_unsafe_names``).
+
 The entries come from one of two sources with the same three methods: ``ldap.py``
 (a live server, one connection, paged searches) or ``ldif.py`` (an LDIF file, with
 ``dn.py`` comparing DNs and values and ``filters.py`` evaluating the filters as the
@@ -35,6 +42,8 @@ from humgen_storage.directory.filters import FilterError, parse_filter
 from humgen_storage.directory.ldap import LdapSource
 from humgen_storage.directory.ldif import LdifSource
 from humgen_storage.errors import DirectoryError
+from humgen_storage.names import printable, unsafe_group_name, unsafe_text
+from humgen_storage.run import record as run_record
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,9 @@ class Group:
     is_humgen: bool
     # sn of the humgen group's PI; None when not humgen, no PI named, or no such entry.
     pi: str | None
+    # The directory's cn or PI surname for this gid was unsafe (humgen_storage.names)
+    # and was dropped: the group is reported by gid, and the run is degraded.
+    unsafe: bool = False
 
 
 @dataclass
@@ -68,6 +80,29 @@ class GroupDirectory:
 
     def humgen_gids(self) -> frozenset[int]:
         return frozenset(gid for gid, group in self.groups.items() if group.is_humgen)
+
+    def unsafe_gids(self) -> list[int]:
+        return sorted(gid for gid, group in self.groups.items() if group.unsafe)
+
+
+def note_unsafe_names(directory: GroupDirectory) -> None:
+    """Degrade the run (exit status 3) when the directory it publishes with dropped
+    unsafe names: someone must correct those entries."""
+    unsafe = directory.unsafe_gids()
+    if not unsafe:
+        return
+    shown = ", ".join(str(gid) for gid in unsafe[:_GIDS_SHOWN])
+    more = f" and {len(unsafe) - _GIDS_SHOWN} more" if len(unsafe) > _GIDS_SHOWN else ""
+    note = (
+        f"{len(unsafe)} groups have an unsafe name (reported by gid) or PI (left empty)"
+        f" in the directory: gids {shown}{more}; correct their entries"
+    )
+    record = run_record.current()
+    if note not in record.needs_a_person:
+        record.degrade(note)
+
+
+_GIDS_SHOWN = 20
 
 
 def load_directory(cfg: LdapConfig) -> GroupDirectory:
@@ -105,15 +140,34 @@ def _load_groups(source: _Source, cfg: LdapConfig, humgen_query: str) -> GroupDi
     )
     pis = _resolve_pis(source, humgen, names)
     groups = {
-        gid: Group(
-            gid=gid,
-            name=names[gid].cn if gid in names else None,
-            is_humgen=gid in humgen,
-            pi=pis.get(gid),
-        )
+        gid: _safe_group(gid, names[gid].cn if gid in names else None, gid in humgen, pis.get(gid))
         for gid in sorted(names.keys() | humgen.keys())
     }
     return GroupDirectory(groups)
+
+
+def _safe_group(gid: int, name: str | None, is_humgen: bool, pi: str | None) -> Group:
+    """The group as every job uses it: an unsafe name or PI is dropped, with a warning."""
+    name_problem = unsafe_group_name(name) if name is not None else None
+    pi_problem = unsafe_text(pi) if pi is not None else None
+    if name_problem is not None:
+        log.warning(
+            'directory: gid %d: group name "%s" %s; the group is reported by gid',
+            gid,
+            printable(name),
+            name_problem,
+        )
+    if pi_problem is not None:
+        log.warning(
+            'directory: gid %d: PI surname "%s" %s; PI left empty', gid, printable(pi), pi_problem
+        )
+    return Group(
+        gid=gid,
+        name=None if name_problem is not None else name,
+        is_humgen=is_humgen,
+        pi=None if pi_problem is not None else pi,
+        unsafe=name_problem is not None or pi_problem is not None,
+    )
 
 
 def _groups_by_gid(
@@ -130,7 +184,9 @@ def _group_entries(entries: Iterable[Entry], pi_attribute: str) -> Iterator[_Gro
             gid = int(gid_text or "")
         except ValueError:
             log.warning(
-                "directory: skipping %s: gidNumber %r is not an integer", entry.dn, gid_text
+                "directory: skipping %s: gidNumber %r is not an integer",
+                printable(entry.dn),
+                gid_text,
             )
             continue
         yield _GroupEntry(gid, entry.first("cn"), entry.dn, entry.first(pi_attribute))
@@ -151,8 +207,8 @@ def _first_by_gid(entries: Iterable[_GroupEntry], kind: str) -> dict[int, _Group
                 gid,
                 len(candidates),
                 kind,
-                ", ".join(candidate.dn for candidate in candidates),
-                candidates[0].dn,
+                ", ".join(printable(candidate.dn) for candidate in candidates),
+                printable(candidates[0].dn),
             )
     return chosen
 
@@ -182,9 +238,9 @@ def _resolve_pis(
             group_name = names[gid].cn if gid in names else group.cn
             log.warning(
                 "directory: humgen group %s (gid %d): PI %s %s; PI left empty",
-                group_name,
+                printable(group_name),
                 gid,
-                group.pi_dn,
+                printable(group.pi_dn),
                 lookup.problem,
             )
     return surnames

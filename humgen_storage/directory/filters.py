@@ -21,7 +21,7 @@ from humgen_storage.directory.dn import (
     normalise_value,
     values_match,
 )
-from humgen_storage.directory.entry import Entry
+from humgen_storage.directory.entry import Entry, attribute_key
 
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
 _Ordered = TypeVar("_Ordered", int, str)
@@ -255,3 +255,28 @@ class _FilterParser:
             return bytes(value).decode("utf-8")
         except UnicodeDecodeError:
             self.fail(f"escapes in value {raw!r} are not UTF-8")
+
+
+# What every posixGroup entry holds (RFC 2307: objectClass, cn and gidNumber are its
+# MUST attributes; its object classes include posixGroup and top).
+_EVERY_GROUP_HAS = frozenset({"objectclass", "cn", "gidnumber"})
+_EVERY_GROUP_CLASSES = frozenset({"posixgroup", "top"})
+
+
+def matches_every_group(parsed: Filter) -> bool:
+    """True when ``parsed`` matches every posixGroup whatever the directory holds: as
+    ``humgen_filter`` it would make every group humgen. A conservative, static test:
+    presence of a mandatory attribute, ``objectClass=posixGroup`` or ``top``, the
+    empty AND ``(&)``, and ANDs and ORs built from these (a NOT is never judged)."""
+    if isinstance(parsed, PresenceFilter):
+        return attribute_key(parsed.attribute) in _EVERY_GROUP_HAS
+    if isinstance(parsed, EqualityFilter):
+        return (
+            attribute_key(parsed.attribute) == "objectclass"
+            and normalise_value(parsed.value) in _EVERY_GROUP_CLASSES
+        )
+    if isinstance(parsed, AndFilter):
+        return all(matches_every_group(child) for child in parsed.children)
+    if isinstance(parsed, OrFilter):
+        return any(matches_every_group(child) for child in parsed.children)
+    return False

@@ -29,6 +29,7 @@ from humgen_storage.directory import GroupDirectory
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
+from humgen_storage.names import is_safe_file_name
 from humgen_storage.quota import QuotaLookups
 from humgen_storage.report.aggregate import UsageAggregate, consumption
 from humgen_storage.report.table import (
@@ -55,7 +56,6 @@ from humgen_storage.run.staging import (
     save_usage,
 )
 from humgen_storage.run.volumes import default_workers
-from humgen_storage.split.select import is_safe_file_name
 from humgen_storage.units import days_since
 
 log = logging.getLogger(__name__)
@@ -352,7 +352,11 @@ def usage_rows(
     totals = aggregate.totals()
     named = {gid: groups.lookup(gid) for gid in totals}
     for gid, group in sorted(named.items()):
-        if group.name is None:
+        if group.unsafe:
+            vlog.warning(
+                "gid %d has an unsafe name in the directory; reported as %r", gid, str(gid)
+            )
+        elif group.name is None:
             vlog.warning("gid %d has no posixGroup in the directory; reported as %r", gid, str(gid))
     limits = quotas.results(sorted({g.name for g in named.values() if g.name is not None}))
     failed = [name for name, limit in limits.items() if limit is None]
@@ -383,8 +387,8 @@ def usage_rows(
 
 def find_archived(archive_dirs: tuple[str, ...], group: str) -> str | None:
     """The first ``<dir>/<group>`` holding an entry named ``.imirrored``."""
-    # The group name becomes a path component: the splitter's check of group file
-    # names (no '/', NUL or leading '.', not empty, short enough) applies as it is.
+    # The group name becomes a path component: the directory keeps only names that
+    # pass this check (humgen_storage.names); kept here for names from elsewhere.
     if not is_safe_file_name(group):
         return None
     for directory in archive_dirs:

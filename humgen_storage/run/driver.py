@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from humgen_storage.config import Config
-from humgen_storage.directory import load_directory
+from humgen_storage.directory import load_directory, note_unsafe_names
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.mpistat.files import InputFile
 from humgen_storage.mpistat.reader import MpistatReader
@@ -140,7 +140,9 @@ def run_job(
     try:
         if job.needs_directory:
             with record.stage("directory"):
-                area.save_directory(load_directory(config.ldap))
+                directory = load_directory(config.ldap)
+                area.save_directory(directory)
+                note_unsafe_names(directory)
         with record.stage("read"):
             staged = _stage_volumes(job, area, input_set, workers)
             missing = area.missing(input_set.volumes) if job.stages_in_sqlite else []
@@ -243,6 +245,8 @@ def finalise(config: Config, job: Job[Any, Any], day: dt.date) -> int:
             record.nothing_to_do = True
             return 0
         _refuse_missing(area, volumes, area.missing(volumes))
+        if job.needs_directory:
+            note_unsafe_names(area.load_directory())
         with record.stage("publish"):
             status = job.publish(area, day, volumes, volumes)
         area.discard()

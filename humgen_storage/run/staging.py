@@ -117,11 +117,15 @@ class StagingArea:
         self.make()
         with _atomic_sqlite(self.directory / DIRECTORY_FILE) as db:
             db.execute(
-                "CREATE TABLE groups (gid INTEGER PRIMARY KEY, name TEXT, is_humgen INTEGER, pi TEXT)"
+                "CREATE TABLE groups"
+                " (gid INTEGER PRIMARY KEY, name TEXT, is_humgen INTEGER, pi TEXT, unsafe INTEGER)"
             )
             db.executemany(
-                "INSERT INTO groups VALUES (?, ?, ?, ?)",
-                [(g.gid, g.name, int(g.is_humgen), g.pi) for g in groups.groups.values()],
+                "INSERT INTO groups VALUES (?, ?, ?, ?, ?)",
+                [
+                    (g.gid, g.name, int(g.is_humgen), g.pi, int(g.unsafe))
+                    for g in groups.groups.values()
+                ],
             )
 
     def has_directory(self) -> bool:
@@ -129,9 +133,12 @@ class StagingArea:
 
     def load_directory(self) -> GroupDirectory:
         with closing(_read_staged(self.directory / DIRECTORY_FILE)) as db:
-            rows = db.execute("SELECT gid, name, is_humgen, pi FROM groups").fetchall()
+            rows = db.execute("SELECT gid, name, is_humgen, pi, unsafe FROM groups").fetchall()
         return GroupDirectory(
-            {gid: Group(gid, name, bool(humgen), pi) for gid, name, humgen, pi in rows}
+            {
+                gid: Group(gid, name, bool(humgen), pi, bool(unsafe))
+                for gid, name, humgen, pi, unsafe in rows
+            }
         )
 
 

@@ -29,6 +29,7 @@ from humgen_storage.errors import UsageError
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
 from humgen_storage.mpistat.reader import MpistatReader
+from humgen_storage.names import printable
 from humgen_storage.run import driver, layout
 from humgen_storage.run.blocks import map_raw_blocks
 from humgen_storage.run.inputs import InputSet, add_input_arguments
@@ -366,10 +367,12 @@ def _warn_unsafe_names(results: Sequence[VolumeSplit]) -> None:
         for gid, (name, count) in result.unsafe.items():
             skipped[gid] = (name, skipped.get(gid, (name, 0))[1] + count)
     for gid, (name, count) in sorted(skipped.items()):
+        # The directory drops unsafe names (humgen_storage.names), so a group here
+        # normally has no name at all: unknown, or its name was unsafe.
         log.warning(
-            "group %r (gid %d) is not a safe file name: its %d records are skipped (--id writes %d.dat.gz)",
-            name,
+            "gid %d (%s) has no safe file name: its %d records are skipped (--id writes %d.dat.gz)",
             gid,
+            "no usable name in the directory" if name is None else f'"{printable(name)}"',
             count,
             gid,
         )

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from humgen_storage.mpistat.paths import PathDecodeError, encoded_prefix
 from humgen_storage.mpistat.patterns import Format
 
-# Longest file name most filesystems allow (NAME_MAX), in bytes.
-NAME_MAX = 255
-GROUP_FILE_SUFFIX = ".dat.gz"
+# The rule for group file names is shared with the directory: re-exported here.
+from humgen_storage.names import GROUP_FILE_SUFFIX as GROUP_FILE_SUFFIX
+from humgen_storage.names import is_safe_file_name as is_safe_file_name
 
 
 class Rule(enum.Enum):
@@ -48,21 +48,6 @@ class GroupRoute:
     rule: Rule
     stem: str | None
     name: str | None
-
-
-def is_safe_file_name(name: str | None) -> bool:
-    """A group name usable as ``<name>.dat.gz`` in the output directory.
-
-    Spec: not empty, no ``/`` or NUL, not starting with ``.``. Also (our addition) the
-    resulting file name must fit in NAME_MAX bytes, or creating it would fail the run.
-    """
-    if not name or name.startswith(".") or "/" in name or "\0" in name:
-        return False
-    try:
-        encoded = name.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return False
-    return len(encoded) + len(GROUP_FILE_SUFFIX) <= NAME_MAX
 
 
 @dataclass(frozen=True)
