@@ -31,7 +31,13 @@ from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
 from humgen_storage.quota import QuotaLookups
 from humgen_storage.report.aggregate import UsageAggregate, consumption
-from humgen_storage.report.table import has_rows_for, load_rows, rows_for, write_report_tsv
+from humgen_storage.report.table import (
+    check_used_fits,
+    has_rows_for,
+    load_rows,
+    rows_for,
+    write_report_tsv,
+)
 from humgen_storage.run import driver, layout
 from humgen_storage.run.aggregate import aggregate_file
 from humgen_storage.run.inputs import InputSet, add_input_arguments
@@ -276,6 +282,8 @@ def usage_rows(
     vlog = volume_logger(__name__, volume_name)
     totals = aggregate.totals()
     named = {gid: groups.lookup(gid) for gid in totals}
+    for gid, total in sorted(totals.items()):  # before waiting for quotas or staging
+        check_used_fits(volume_name, named[gid].name or str(gid), gid, total.used)
     for gid, group in sorted(named.items()):
         if group.name is None:
             vlog.warning("gid %d has no posixGroup in the directory; reported as %r", gid, str(gid))
