@@ -12,18 +12,14 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-_BASE64_CHAR = rb"[A-Za-z0-9+/]"
-# A valid base64 path field (spec 2.2, "standard alphabet, padded"): whole groups of
-# four characters, the last one padded with "=" where the path's length asks for it,
-# with zero padding bits, so that a path has exactly one field (the canonical encoding,
-# which the crawler writes; binascii would accept other bits and Go's strict decoder
-# would not). The whole groups are matched 32 characters at a time, then 16, 8 and 4
-# once each at most: the engine loops once per repetition, and a field takes few.
-# Whether the path holds a NUL byte is checked apart, with numpy (``base64_nul_lines``).
-BASE64_FIELD = (
-    rb"(?=%(c)s)(?:%(c)s{32})*+(?:%(c)s{16})?+(?:%(c)s{8})?+(?:%(c)s{4})?+"
-    rb"(?:%(c)s[AQgw]==|%(c)s{2}[AEIMQUYcgkosw048]=)?+" % {b"c": _BASE64_CHAR}
-)
+# A valid base64 path field (spec 2.2, "standard alphabet, padded"): characters of the
+# alphabet, then "=" or "==" with zero padding bits before them, so that a path has
+# exactly one field (the canonical encoding, which the crawler writes; binascii would
+# accept other bits, Go's strict decoder would not). The pattern does not count the
+# characters: a repeated group of four costs the engine a loop step per group on every
+# line, more than numpy takes to check every field's length apart, with the other
+# check a pattern cannot make, a decoded NUL (``base64_undecodable_lines``).
+BASE64_FIELD = rb"[A-Za-z0-9+/]++(?:(?<=[AQgw])==|(?<=[AEIMQUYcgkosw048])=)?+"
 
 # A Go strconv.Quote string: bytes but NUL, or one of the escapes Go emits, as long as
 # it is a byte or code point a path can hold: no NUL (\x00, \u0000, \U00000000), no
@@ -61,11 +57,10 @@ class PathDecodeError(ValueError):
 
 
 def decode_base64_path(field: bytes) -> bytes:
-    """Decode a base64 path field, as strictly as the validating pattern checks it."""
+    """Decode a base64 path field, as strictly as validation checks it."""
     if not _BASE64_RE.fullmatch(field):
         raise PathDecodeError(
-            "undecodable base64 path: wrong length, padding or character"
-            " (standard padded base64 expected)"
+            "undecodable base64 path: wrong padding or character (standard padded base64 expected)"
         )
     try:
         path = binascii.a2b_base64(field, strict_mode=True)
@@ -85,7 +80,7 @@ def decode_base64_path(field: bytes) -> bytes:
 # left) their place in the group.
 _FIRST, _LAST = ord("A"), ord("D")
 _NEWLINE = ord("\n")
-_FEW = 256  # characters placed in their line one by one (more: with one numpy pass)
+_BASE64_FIELDS = 11
 
 
 @functools.lru_cache(maxsize=1)
@@ -101,48 +96,44 @@ def _nul_neighbours() -> tuple[Any, Any, Any]:
     return tables[0], tables[1], tables[2]
 
 
-def base64_nul_lines(block: bytes) -> list[int]:
-    """The lines (numbered from 0, in order) of ``block`` whose base64 path decodes to
-    a path with a NUL byte. ``block``: whole lines that match the base64 record pattern,
-    so every path field starts its line and is whole groups of four characters, and no
-    other field holds a capital letter of A-D (they are digits and a type letter).
+def base64_undecodable_lines(block: bytes) -> list[int]:
+    """The lines (numbered from 0, in order) of ``block`` whose base64 path field is not
+    whole groups of four characters, or decodes to a path with a NUL byte.
 
-    Vectorised: a few passes of numpy over the block, and no decoding.
+    ``block``: whole lines that match the base64 record pattern, so each line has 11
+    fields, its path field first, no byte below the tab but its newline, and no capital
+    A-D outside the path (the other fields are digits and a type letter). Vectorised:
+    a few passes of numpy over the block, and no decoding.
     """
     import numpy as np
 
     a_to_p, aqgw, low_bits_zero = _nul_neighbours()
     data = np.frombuffer(block, dtype=np.uint8)
+    separators = np.flatnonzero(data <= _NEWLINE).reshape(-1, _BASE64_FIELDS)
+    starts = np.empty(len(separators), dtype=np.intp)
+    starts[:1] = 0
+    starts[1:] = separators[:-1, -1] + 1
+    bad = (separators[:, 0] - starts) % 4 != 0
     at = np.flatnonzero(data - np.uint8(_FIRST) <= _LAST - _FIRST)  # below "A" wraps around
-    if not len(at):
-        return []
-    after = data[np.minimum(at + 1, len(data) - 1)]
-    before = data[at - 1]  # at 0: the block's last byte, a newline
-    is_a = data[at] == _FIRST
-    first_of_group = is_a & a_to_p[after]
-    third_of_group = aqgw[before]
-    fourth_of_group = is_a & low_bits_zero[before]
-    suspect = first_of_group | third_of_group | fourth_of_group
-    if not suspect.any():
-        return []
-    positions = at[suspect]
-    if len(positions) <= _FEW:  # the usual case: a few characters of non-ASCII paths
-        starts = [block.rfind(b"\n", 0, p) + 1 for p in positions.tolist()]
-        line_start = np.array(starts, dtype=np.intp)
-    else:  # one pass over the block rather than a search a character
-        newlines = np.flatnonzero(data == _NEWLINE)
-        line = np.searchsorted(newlines, positions)
-        line_start = np.where(line > 0, newlines[line - 1] + 1, 0)
-    place = (positions - line_start) % 4
-    nul = (
-        (first_of_group[suspect] & (place == 0))
-        | (third_of_group[suspect] & (place == 2))
-        | (fourth_of_group[suspect] & (place == 3))
-    )
-    if not nul.any():
-        return []
-    newlines = np.flatnonzero(data == _NEWLINE)  # bad input: number the lines
-    return sorted(set(np.searchsorted(newlines, positions[nul]).tolist()))
+    if len(at):
+        after = data[at + 1]  # never past the end: the block ends with a newline
+        before = data[at - 1]  # at 0: the block's last byte, a newline
+        is_a = data[at] == _FIRST
+        first_of_group = is_a & a_to_p[after]
+        third_of_group = aqgw[before]
+        fourth_of_group = is_a & low_bits_zero[before]
+        suspect = first_of_group | third_of_group | fourth_of_group
+        if suspect.any():
+            positions = at[suspect]
+            line = np.searchsorted(starts, positions, side="right") - 1
+            place = (positions - starts[line]) % 4
+            nul = (
+                (first_of_group[suspect] & (place == 0))
+                | (third_of_group[suspect] & (place == 2))
+                | (fourth_of_group[suspect] & (place == 3))
+            )
+            bad[line[nul]] = True
+    return np.flatnonzero(bad).tolist() if bad.any() else []  # type: ignore[no-any-return]
 
 
 def _unescape(match: re.Match[bytes]) -> bytes:

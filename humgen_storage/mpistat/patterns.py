@@ -20,7 +20,7 @@ from humgen_storage.mpistat.paths import (
     BASE64_FIELD,
     QUOTED_FIELD,
     PathDecodeError,
-    base64_nul_lines,
+    base64_undecodable_lines,
     decode_base64_path,
     decode_quoted_path,
 )
@@ -177,12 +177,12 @@ def explain_bad_line(fmt: Format, line: bytes) -> str:
 
 def undecodable_lines(fmt: Format, data: bytes) -> list[int]:
     """The lines (numbered from 0) of whole lines that match ``fmt``'s record pattern
-    whose path still does not decode: a base64 path holding a NUL byte. (The pattern
-    checks everything else of a path: base64 length, padding and alphabet; every
-    wrstat escape. A NUL inside base64 is a matter of bits, checked with numpy.)"""
+    whose path still does not decode: a base64 path of the wrong length or holding a
+    NUL byte, both checked with numpy. (The pattern checks the rest: base64 alphabet
+    and padding; every wrstat escape.)"""
     if fmt is Format.WRSTAT:
         return []
-    return base64_nul_lines(data)
+    return base64_undecodable_lines(data)
 
 
 # Below this many bytes ``bytes.count`` is faster than numpy's few microseconds a call.
@@ -215,9 +215,8 @@ def clean_block(fmt: Format, data: bytes, first_line: int) -> tuple[bytes, list[
         undecodable = undecodable_lines(fmt, data)
         if not undecodable:
             return data, []
-        return _without_undecodable(
-            data, list(range(first_line, first_line + count_lines(data))), undecodable
-        )
+        numbers = list(range(first_line, first_line + count_lines(data)))
+        return _without_undecodable(fmt, data, numbers, undecodable)
     good = []
     numbers = []
     bad = []
@@ -232,19 +231,19 @@ def clean_block(fmt: Format, data: bytes, first_line: int) -> tuple[bytes, list[
     undecodable = undecodable_lines(fmt, valid)
     if not undecodable:
         return valid, bad
-    valid, more_bad = _without_undecodable(valid, numbers, undecodable)
+    valid, more_bad = _without_undecodable(fmt, valid, numbers, undecodable)
     return valid, sorted(bad + more_bad)
 
 
 def _without_undecodable(
-    data: bytes, numbers: list[int], undecodable: list[int]
+    fmt: Format, data: bytes, numbers: list[int], undecodable: list[int]
 ) -> tuple[bytes, list[tuple[int, str]]]:
     """``data`` (lines numbered ``numbers``) without its lines at the positions
     ``undecodable``, and those lines as malformed. Runs on bad input only."""
     lines = data.split(b"\n")[:-1]
     dropped = set(undecodable)
     kept = b"".join(line + b"\n" for n, line in enumerate(lines) if n not in dropped)
-    return kept, [(numbers[n], "NUL byte in the decoded path") for n in undecodable]
+    return kept, [(numbers[n], explain_bad_line(fmt, lines[n])) for n in undecodable]
 
 
 @functools.lru_cache(maxsize=16)
@@ -297,7 +296,7 @@ def field_runs(
     mostly share their owner, so there are several lines per run.
     """
     runs = run_pattern(fmt, field, common=True).findall(data)
-    # The runs tile the block, and no path holds a NUL (which the pattern cannot see).
+    # The runs tile the block, and every path decodes (what the pattern cannot see).
     if sum(map(len, map(_RUN, runs))) == len(data) and not undecodable_lines(fmt, data):
         return runs, []
     valid, bad = clean_block(fmt, data, first_line)
