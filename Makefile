@@ -25,7 +25,8 @@ demo: $(STAMP)
 	mkdir -p $(DEMO)/mpistat $(DEMO)/archive/projects/tol $(DEMO)/archive/old-team-data
 	touch $(DEMO)/archive/projects/tol/.imirrored
 	for f in fixtures/mpistat/*.dat.gz; do cp "$$f" "$(DEMO)/mpistat/$(TODAY)_$${f##*_}"; done
-	$(DEMO_RUN) manage report
+	@# cellgen's quota look-up fails on purpose: the report publishes and exits 3 (degraded).
+	$(DEMO_RUN) manage report || [ $$? -eq 3 ]
 	$(DEMO_RUN) manage inspect > /dev/null
 	$(DEMO_RUN) split --no-upload
 	@echo

@@ -72,8 +72,10 @@ class CommandEntry:
 
     def start(self, args: argparse.Namespace) -> int:
         from humgen_storage.config.load import load_config
+        from humgen_storage.run.record import current
 
         config = load_config(args.config)
+        current().config = config  # where the run's manifest and metrics go
         return self.load().run(args, config)
 
 
@@ -235,6 +237,7 @@ def run_command(
     An outage (LDAP, the database, S3) reads the same whichever job met it:
     ``<command>: <one line>; nothing was written``.
     """
+    from humgen_storage.run.manifest import leave_records
     from humgen_storage.run.record import EXIT_DEGRADED, begin
 
     name = entry.name
@@ -247,6 +250,7 @@ def run_command(
         log.warning("%s: written but degraded (exit status %d)", name, EXIT_DEGRADED)
         status = EXIT_DEGRADED
     record.finish(status)
+    leave_records(record)
     return status
 
 
@@ -268,12 +272,12 @@ def _run_and_map(
     except JobFailed as exc:
         for reason in exc.reasons:
             log.error("%s", reason)
-        log.error("%s: %s; nothing was written", name, exc)
+        log.error("%s: %s; %s", name, exc, exc.outcome)
         return exc.exit_status
     except HumgenError as exc:  # an outage of LDAP, the database or S3; a bad input
         if args.verbose:
             log.exception("%s failed", name)
-        log.error("%s: %s; nothing was written", name, exc)
+        log.error("%s: %s; %s", name, exc, exc.outcome)
         return exc.exit_status
     except KeyboardInterrupt:
         log.error("interrupted; nothing was written")

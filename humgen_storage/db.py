@@ -9,64 +9,26 @@ is ever built from data.
 from __future__ import annotations
 
 import logging
-import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from humgen_storage.config import DatabaseConfig
+from humgen_storage.db_connect import MysqlTarget as MysqlTarget
+from humgen_storage.db_connect import (
+    connect_mysql,
+    connect_sqlite,
+    mysql_collation,
+    mysql_outage,
+)
+from humgen_storage.db_connect import parse_url as parse_url
+from humgen_storage.db_connect import redact as redact
 from humgen_storage.errors import DatabaseError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MysqlTarget:
-    host: str
-    port: int
-    user: str
-    database: str
-    password: str | None
-
-    def __repr__(self) -> str:  # never show the password
-        return f"mysql://{self.user}@{self.host}:{self.port}/{self.database}"
-
-
-def parse_url(cfg: DatabaseConfig, base_dir: Path | None = None) -> MysqlTarget | Path:
-    """``mysql://user[:password]@host[:port]/db`` or ``sqlite:///relative`` / ``sqlite:////absolute``."""
-    url = cfg.url
-    if url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///") :])
-        if not path.is_absolute() and base_dir is not None:
-            path = (base_dir / path).resolve()
-        return path
-    parts = urlsplit(url)
-    if parts.scheme != "mysql" or not parts.hostname or not parts.path.strip("/"):
-        raise DatabaseError(f"bad database url (expected mysql://user@host:port/db): {redact(url)}")
-    password = (
-        cfg.password
-        if cfg.password is not None
-        else (unquote(parts.password) if parts.password else None)
-    )
-    return MysqlTarget(
-        host=parts.hostname,
-        port=parts.port or 3306,
-        user=unquote(parts.username or "root"),
-        database=parts.path.strip("/"),
-        password=password,
-    )
-
-
-def redact(url: str) -> str:
-    """The URL with any password removed, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
 
 
 # -- schema -------------------------------------------------------------------------------
@@ -233,23 +195,34 @@ def _mysql_upgrades(columns: dict[tuple[str, str], ColumnShape]) -> list[str]:
     return statements
 
 
-class Database:
-    """A connection with explicit transactions; the same SQL text on both back ends."""
+def _no_outage(exc: BaseException) -> DatabaseError | None:
+    return None
 
-    def __init__(self, connection: Any, dialect: str, description: str) -> None:
+
+class Database:
+    """A connection with explicit transactions; the same SQL text on both back ends.
+
+    ``outage`` turns the driver's error for a server that went away or fell silent into
+    a one-line DatabaseError naming it (``db_connect.mysql_outage``); other errors pass.
+    """
+
+    def __init__(
+        self,
+        connection: Any,
+        dialect: str,
+        description: str,
+        outage: Callable[[BaseException], DatabaseError | None] = _no_outage,
+    ) -> None:
         self.connection = connection
         self.dialect = dialect
         self.description = description
+        self.outage = outage
 
     def _sql(self, statement: str) -> str:
         return statement.replace("%s", "?") if self.dialect == "sqlite" else statement
 
     def _mysql_collation(self) -> str:
-        version = str(self.query("SELECT VERSION()")[0][0])
-        if "mariadb" in version.lower():
-            return "utf8mb4_nopad_bin"
-        major = version.split(".", 1)[0]
-        return "utf8mb4_0900_bin" if major.isdigit() and int(major) >= 8 else "utf8mb4_bin"
+        return mysql_collation(str(self.query("SELECT VERSION()")[0][0]))
 
     def create_schema(self) -> None:
         statements: tuple[str, ...]
@@ -293,36 +266,64 @@ class Database:
         return _mysql_upgrades(columns)
 
     @contextmanager
+    def _outages(self, after: str = "") -> Iterator[None]:
+        """Raise a lost or silent server as the one-line DatabaseError naming it."""
+        try:
+            yield
+        except Exception as exc:
+            outage = self.outage(exc)
+            if outage is None:
+                raise
+            raise DatabaseError(f"{outage}{after}") from None
+
+    @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         """One transaction: committed when the block ends, rolled back on any exception."""
-        if self.dialect == "sqlite":
-            self.connection.execute("BEGIN IMMEDIATE")
-        else:
-            self.connection.begin()
-        cursor = Cursor(self, self.connection.cursor())
+        with self._outages():
+            if self.dialect == "sqlite":
+                self.connection.execute("BEGIN IMMEDIATE")
+            else:
+                self.connection.begin()
+            cursor = Cursor(self, self.connection.cursor())
         try:
             yield cursor
         except BaseException:
-            self.connection.rollback()
-            raise
+            self._rollback()
+            with self._outages():
+                raise
         else:
-            self.connection.commit()
+            # A server that falls silent at the commit may have committed before it did.
+            with self._outages("; whether the commit took effect is unknown"):
+                self.connection.commit()
         finally:
             cursor.close()
 
-    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = self.connection.cursor()
+    def _rollback(self) -> None:
+        """Roll back; on a connection already lost the server rolls back by itself."""
         try:
-            cursor.execute(self._sql(statement), tuple(params))
-            rows = [tuple(row) for row in cursor.fetchall()]
-        finally:
-            cursor.close()
-        if self.dialect == "mysql":
-            self.connection.commit()  # end the read's implicit transaction (fresh snapshot next time)
+            self.connection.rollback()
+        except Exception as exc:
+            if self.outage(exc) is None:
+                raise
+            log.debug("rollback on %s: %s", self.description, exc)
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._outages():
+            cursor = self.connection.cursor()
+            try:
+                cursor.execute(self._sql(statement), tuple(params))
+                rows = [tuple(row) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+            if self.dialect == "mysql":
+                self.connection.commit()  # end the read's implicit transaction (fresh snapshot)
         return rows
 
     def close(self) -> None:
-        self.connection.close()
+        try:
+            self.connection.close()
+        except Exception as exc:  # pymysql: "Already closed" after a lost connection
+            log.debug("closing %s: %s", self.description, exc)
 
     def __enter__(self) -> Database:
         return self
@@ -353,37 +354,27 @@ class Cursor:
         self.cursor.close()
 
 
-def open_database(cfg: DatabaseConfig, base_dir: Path | None = None) -> Database:
-    """Connect, and create the tables when missing (the jobs create missing tables too)."""
+def open_database(
+    cfg: DatabaseConfig, base_dir: Path | None = None, create_database: bool = False
+) -> Database:
+    """Connect, and create the tables when missing (the jobs create missing tables too).
+
+    The database itself (a MySQL database, an SQLite file's directory) is made only with
+    ``create_database`` (``schema --create-database``); otherwise its absence is an error.
+    """
     target = parse_url(cfg, base_dir)
     if isinstance(target, Path):
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(target, isolation_level=None, timeout=60)
-        except (OSError, sqlite3.Error) as exc:
-            raise DatabaseError(f"cannot open SQLite database {target}: {exc}") from None
+        connection = connect_sqlite(target, create_directory=create_database)
         database = Database(connection, "sqlite", f"sqlite:///{target}")
     else:
-        import pymysql
-
-        try:
-            connection = pymysql.connect(
-                host=target.host,
-                port=target.port,
-                user=target.user,
-                password=target.password or "",
-                database=target.database,
-                charset="utf8mb4",
-                autocommit=False,
-                connect_timeout=30,
-                init_command=_MYSQL_STRICT_SESSION,
-            )
-        except pymysql.MySQLError as exc:
-            # pymysql's messages name the user and host, never the password.
-            raise DatabaseError(f"cannot connect to {target!r}: {exc}") from None
-        database = Database(connection, "mysql", repr(target))
+        connection = connect_mysql(target, cfg, _MYSQL_STRICT_SESSION, create_database)
+        outage = partial(mysql_outage, target=target, cfg=cfg)
+        database = Database(connection, "mysql", repr(target), outage)
     try:
         database.create_schema()
+    except DatabaseError:  # an outage: the message names the server already
+        database.close()
+        raise
     except Exception as exc:
         database.close()
         raise DatabaseError(f"cannot create tables in {database.description}: {exc}") from None

@@ -16,6 +16,8 @@ class HumgenError(Exception):
     """An expected failure; nothing of the run was written (exit status 1)."""
 
     exit_status = EXIT_FAILED
+    # What the failure left behind, said after the message.
+    outcome = "nothing was written"
 
 
 class UsageError(HumgenError):
@@ -44,6 +46,20 @@ class DatabaseError(HumgenError):
 class UploadError(HumgenError):
     """An upload to S3 failed for good (after its retries); the message names the object."""
 
+    outcome = "the objects not updated keep their previous version; the next run uploads them"
+
+
+class UploadIncomplete(UploadError):
+    """An upload that stopped after it had updated some objects: the night's files are
+    partly in S3, which is "written but degraded" (SPEC §8: objects left unuploaded)."""
+
+    exit_status = 3
+
+
+class OutputError(HumgenError):
+    """A file of the run could not be written (a full disk, a permission): one line
+    naming the file."""
+
 
 class JobFailed(HumgenError):
     """A job failed: the message says what, ``reasons`` one line per cause (a volume, say)."""
@@ -51,3 +67,8 @@ class JobFailed(HumgenError):
     def __init__(self, message: str, reasons: list[str] | None = None) -> None:
         super().__init__(message)
         self.reasons = reasons or []
+
+
+class UnsafePathError(HumgenError):
+    """A path under report_dir or output_dir that the product did not make: a symbolic
+    link, or not a directory or file owned as expected. The message names it."""

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import PurePosixPath
 
+from humgen_storage.children import child_environment
 from humgen_storage.config import QuotaConfig
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,8 @@ def fetch_quota(group: str, mount: str, cfg: QuotaConfig) -> int | None:
         return None
     argv = [*words, "quota", "-q", "-g", group, mount]
     # The C locale keeps the command's messages and number formats the ones we parse.
-    env = {**os.environ, "LC_ALL": "C"}
+    # Without the product's secrets: lfs never needs them.
+    env = {**child_environment(), "LC_ALL": "C"}
     try:
         process = subprocess.Popen(
             argv,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from humgen_storage.run.atomic import atomic_file
 
@@ -16,8 +16,18 @@ def tsv_line(values: Sequence[Any]) -> str:
     return "\t".join(NULL if value is None else str(value) for value in values) + "\n"
 
 
-def write_tsv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    with atomic_file(path) as handle:
-        handle.write(tsv_line(header))
-        for row in rows:
-            handle.write(tsv_line(row))
+def write_tsv(
+    path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]], base: Path | None = None
+) -> None:
+    """``path`` written atomically, its mode from the umask. ``base`` (default: the
+    folder above the TSVs' ``report-output-files/``, i.e. ``report_dir``) is where the
+    checked folders begin: no link under it is followed."""
+    with atomic_file(path, base=path.parent.parent if base is None else base) as handle:
+        write_tsv_lines(handle, header, rows)
+
+
+def write_tsv_lines(handle: IO[str], header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """The header and the rows into an open file (``run.atomic.prepared_text_file``)."""
+    handle.write(tsv_line(header))
+    for row in rows:
+        handle.write(tsv_line(row))

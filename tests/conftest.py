@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,14 @@ pytest_plugins = [
 
 
 @pytest.fixture
-def lfs_quotas(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The lfs stand-in answers with the demo quotas."""
-    monkeypatch.setenv("FAKE_LFS_QUOTAS", str(DEMO_QUOTAS))
+def lfs_quotas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lfs stand-in answers with the demo quotas, and with a quota for the groups
+    whose look-up the demo lets fail (a failed look-up makes a run exit 3)."""
+    quotas = json.loads(DEMO_QUOTAS.read_text())
+    quotas.update({group: {"limit_kb": 0} for group in ("cellgen", "users")})
+    path = tmp_path / "lfs-quotas.json"
+    path.write_text(json.dumps(quotas))
+    monkeypatch.setenv("FAKE_LFS_QUOTAS", str(path))
 
 
 @pytest.fixture

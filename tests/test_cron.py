@@ -14,7 +14,7 @@ import pytest
 
 from humgen_storage.cli import main
 from tests.helpers import REPO
-from tests.sites import DEMO_QUOTAS, TODAY, Site, days_ago, make_site
+from tests.sites import TODAY, Site, days_ago, make_site
 
 FAKE_BIN = REPO / "fixtures" / "bin"
 CRON = REPO / "cron"
@@ -23,8 +23,10 @@ STAMP = TODAY.isoformat()  # the logs are named by the day the cron script runs
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """The environment of a cron script: the stand-ins first on PATH, this checkout's code."""
+def env(tmp_path: Path, lfs_quotas: None) -> dict[str, str]:
+    """The environment of a cron script: the stand-ins first on PATH, this checkout's code,
+    a quota for every group (``lfs_quotas``)."""
+    quotas = os.environ["FAKE_LFS_QUOTAS"]
     clean = {
         k: v
         for k, v in os.environ.items()
@@ -34,7 +36,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         PATH=f"{FAKE_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
         FAKE_BSUB_LOG=str(tmp_path / "bsub.jsonl"),
-        FAKE_LFS_QUOTAS=str(DEMO_QUOTAS),
+        FAKE_LFS_QUOTAS=quotas,
     )
     return clean
 
@@ -205,8 +207,9 @@ def test_array_submission_and_replay_match_a_single_node_run(
     ]
     assert stage["dependency"] is None
 
-    assert finalise["dependency"] == f"done({name})"
-    assert finalise["dependencies"] == [{"condition": "done", "target": name}]
+    # ended(), not done(): a failed element must not leave the finaliser pending for ever.
+    assert finalise["dependency"] == f"ended({name})"
+    assert finalise["dependencies"] == [{"condition": "ended", "target": name}]
     assert finalise["array"] is None
     check_resources(finalise, "hgi", "normal", 3000, 2)
     assert finalise["options"]["o"] == f"{logs}/{STAMP}.%J.out"
@@ -224,6 +227,7 @@ def test_array_submission_and_replay_match_a_single_node_run(
     early = replay(finalise, env)[0]
     assert early.returncode == 1
     assert "not staged" in early.stderr
+    assert "1 of 2 volumes are not staged: 115;" in early.stderr  # its element did not run
     assert not site.tsv(day).exists()
     assert not site.database.exists() or site.usage_rows() == []
     # Then every element, then the finaliser.

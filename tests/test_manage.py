@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -224,3 +225,112 @@ def test_two_managers_started_at_once(site: Site, tmp_path: Path) -> None:
     rows = site.usage_rows()
     assert len(rows) == len({(r[0], r[2]) for r in rows})  # every group once: loaded once
     assert site.tsv(TODAY).is_file()
+
+
+def test_no_complete_set_names_the_missing_files_per_date(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 15: `no complete set of report volumes (...)` did not say which files were
+    missing for which date."""
+    site.add_crawl(TODAY, "118")
+    site.add_crawl(days_ago(2), "115")
+
+    assert main(site.argv("manage", "report")) == 1
+
+    err = capsys.readouterr().err
+    stamp = {n: days_ago(n).strftime("%Y%m%d") for n in range(MAX_DAYS_AGO)}
+    assert f"{TODAY}: missing volume 115 ({stamp[0]}_115.dat.gz)" in err
+    assert (
+        f"{days_ago(1)}: missing volumes 118 115 ({stamp[1]}_118.dat.gz {stamp[1]}_115.dat.gz)"
+        in err
+    )
+    assert f"{days_ago(2)}: missing volume 118 ({stamp[2]}_118.dat.gz)" in err
+    assert f"{days_ago(MAX_DAYS_AGO - 1)}: missing volumes 118 115" in err
+    assert str(days_ago(MAX_DAYS_AGO)) not in err  # only the dates it looked at
+
+
+def test_date_reruns_a_chosen_night_and_force_replaces_it(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.add_set(TODAY)
+    site.add_set(days_ago(2))
+    assert main(site.argv("manage", "report")) == 0  # the newest: today
+    assert not site.tsv(days_ago(2)).exists()
+
+    assert main(site.argv("manage", "report", "--date", days_ago(2).isoformat())) == 0
+    assert site.tsv(days_ago(2)).is_file()
+    loaded = site.usage_rows()
+    assert {row[8] for row in loaded} == {TODAY.isoformat(), days_ago(2).isoformat()}
+    capsys.readouterr()
+
+    # Done: said so, with the way to run it again.
+    assert main(site.argv("manage", "report", "--date", days_ago(2).isoformat())) == 0
+    err = capsys.readouterr().err
+    assert "already done" in err and "--force" in err
+
+    # --force replaces that night's rows (a hand-damaged row comes back) and no other's.
+    with sqlite3.connect(site.database) as db:
+        db.execute(
+            "UPDATE lustre_usage SET `Used (bytes)` = 1 WHERE `date` = ?",
+            (days_ago(2).isoformat(),),
+        )
+    site.tsv(days_ago(2)).write_text("damaged\n")
+    argv = site.argv("manage", "report", "--date", days_ago(2).isoformat(), "--force")
+    assert main(argv) == 0
+    assert site.usage_rows() == loaded
+    assert site.tsv(days_ago(2)).read_text().startswith("Lustre Volume\t")
+
+    # A date whose set is not complete names what is missing.
+    assert main(site.argv("manage", "report", "--date", days_ago(1).isoformat())) == 1
+    assert f"missing {days_ago(1).strftime('%Y%m%d')}_118.dat.gz" in capsys.readouterr().err
+
+
+def tree_state(root: Path) -> dict[str, tuple[int, int, float]]:
+    """Every path under ``root`` (links not followed): kind, size and mtime."""
+    state = {}
+    for path in sorted(root.rglob("*")):
+        info = os.lstat(path)
+        state[str(path.relative_to(root))] = (info.st_mode, info.st_size, info.st_mtime)
+    return state
+
+
+@pytest.mark.parametrize("job", ["report", "inspect", "split"])
+def test_dry_run_says_what_it_would_read_and_write_and_writes_nothing(
+    site: Site, capsys: pytest.CaptureFixture[str], job: str
+) -> None:
+    files = site.add_set(TODAY)
+    old_log = site.report_dir / f"{job}-logs" / "2020-01-01.1.out"
+    old_log.parent.mkdir(parents=True)
+    old_log.write_text("old\n")
+    os.utime(old_log, (1_600_000_000, 1_600_000_000))
+    text = site.config.read_text().replace("[paths]", "[paths]\nkeep_days = 3")
+    site.config.write_text(text)
+    before = tree_state(site.root.parent)
+
+    assert main(site.argv("manage", job, "--dry-run")) == 0
+
+    assert tree_state(site.root.parent) == before  # no lock file, link, database or log
+    out = capsys.readouterr().out
+    for path in files:
+        assert f"{path} ({path.stat().st_size} bytes)" in out
+    assert f"{site.link('118')} -> {files[0].absolute()}" in out
+    assert f"keep_days (3) would remove:\n    {old_log}" in out
+    expected = {
+        "report": ["lustre_usage", str(site.tsv(TODAY))],
+        "inspect": ["spaceman", "inspector-" + TODAY.strftime("%Y%m%d") + ".tsv"],
+        "split": [TODAY.strftime("%Y%m%d"), "s3://"],
+    }[job]
+    for word in expected:
+        assert word in out
+
+
+def test_dry_run_of_a_done_date_says_a_run_would_do_nothing(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.add_set(TODAY)
+    assert main(site.argv("manage", "report")) == 0
+    capsys.readouterr()
+    assert main(site.argv("manage", "report", "--dry-run")) == 0
+    assert "a run would do nothing" in capsys.readouterr().out
+    assert main(site.argv("manage", "report", "--dry-run", "--force")) == 0
+    assert "replacing rows of" in capsys.readouterr().out

@@ -47,6 +47,9 @@ class PathsConfig:
     mpistat_dir: Path
     report_dir: Path
     max_days_ago: int = 10
+    # Days after which what the product leaves behind (staging areas, run manifests,
+    # dated split directories, cron logs) is pruned; None keeps everything.
+    keep_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,13 @@ class VolumesConfig:
 class DatabaseConfig:
     url: str
     password: str | None = field(default=None, repr=False)
+    # MySQL only, in seconds: opening the TCP connection; then waiting for any answer
+    # (the login handshake included) and sending a statement. A server that accepts and
+    # then says nothing fails the run after read_timeout instead of holding it forever.
+    # read_timeout is above InnoDB's default lock wait (50 s), which ends with an error.
+    connect_timeout: float = 30.0
+    read_timeout: float = 300.0
+    write_timeout: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,10 @@ class InspectorConfig:
     roots: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # (column, regex) in order; the first match wins
     file_classes: tuple[tuple[str, str], ...] = DEFAULT_FILE_CLASSES
+    # A --tosql run deletes none of a volume's spaceman rows (people's notes) when it
+    # would delete more than this share of them, or when its roots match nothing there,
+    # unless --force: a misspelt root must not wipe Status, Action and Comment.
+    max_delete_fraction: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -162,6 +176,13 @@ class LsfConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    # A Prometheus textfile (node_exporter's textfile collector) every run rewrites;
+    # None: no metrics file.
+    textfile: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     paths: PathsConfig
@@ -176,3 +197,4 @@ class Config:
     s3: S3Config
     lsf: LsfConfig
     workers: int | None = None
+    metrics: MetricsConfig = MetricsConfig()

@@ -27,6 +27,7 @@ from humgen_storage.config import (
     InspectorConfig,
     LdapConfig,
     LsfConfig,
+    MetricsConfig,
     PathsConfig,
     QuotaConfig,
     S3Config,
@@ -84,7 +85,9 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
         s3=_s3(r),
         lsf=_lsf(r),
         workers=r.number("jobs", "workers", 0, minimum=0) or Config.workers,
+        metrics=MetricsConfig(textfile=r.path("metrics", "textfile")),
     )
+    r.check_unknown()
     _warn_if_secret_readable(parser, source)
     return config
 
@@ -99,6 +102,8 @@ def _paths(r: SectionReader) -> PathsConfig:
         mpistat_dir=r.required_path("paths", "mpistat_dir"),
         report_dir=r.required_path("paths", "report_dir"),
         max_days_ago=r.number("paths", "max_days_ago", d.max_days_ago, minimum=1),
+        # Absent: 0, so None (keep everything); given: at least one day.
+        keep_days=r.number("paths", "keep_days", 0, minimum=1) or d.keep_days,
     )
 
 
@@ -114,24 +119,34 @@ def _input(r: SectionReader) -> InputConfig:
 
 
 def _database(r: SectionReader) -> DatabaseConfig:
+    d = DatabaseConfig
     url = r.text("database", "url")
     if not url.startswith(("mysql://", "sqlite:///")):
         raise r.error("database", "url", "must start with mysql:// or sqlite:///")
-    password = os.environ.get(MYSQL_PASSWORD_ENV) or r.raw("database", "password")
-    return DatabaseConfig(url=url, password=password)
+    # Read even when the environment wins, so the key is known (``check_unknown``).
+    in_file = r.raw("database", "password")
+    password = os.environ.get(MYSQL_PASSWORD_ENV) or in_file
+    return DatabaseConfig(
+        url=url,
+        password=password,
+        connect_timeout=r.number("database", "connect_timeout", d.connect_timeout, minimum=0.001),
+        read_timeout=r.number("database", "read_timeout", d.read_timeout, minimum=0.001),
+        write_timeout=r.number("database", "write_timeout", d.write_timeout, minimum=0.001),
+    )
 
 
 def _ldap(r: SectionReader) -> LdapConfig:
     d = LdapConfig
     url = r.raw("ldap", "url")
     ldif = r.path("ldap", "ldif")
+    bind_password = r.raw("ldap", "bind_password")
     if bool(url) == bool(ldif):
         raise r.error("ldap", "url", "set exactly one of 'url' and 'ldif'")
     return LdapConfig(
         url=url,
         ldif=ldif,
         bind_dn=r.raw("ldap", "bind_dn"),
-        bind_password=os.environ.get(LDAP_PASSWORD_ENV) or r.raw("ldap", "bind_password"),
+        bind_password=os.environ.get(LDAP_PASSWORD_ENV) or bind_password,
         group_base=r.text("ldap", "group_base"),
         people_base=r.text("ldap", "people_base"),
         humgen_filter=r.text("ldap", "humgen_filter", d.humgen_filter),
@@ -167,24 +182,27 @@ def _archive(r: SectionReader) -> ArchiveConfig:
 def _inspector(r: SectionReader) -> InspectorConfig:
     """``[inspector]`` roots per volume and ``[file_classes]``: both regexes, checked here."""
     classes = InspectorConfig.file_classes
+    names = r.section_keys("file_classes")
     if r.parser.has_section("file_classes"):
-        classes = tuple(
-            (name.upper(), r.text("file_classes", name))
-            for name in r.parser.options("file_classes")
-        )
+        classes = tuple((name.upper(), r.text("file_classes", name)) for name in names)
     for name, pattern in classes:
         try:
             re.compile(pattern)
         except re.error as exc:
             raise r.error("file_classes", name.lower(), f"bad regular expression: {exc}") from None
-    roots = r.per_volume("inspector", skip=set())
+    roots = r.per_volume("inspector", skip={"max_delete_fraction"})
     for volume, patterns in roots.items():
         for root in patterns:
             try:
                 re.compile(root)
             except re.error as exc:
                 raise r.error("inspector", volume, f"bad root pattern {root!r}: {exc}") from None
-    return InspectorConfig(roots=roots, file_classes=classes)
+    fraction = r.number(
+        "inspector", "max_delete_fraction", InspectorConfig.max_delete_fraction, minimum=0.0
+    )
+    if fraction > 1:
+        raise r.error("inspector", "max_delete_fraction", "must be a fraction between 0 and 1")
+    return InspectorConfig(roots=roots, file_classes=classes, max_delete_fraction=fraction)
 
 
 def _splitter(r: SectionReader, report_dir: Path) -> SplitterConfig:

@@ -43,6 +43,8 @@ class LdapSource:
     def _error(self, what: str, detail: object) -> DirectoryError:
         """A one-line error naming the server; the password is blanked out if echoed."""
         message = " ".join(f"LDAP server {self.where}: {what}: {detail}".split())
+        if "timed out" in message:  # ldap3's receive timeout: a server that fell silent
+            message += f" (no answer within {self.cfg.timeout:g} s, [ldap] timeout)"
         if self.cfg.bind_password:
             message = message.replace(self.cfg.bind_password, "********")
         return DirectoryError(message)

@@ -57,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also merge the rows into the spaceman table (not with PATH)",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --tosql: delete gone spaceman rows even when the roots match nothing on a "
+        "volume or more than [inspector] max_delete_fraction of its rows would go",
+    )
     add_input_arguments(parser, files=False)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -82,7 +88,9 @@ def _depth(text: str) -> int:
     return depth
 
 
-def run(args: argparse.Namespace, config: Config) -> int:
+def _check_options(args: argparse.Namespace) -> None:
+    if args.force and not (args.tosql or args.finalise):
+        raise UsageError("--force goes with --tosql (or --finalise)")
     if args.tosql and args.path is not None:
         raise UsageError("--tosql writes whole volumes; it cannot be used with PATH")
     if (args.stage_only or args.finalise) and (args.path is not None or args.tosql or args.generic):
@@ -91,11 +99,15 @@ def run(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--stage-only and --volume V go together")
     if args.finalise and args.date is None:
         raise UsageError("--finalise needs --date YYYY-MM-DD")
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    _check_options(args)
     workers = default_workers(args.workers or config.workers)
     if args.stage_only:
         return driver.stage_only(config, InspectJob(config), args.volume, args.date, workers)
     if args.finalise:
-        return driver.finalise(config, InspectJob.managed(config), args.date)
+        return driver.finalise(config, InspectJob.managed(config, force=args.force), args.date)
     volumes = config.volumes.inspector
     if not volumes:
         raise ConfigError(f"{config.source}: [volumes] inspector: no inspector volumes configured")
@@ -108,6 +120,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         tosql=args.tosql,
         generic=args.generic,
         header=not args.noheader,
+        force=args.force,
     )
     if not args.tosql:
         # Only a run that writes spaceman needs the job's lock; one without it stages

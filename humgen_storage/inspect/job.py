@@ -33,14 +33,16 @@ from humgen_storage.inspect.rows import (
 from humgen_storage.inspect.spaceman import merge_into_spaceman
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
-from humgen_storage.run import driver, layout
+from humgen_storage.run import driver, layout, record
 from humgen_storage.run.aggregate import aggregate_file
+from humgen_storage.run.atomic import prepared_text_file
 from humgen_storage.run.inputs import InputSet
 from humgen_storage.run.job import VolumePlan
+from humgen_storage.run.record import current
 from humgen_storage.run.registry import VOLUMES_KEYS
 from humgen_storage.run.staging import StagingArea, load_inspection, save_inspection
 from humgen_storage.run.volumes import default_workers
-from humgen_storage.tsv import write_tsv
+from humgen_storage.tsv import write_tsv_lines
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +144,7 @@ class InspectJob:
     marker: bool = False  # write the done-marker TSV last
     generic: bool = False
     header: bool = True
+    force: bool = False  # --tosql: delete gone spaceman rows past the deletion guard
 
     name = JOB
     volumes_key = VOLUMES_KEYS[JOB]
@@ -149,9 +152,9 @@ class InspectJob:
     max_volumes_at_once = 1 << 30  # no ceiling beyond the processes given
 
     @classmethod
-    def managed(cls, config: Config) -> InspectJob:
+    def managed(cls, config: Config, force: bool = False) -> InspectJob:
         """``inspect --tosql`` on the whole set, then the done-marker."""
-        return cls(config, tosql=True, marker=True)
+        return cls(config, tosql=True, marker=True, force=force)
 
     @property
     def needs_directory(self) -> bool:
@@ -196,22 +199,35 @@ class InspectJob:
     def publish(
         self, area: StagingArea, day: dt.date, volumes: Sequence[str], staged: Sequence[str]
     ) -> int:
-        """Merge into spaceman (--tosql), print the table, then write the done-marker
-        TSV (after the commit)."""
+        """Merge into spaceman (--tosql) and install the done-marker TSV, then print
+        the table.
+
+        The TSV is written in full and synced under a temporary name before the
+        spaceman commit, and renamed after it: a full disk fails the run before the
+        commit, leaving spaceman and the TSV as they were.
+        """
         inspections = [
             VolumeInspection(*load_inspection(area.volume_path(volume))) for volume in volumes
         ]
         if self.selection is not None:
             inspections = self._selected(inspections, self.selection)
         table = Table(inspections, area.load_directory() if self.names else None)
-        if self.tosql:
-            save_to_spaceman(self.config, table, volumes)
-        write_table(table, sys.stdout, generic=self.generic, header=self.header)
-        sys.stdout.flush()
         if self.marker:
             marker = done_marker(self.config, day)
-            write_tsv(marker, PROJECT_HEADER, (row.project_values() for row in table))
+            base = self.config.paths.report_dir
+            with prepared_text_file(marker, base=base) as prepared:
+                write_tsv_lines(
+                    prepared.handle, PROJECT_HEADER, (row.project_values() for row in table)
+                )
+                prepared.finish()
+                if self.tosql:
+                    save_to_spaceman(self.config, table, volumes, day, self.force)
+                prepared.install()
             log.info("wrote %s", marker)
+        elif self.tosql:
+            save_to_spaceman(self.config, table, volumes, day, self.force)
+        write_table(table, sys.stdout, generic=self.generic, header=self.header)
+        sys.stdout.flush()
         return 0
 
     def abandon(self) -> None:
@@ -262,12 +278,30 @@ def _check_class_names(config: Config) -> None:
         )
 
 
-def save_to_spaceman(config: Config, table: Table, volumes: Sequence[str]) -> None:
-    """Merge the table into spaceman in one transaction (see inspect/spaceman.py)."""
+def save_to_spaceman(
+    config: Config, table: Table, volumes: Sequence[str], day: dt.date, force: bool = False
+) -> None:
+    """Merge the table into spaceman in one transaction (see inspect/spaceman.py). A
+    volume whose rows the deletion guard kept is a note for a person (exit status 3)."""
     rows: list[TableRow] = list(table)
     with open_database(config.database, base_dir=config.source.parent) as database:
-        counts = merge_into_spaceman(database, [row.spaceman_row() for row in rows], volumes)
+        counts = merge_into_spaceman(
+            database,
+            [row.spaceman_row() for row in rows],
+            volumes,
+            max_delete_fraction=config.inspector.max_delete_fraction,
+            force=force,
+        )
         where = database.description
+    for volume, why in counts.withheld.items():
+        note = (
+            f"volume {volume}: no spaceman rows deleted in {where}: {why}; check [inspector] "
+            f"{volume} in {config.source}, then, if the rows are really gone, run "
+            f"`manage inspect --date {day} --force`"
+        )
+        volume_logger(__name__, volume).warning("%s", note)
+        record.current().degrade(note)
+    current().rows_written["spaceman"] = counts.updated + counts.inserted
     log.info(
         "spaceman in %s: %d rows updated, %d new, %d gone (volumes %s)",
         where,

@@ -12,7 +12,11 @@ the new rows are merged into ``spaceman`` keyed by (Project, Directory, Volume):
 5. ``spaceman_tmp`` is emptied again.
 
 All in one transaction: a failure anywhere leaves both tables as they were. Rows of
-volumes not in the run are never touched. The statements are plain parameterised
+volumes not in the run are never touched. Step 2 is guarded: a volume that has rows
+but none in the run (its roots matched nothing: a misspelt root, a moved tree), or
+whose deletions would exceed ``max_delete_fraction`` of its rows, keeps every row
+(updates and new rows still go in) unless ``force``; ``MergeCounts.withheld`` says
+which volumes and why, for the run to end degraded. The statements are plain parameterised
 SQL that MySQL and SQLite both run; the existing keys are compared in Python and
 rows are then addressed by their primary key, so no statement scans
 ``spaceman_tmp`` (which has no index) once per row.
@@ -21,7 +25,7 @@ rows are then addressed by their primary key, so no statement scans
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 
 from humgen_storage.db import Database
 
@@ -64,6 +68,21 @@ class MergeCounts:
     inserted: int
     updated: int
     deleted: int
+    # volume -> why its gone rows were kept (the deletion guard); empty when none was
+    withheld: dict[str, str] = field(default_factory=dict)
+
+
+def deletion_withheld(existing: int, reported: int, gone: int, max_fraction: float) -> str | None:
+    """Why a volume's ``gone`` rows (of ``existing``; ``reported`` rows in the run) must
+    not be deleted without --force, or None when they may be."""
+    if existing and not reported:
+        return f"the run has no rows there (its roots matched nothing) but spaceman has {existing}"
+    if existing and gone > max_fraction * existing:
+        return (
+            f"the run would delete {gone} of its {existing} spaceman rows, more than "
+            f"[inspector] max_delete_fraction = {max_fraction:g}"
+        )
+    return None
 
 
 # The statements are written out in full: no SQL text is built at run time.
@@ -99,10 +118,15 @@ _EMPTY_TMP = "DELETE FROM `spaceman_tmp`"
 
 
 def merge_into_spaceman(
-    database: Database, rows: Sequence[SpacemanRow], volumes: Sequence[str]
+    database: Database,
+    rows: Sequence[SpacemanRow],
+    volumes: Sequence[str],
+    max_delete_fraction: float = 0.5,
+    force: bool = False,
 ) -> MergeCounts:
     """Replace the run's volumes' rows in ``spaceman`` by ``rows``, keeping people's
-    decisions on rows that are still reported. One transaction."""
+    decisions on rows that are still reported. One transaction. A volume that trips the
+    deletion guard keeps its gone rows unless ``force`` (see the module's docstring)."""
     unknown = {row.volume for row in rows} - set(volumes)
     if unknown:
         raise ValueError(f"rows for volumes not in the run: {sorted(unknown)}")
@@ -120,7 +144,17 @@ def merge_into_spaceman(
             for index, project, directory, row_volume in cursor.fetchall():
                 existing[(project, directory, row_volume)] = index
 
-        gone = [index for key, index in existing.items() if key not in new_rows]
+        withheld: dict[str, str] = {}
+        gone: list[int] = []
+        for volume in volumes:
+            mine = {key: index for key, index in existing.items() if key[2] == volume}
+            gone_here = [index for key, index in mine.items() if key not in new_rows]
+            reported = sum(1 for row in rows if row.volume == volume)
+            why = deletion_withheld(len(mine), reported, len(gone_here), max_delete_fraction)
+            if why is not None and gone_here and not force:
+                withheld[volume] = why
+            else:
+                gone.extend(gone_here)
         cursor.executemany(_DELETE_BY_INDEX, [(index,) for index in gone])
 
         kept = [(key, index) for key, index in existing.items() if key in new_rows]
@@ -131,4 +165,6 @@ def merge_into_spaceman(
 
         inserted = cursor.execute(_INSERT_NEW, (NO_DECISION, NO_DECISION, ""))
         cursor.execute(_EMPTY_TMP)
-    return MergeCounts(inserted=max(inserted, 0), updated=len(kept), deleted=len(gone))
+    return MergeCounts(
+        inserted=max(inserted, 0), updated=len(kept), deleted=len(gone), withheld=withheld
+    )

@@ -4,8 +4,8 @@ Flow (spec section 4, run by ``run.driver``): discard a crashed run's staging ar
 stop early if the date is already loaded (rewriting a missing TSV); load the
 directory once into staging; a pool stages each volume (aggregate, quota, archive
 look-up) into its own SQLite file; the finaliser loads every row of the run in one
-transaction, then writes the TSV (the done-marker) atomically. A failed volume means
-nothing is loaded.
+transaction, writing the TSV (the done-marker) in full under a temporary name before
+the commit and renaming it after. A failed volume means nothing is loaded.
 
 For sites that spread volumes over LSF jobs: ``--stage-only --volume V`` stages one
 volume; ``--finalise --date D`` loads every staged volume of that date.
@@ -19,14 +19,14 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
 from humgen_storage.config import ArchiveConfig, Config, QuotaConfig
 from humgen_storage.db import Database, open_database
 from humgen_storage.directory import GroupDirectory
-from humgen_storage.errors import UsageError
+from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.logs import volume_logger
 from humgen_storage.mpistat.files import InputFile
 from humgen_storage.quota import QuotaLookups
@@ -36,14 +36,25 @@ from humgen_storage.report.table import (
     has_rows_for,
     load_rows,
     rows_for,
+    rows_in,
+    volume_names_for,
+    write_report_lines,
     write_report_tsv,
 )
 from humgen_storage.run import driver, layout
 from humgen_storage.run.aggregate import aggregate_file
+from humgen_storage.run.atomic import prepared_text_file
 from humgen_storage.run.inputs import InputSet, add_input_arguments
 from humgen_storage.run.job import VolumePlan
+from humgen_storage.run.record import current
 from humgen_storage.run.registry import VOLUMES_KEYS
-from humgen_storage.run.staging import StagedVolume, StagingArea, UsageRow, load_usage, save_usage
+from humgen_storage.run.staging import (
+    StagedVolume,
+    StagingArea,
+    UsageRow,
+    load_usage,
+    save_usage,
+)
 from humgen_storage.run.volumes import default_workers
 from humgen_storage.split.select import is_safe_file_name
 from humgen_storage.units import days_since
@@ -83,13 +94,13 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return driver.stage_only(config, job, args.volume, args.date, workers)
     if args.finalise:
         return driver.finalise(config, job, args.date)
-    return driver.run_locked(
-        config,
-        JOB,
-        lambda: driver.run_job(
-            config, job, driver.choose_inputs(config, JOB, args.files, args.date), workers
-        ),
-    )
+
+    def run_on_inputs() -> int:
+        input_set = driver.choose_inputs(config, JOB, args.files, args.date)
+        # The date counts as loaded only for the volumes of this run.
+        return driver.run_job(config, replace(job, volumes=input_set.volumes), input_set, workers)
+
+    return driver.run_locked(config, JOB, run_on_inputs)
 
 
 def run_managed(config: Config, input_set: InputSet) -> int:
@@ -107,6 +118,9 @@ class ReportJob:
 
     config: Config
     force: bool = False  # replace the date's rows for the run's volumes
+    # The run's volumes, which the date must have rows for to count as loaded;
+    # None: every configured report volume (the manager, --finalise).
+    volumes: tuple[str, ...] | None = None
 
     name = JOB
     volumes_key = VOLUMES_KEYS[JOB]
@@ -123,8 +137,9 @@ class ReportJob:
             return False
         # The connection is not held through the aggregation, which can take hours:
         # servers close idle connections (wait_timeout).
+        volumes = self.volumes if self.volumes is not None else self.config.volumes.report
         with _open_database(self.config) as db:
-            return _already_loaded(self.config, db, day)
+            return _already_loaded(self.config, db, day, volumes)
 
     def volume_tasks(self, plan: VolumePlan) -> list[StageTask]:
         config = self.config
@@ -161,9 +176,21 @@ def _open_database(config: Config) -> Database:
     return open_database(config.database, base_dir=config.source.parent)
 
 
-def _already_loaded(config: Config, db: Database, day: dt.date) -> bool:
+def _already_loaded(config: Config, db: Database, day: dt.date, volumes: Sequence[str]) -> bool:
     if not has_rows_for(db, day):
         return False
+    loaded = volume_names_for(db, day)
+    # A volume's rows carry the name of its root (scratch<V> or <V>, SPEC section 2.2).
+    missing = [v for v in volumes if f"scratch{v}" not in loaded and v not in loaded]
+    if missing:
+        # Loading only the missing volumes would make a TSV that mixes two runs'
+        # settings without anyone asking for it: a person decides, with --force.
+        raise JobFailed(
+            f"{day} is already loaded, but not for volume{'s' if len(missing) > 1 else ''} "
+            f"{' '.join(missing)} (added to [volumes] report since?); run again with --force "
+            f"to load {day} again with every volume of the run",
+            [f"volume {v}: no rows for {day} in {db.description}" for v in missing],
+        )
     tsv = done_marker(config, day)
     if tsv.exists():
         log.info(
@@ -184,20 +211,59 @@ def finalise(
     replace: bool,
 ) -> None:
     """Load every staged volume (the driver checked they are all there) in one
-    transaction, then write the TSV."""
+    transaction, and publish the TSV with it.
+
+    Everything that can fail for lack of space happens before the commit: the TSV is
+    written in full from the transaction's own view of the date and synced under a
+    temporary name beside it. After the commit only its rename is left, so a full
+    disk leaves the table and the TSV as they were. (Should the rename itself fail,
+    the next run finds the date loaded and rewrites the TSV from the database.)
+    """
     staged = [load_usage(area.volume_path(volume)) for volume in volumes]
-    with db.transaction() as cursor:
-        count = load_rows(
-            cursor,
-            day,
-            [s.volume_name for s in staged],
-            [row for s in staged for row in s.rows],
-            replace=replace,
-        )
-    log.info("loaded %d rows for %s into %s", count, day, db.description)
+    record = current()
+    for volume in staged:
+        record.count_volume(volume.volume, volume.lines, volume.bad_lines)
     tsv = done_marker(config, day)
-    write_report_tsv(tsv, rows_for(db, day))
+    with prepared_text_file(tsv, base=config.paths.report_dir) as prepared:
+        with db.transaction() as cursor:
+            count = load_rows(
+                cursor,
+                day,
+                [s.volume_name for s in staged],
+                [row for s in staged for row in s.rows],
+                replace=replace,
+            )
+            write_report_lines(prepared.handle, rows_in(cursor, day))
+            prepared.finish()
+        prepared.install()
+    log.info("loaded %d rows for %s into %s", count, day, db.description)
+    record.rows_written["lustre_usage"] = count
     log.info("wrote %s", tsv)
+    _note_quota_failures(staged)
+
+
+# How many group names a note lists; the log of the stage names every one.
+_NAMES_IN_A_NOTE = 10
+
+
+def _note_quota_failures(staged: Sequence[StagedVolume]) -> None:
+    """Published with NULL quotas: a person should look at ``lfs`` (exit status 3)."""
+    record = current()
+    for volume in staged:
+        failed = volume.quota_failures
+        if not failed:
+            continue
+        record.quota_failures.extend(f"{volume.volume_name}:{group}" for group in failed)
+        looked_up = sum(1 for row in volume.rows if row.quota is not None) + len(failed)
+        shown = ", ".join(failed[:_NAMES_IN_A_NOTE])
+        more = (
+            f" and {len(failed) - _NAMES_IN_A_NOTE} more" if len(failed) > _NAMES_IN_A_NOTE else ""
+        )
+        record.degrade(
+            f"volume {volume.volume_name}: quota look-ups failed for {len(failed)} of {looked_up}"
+            f" groups ({shown}{more}); their Quota is NULL, and `report --force` on a later"
+            " run looks them up again"
+        )
 
 
 # -- staging one volume (runs in a pool worker) ------------------------------------------
@@ -233,7 +299,9 @@ def stage_volume(task: StageTask) -> str:
             workers=task.block_workers,
             on_local_fold=_QuotaStarter(groups, quotas),
         )
-        rows_out = usage_rows(task, groups, aggregate, reader.volume_name, reader.mtime, quotas)
+        rows_out, quota_failures = usage_rows(
+            task, groups, aggregate, reader.volume_name, reader.mtime, quotas
+        )
         save_usage(
             area.new_volume_path(source.volume),
             StagedVolume(
@@ -243,6 +311,7 @@ def stage_volume(task: StageTask) -> str:
                 lines=reader.lines,
                 bad_lines=reader.bad_lines,
                 rows=tuple(rows_out),
+                quota_failures=tuple(quota_failures),
             ),
         )
     volume_logger(__name__, reader.volume_name).info(
@@ -275,9 +344,10 @@ def usage_rows(
     volume_name: str,
     reference: float,
     quotas: QuotaLookups,
-) -> list[UsageRow]:
+) -> tuple[list[UsageRow], list[str]]:
     """The lustre_usage rows of one volume: totals joined with directory, quota and
-    archive (``task``: the volume, the set's date, the archive settings)."""
+    archive (``task``: the volume, the set's date, the archive settings); and the
+    named groups whose quota look-up failed, in name order."""
     archive, volume, day = task.archive, task.source.volume, task.day
     vlog = volume_logger(__name__, volume_name)
     totals = aggregate.totals()
@@ -288,6 +358,7 @@ def usage_rows(
         if group.name is None:
             vlog.warning("gid %d has no posixGroup in the directory; reported as %r", gid, str(gid))
     limits = quotas.results(sorted({g.name for g in named.values() if g.name is not None}))
+    failed = [name for name, limit in limits.items() if limit is None]
     archive_dirs = archive.dirs.get(volume, ())
     rows = []
     for gid, total in sorted(totals.items()):
@@ -310,7 +381,7 @@ def usage_rows(
                 is_humgen=group.is_humgen,
             )
         )
-    return rows
+    return rows, failed
 
 
 def find_archived(archive_dirs: tuple[str, ...], group: str) -> str | None:

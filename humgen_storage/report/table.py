@@ -6,12 +6,12 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from humgen_storage.db import Cursor, Database
 from humgen_storage.errors import JobFailed
 from humgen_storage.run.staging import UsageRow
-from humgen_storage.tsv import write_tsv
+from humgen_storage.tsv import write_tsv, write_tsv_lines
 
 TSV_HEADER = (
     "Lustre Volume",
@@ -57,6 +57,14 @@ def has_rows_for(db: Database, day: dt.date) -> bool:
     return bool(rows[0][0])
 
 
+def volume_names_for(db: Database, day: dt.date) -> set[str]:
+    """The ``Lustre Volume`` names that have rows for the date."""
+    rows = db.query(
+        "SELECT DISTINCT `Lustre Volume` FROM `lustre_usage` WHERE `date` = %s", (day.isoformat(),)
+    )
+    return {str(row[0]) for row in rows}
+
+
 def load_rows(
     cursor: Cursor,
     day: dt.date,
@@ -98,7 +106,17 @@ def _number(value: Decimal | float | None) -> float | None:
 
 def rows_for(db: Database, day: dt.date) -> list[UsageRow]:
     """Every row of the date, in the TSV's order."""
-    result = db.query(SELECT_DATE, (day.isoformat(),))
+    return _usage_rows(db.query(SELECT_DATE, (day.isoformat(),)))
+
+
+def rows_in(cursor: Cursor, day: dt.date) -> list[UsageRow]:
+    """Every row of the date as the caller's transaction sees it (its own inserts
+    included), in the TSV's order."""
+    cursor.execute(SELECT_DATE, (day.isoformat(),))
+    return _usage_rows(cursor.fetchall())
+
+
+def _usage_rows(result: Iterable[tuple[Any, ...]]) -> list[UsageRow]:
     rows = [
         UsageRow(
             volume_name=volume,
@@ -146,3 +164,8 @@ def _tsv_values(row: UsageRow) -> tuple[Any, ...]:
 
 def write_report_tsv(path: Path, rows: Iterable[UsageRow]) -> None:
     write_tsv(path, TSV_HEADER, (_tsv_values(row) for row in rows))
+
+
+def write_report_lines(handle: IO[str], rows: Iterable[UsageRow]) -> None:
+    """The TSV into an open file (a ``run.atomic.PreparedFile`` before the commit)."""
+    write_tsv_lines(handle, TSV_HEADER, (_tsv_values(row) for row in rows))

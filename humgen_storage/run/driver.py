@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from humgen_storage.run import layout
 from humgen_storage.run.inputs import InputSet, find_set, set_from_files
 from humgen_storage.run.job import Job, VolumePlan
 from humgen_storage.run.locking import job_lock
+from humgen_storage.run.record import InputRecord, RunRecord, current, task_record
 from humgen_storage.run.registry import VOLUMES_KEYS, configured_volumes
 from humgen_storage.run.staging import StagingArea
 from humgen_storage.run.volumes import plan_workers, report_progress, run_per_volume
@@ -47,6 +49,7 @@ def run_locked(config: Config, job: str, work: Callable[[], int]) -> int:
             log.info(
                 "%s: the lock is held (%s); another run is working, nothing to do", job, held_by
             )
+            current().nothing_to_do = True
             return 0
         return work()
 
@@ -54,10 +57,21 @@ def run_locked(config: Config, job: str, work: Callable[[], int]) -> int:
 def choose_inputs(
     config: Config, job: str, files: Sequence[str | Path], day: dt.date | None
 ) -> InputSet:
-    """The FILEs named, else the set of ``day``, else the newest complete set."""
+    """The FILEs named, else the set of ``day``, else the newest complete set (noted in
+    the run's record, so that a run with nothing to do names its set too)."""
     if files:
-        return set_from_files(files, day)
-    return find_set(config, configured_volumes(config, job), day, f"{VOLUMES_KEYS[job]} volumes")
+        chosen = set_from_files(files, day)
+    else:
+        volumes = configured_volumes(config, job)
+        chosen = find_set(config, volumes, day, f"{VOLUMES_KEYS[job]} volumes")
+    _record_inputs(chosen)
+    return chosen
+
+
+def _record_inputs(input_set: InputSet) -> None:
+    record = current()
+    record.date = input_set.date.isoformat()
+    record.inputs = [_input_record(f.path) for f in input_set.files]
 
 
 def file_size(path: Path) -> int:
@@ -74,13 +88,33 @@ def open_reader(
     reader: Callable[..., MpistatReader] = MpistatReader,
 ) -> MpistatReader:
     """A reader as every job's stage opens it: the bad-line policy and shared progress.
-    ``reader``: the class, or a ``partial`` of it (a smaller block size in tests)."""
-    return reader(
+    ``reader``: the class, or a ``partial`` of it (a smaller block size in tests).
+    Its counts go into the run's record when the volume's task ends (``_recorded_stage``)."""
+    opened = reader(
         source,
         max_bad_fraction=max_bad_fraction,
         log_bad_lines=log_bad_lines,
         on_progress=report_progress,
     )
+    _readers_of_task.append(opened)
+    return opened
+
+
+# The readers the running task opened, in this process (a pool worker's own list).
+_readers_of_task: list[MpistatReader] = []
+
+
+def _recorded_stage(stage: Callable[[Any], Any], task: Any) -> tuple[Any, RunRecord]:
+    """Run one volume's stage with a record of its own: the lines it read, and what it
+    noted for a person (``current().degrade``) in a pool worker, go back to the parent
+    with its result (a module-level function: it is pickled to the workers)."""
+    _readers_of_task.clear()
+    with task_record("volume") as part:
+        result = stage(task)
+        for reader in _readers_of_task:
+            part.count_volume(reader.source.volume, reader.lines, reader.bad_lines)
+    _readers_of_task.clear()
+    return result, part
 
 
 # ------------------------------------------------------------------ a whole run
@@ -95,17 +129,24 @@ def run_job(
 ) -> int:
     """Run ``job`` on ``input_set`` (the caller holds the lock unless ``private``)."""
     day = input_set.date
+    record = current()
+    _record_inputs(input_set)
+    record.monitored = record.monitored and not private
     area = staging_area(config, job, day, private)
     area.discard()  # whatever a crashed run left is not trusted
     if job.already_done(day):
+        record.nothing_to_do = True
         return 0
     try:
         if job.needs_directory:
-            area.save_directory(load_directory(config.ldap))
-        staged = _stage_volumes(job, area, input_set, workers)
-        missing = area.missing(input_set.volumes) if job.stages_in_sqlite else []
-        _refuse_missing(area, input_set.volumes, missing)
-        status = job.publish(area, day, input_set.volumes, staged)
+            with record.stage("directory"):
+                area.save_directory(load_directory(config.ldap))
+        with record.stage("read"):
+            staged = _stage_volumes(job, area, input_set, workers)
+            missing = area.missing(input_set.volumes) if job.stages_in_sqlite else []
+            _refuse_missing(area, input_set.volumes, missing)
+        with record.stage("publish"):
+            status = job.publish(area, day, input_set.volumes, staged)
     except BaseException:
         job.abandon()
         area.discard()
@@ -126,20 +167,32 @@ def _stage_volumes(
         block_workers=block_workers,
     )
     tasks = job.volume_tasks(plan)
-    return run_per_volume(
-        job.stage_volume,
+    outcomes = run_per_volume(
+        partial(_recorded_stage, job.stage_volume),
         tasks,
         list(input_set.volumes),
         plan.volumes_at_once,
         sum(file_size(f.path) for f in input_set.files),
         f"{job.name} {input_set.date}",
     )
+    record = current()
+    for _, part in outcomes:
+        record.merge(part)
+    return [result for result, _ in outcomes]
+
+
+def _input_record(path: Path) -> InputRecord:
+    try:
+        stat = path.stat()
+    except OSError:
+        return InputRecord(str(path), None, None)
+    return InputRecord(str(path), stat.st_size, stat.st_mtime)
 
 
 def _refuse_missing(area: StagingArea, volumes: Sequence[str], missing: Sequence[str]) -> None:
     if missing:
         raise JobFailed(
-            f"{len(missing)} of {len(volumes)} volumes are not staged",
+            f"{len(missing)} of {len(volumes)} volumes are not staged: {' '.join(missing)}",
             [f"volume {volume}: not staged in {area.directory}" for volume in missing],
         )
 
@@ -162,10 +215,15 @@ def stage_only(
         day = find_set(config, volumes, None, f"{job.volumes_key} volumes").date
     area = staging_area(config, job, day, private=False)
     input_set = InputSet(day, (InputFile.expected(config.paths.mpistat_dir, day, volume),))
+    record = current()
+    record.part = f"stage-only volume {volume}"
+    _record_inputs(input_set)
     if job.needs_directory and not area.has_directory():
-        area.save_directory(load_directory(config.ldap))
+        with record.stage("directory"):
+            area.save_directory(load_directory(config.ldap))
     try:
-        _stage_volumes(job, area, input_set, workers)
+        with record.stage("read"):
+            _stage_volumes(job, area, input_set, workers)
     except JobFailed as exc:
         raise JobFailed(f"volume {volume} was not staged", exc.reasons) from None
     log.info("staged %s volume %s for %s in %s", job.name, volume, day, area.directory)
@@ -179,10 +237,14 @@ def finalise(config: Config, job: Job[Any, Any], day: dt.date) -> int:
     def publish_staged() -> int:
         volumes = configured_volumes(config, job.name)
         area = staging_area(config, job, day, private=False)
+        record = current()
+        record.date = day.isoformat()
         if job.already_done(day):
+            record.nothing_to_do = True
             return 0
         _refuse_missing(area, volumes, area.missing(volumes))
-        status = job.publish(area, day, volumes, volumes)
+        with record.stage("publish"):
+            status = job.publish(area, day, volumes, volumes)
         area.discard()
         return status
 

@@ -27,10 +27,32 @@ class InputSet:
 
 def set_for_date(mpistat_dir: Path, volumes: Sequence[str], day: dt.date) -> InputSet | None:
     """The complete set for ``day``, or None when a volume's file is missing."""
-    files = [InputFile.expected(mpistat_dir, day, volume) for volume in volumes]
-    if not all(f.path.is_file() for f in files):
+    if missing_files(mpistat_dir, volumes, day):
         return None
-    return InputSet(day, tuple(files))
+    return InputSet(day, tuple(InputFile.expected(mpistat_dir, day, v) for v in volumes))
+
+
+def missing_files(mpistat_dir: Path, volumes: Sequence[str], day: dt.date) -> list[InputFile]:
+    """The files of ``day``'s set that are not there, in volume order."""
+    files = [InputFile.expected(mpistat_dir, day, volume) for volume in volumes]
+    return [f for f in files if not f.path.is_file()]
+
+
+def missing_by_date(
+    mpistat_dir: Path, volumes: Sequence[str], max_days_ago: int, today: dt.date | None = None
+) -> list[str]:
+    """One line per date looked at (newest first): which volumes' files are missing.
+
+    What a person needs when no set is complete: which crawl did not arrive, and when."""
+    today = today or dt.date.today()
+    lines = []
+    for days_ago in range(max_days_ago):
+        day = today - dt.timedelta(days=days_ago)
+        missing = missing_files(mpistat_dir, volumes, day)
+        names = " ".join(f.path.name for f in missing)
+        shown = " ".join(f.volume for f in missing)
+        lines.append(f"{day}: missing volume{'s' if len(missing) > 1 else ''} {shown} ({names})")
+    return lines
 
 
 def newest_complete_set(
@@ -59,15 +81,18 @@ def find_set(config: Config, volumes: Sequence[str], day: dt.date | None, what: 
     if day is not None:
         found = set_for_date(mpistat_dir, volumes, day)
         if found is None:
+            missing = missing_files(mpistat_dir, volumes, day)
             raise JobFailed(
-                f"the set of {day} of {what} ({shown}) in {mpistat_dir} is not complete"
+                f"the set of {day} of {what} ({shown}) in {mpistat_dir} is not complete: "
+                f"missing {' '.join(f.path.name for f in missing)}"
             )
         return found
     newest = newest_complete_set(mpistat_dir, volumes, config.paths.max_days_ago)
     if newest is None:
         raise JobFailed(
             f"no complete set of {what} ({shown}) in {mpistat_dir} within the last "
-            f"{config.paths.max_days_ago} days: the crawler has not delivered; someone must look"
+            f"{config.paths.max_days_ago} days: the crawler has not delivered; someone must look",
+            missing_by_date(mpistat_dir, volumes, config.paths.max_days_ago),
         )
     return newest
 
@@ -78,6 +103,14 @@ def set_from_files(paths: Sequence[str | Path], day: dt.date | None) -> InputSet
         files = tuple(InputFile.from_path(path) for path in paths)
     except InputError as exc:
         raise UsageError(str(exc)) from None
+    # A FILE named on the command line that is not there is the person's mistake to
+    # hear about (exit 1), never a run with nothing to do.
+    absent = [f for f in files if not f.path.is_file()]
+    if absent:
+        raise JobFailed(
+            f"{len(absent)} of the FILEs given {'is' if len(absent) == 1 else 'are'} not there",
+            [f"{f.path}: file not found" for f in absent],
+        )
     seen: set[str] = set()
     for f in files:
         if f.volume in seen:

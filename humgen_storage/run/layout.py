@@ -10,6 +10,12 @@
   ``latest-<V>.dat.gz``      the manager's links to the set it ran on
   ``<job>-logs/``            the cron helpers' LSF output
 
+``[splitter] output_dir/``
+  ``<D>/``                   the split's group files, index and getent files, renamed
+                             into place when built
+  ``<D>/.uploaded``          written after the last object is in S3: the split's
+                             done-marker (a ``--no-upload`` build has none)
+
 ``<D>`` is the date as ``%Y%m%d``, the same stamp the crawler puts in input names.
 """
 
@@ -44,6 +50,19 @@ def report_tsv(report_dir: Path, day: dt.date) -> Path:
 
 def inspector_tsv(report_dir: Path, day: dt.date) -> Path:
     return output_files_dir(report_dir) / f"inspector-{day_stamp(day)}.tsv"
+
+
+UPLOADED_MARKER = ".uploaded"
+
+
+def split_output(output_dir: Path, day: dt.date) -> Path:
+    """The split's dated output directory."""
+    return output_dir / day_stamp(day)
+
+
+def uploaded_marker(split_dir: Path) -> Path:
+    """The split's done-marker in a built directory: every file of it is in S3."""
+    return split_dir / UPLOADED_MARKER
 
 
 def staging_root(report_dir: Path) -> Path:

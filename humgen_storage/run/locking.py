@@ -9,13 +9,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from humgen_storage.run.safe_files import PRIVATE_FILE_MODE, directory_fd, open_file
+
 
 @contextmanager
 def job_lock(lock_dir: Path, job: str) -> Iterator[str | None]:
     """Yield None when the lock is ours, else a description of who holds it."""
-    lock_dir.mkdir(parents=True, exist_ok=True)
+    # Never through a link: a pre-placed ``<job>.lock`` link would have the lock's
+    # truncation land on its target. The lock is the owner's alone.
     path = lock_dir / f"{job}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    with directory_fd(lock_dir.parent, lock_dir) as locks:
+        fd = open_file(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE, dir_fd=locks)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -24,16 +24,18 @@ def configured_volumes(config: Config, job: str) -> tuple[str, ...]:
     return volumes
 
 
-def managed_job(job: str, config: Config) -> Job[Any, Any]:
-    """``job`` as the manager runs it: the whole set, default options, done-marker last."""
+def managed_job(job: str, config: Config, force: bool = False) -> Job[Any, Any]:
+    """``job`` as the manager runs it: the whole set, default options, done-marker last.
+    ``force`` (``manage --force``): the report replaces the date's rows, inspect deletes
+    past its deletion guard; the split rebuilds whenever it runs."""
     if job == "report":
         from humgen_storage.report.job import ReportJob
 
-        return ReportJob(config)
+        return ReportJob(config, force=force)
     if job == "inspect":
         from humgen_storage.inspect.job import InspectJob
 
-        return InspectJob.managed(config)
+        return InspectJob.managed(config, force=force)
     if job == "split":
         from humgen_storage.split.job import SplitJob
 

@@ -8,12 +8,16 @@ two processes ever write one SQLite file. The rows are plain data (loading them 
 no code from the file), and every integer that may be a sum is decimal text, exact
 however large (beyond 64 bits). A leftover area from a crashed run is discarded by
 the next full run.
+
+The area lives at ``<report_dir>/.staging/<name>``: every folder below ``report_dir``
+is made and checked without following a link (``run.safe_files``), a pre-placed link
+is refused rather than written or deleted through, and the files are the owner's
+alone (``PRIVATE_FILE_MODE``).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
@@ -26,6 +30,13 @@ import numpy as np
 from humgen_storage.directory import Group, GroupDirectory
 from humgen_storage.inspect.results import InspectorRows
 from humgen_storage.run.atomic import replaced_on_success
+from humgen_storage.run.safe_files import (
+    PRIVATE_FILE_MODE,
+    check_not_link,
+    is_regular_file,
+    make_directories,
+    remove_tree,
+)
 
 DIRECTORY_FILE = "directory.db"
 
@@ -54,12 +65,15 @@ class StagedVolume:
     lines: int
     bad_lines: int
     rows: tuple[UsageRow, ...]
+    # Named groups whose quota look-up failed (their Quota is NULL): the stage ran in
+    # another process, maybe another LSF job; the finaliser reports them.
+    quota_failures: tuple[str, ...] = ()
 
 
 @contextmanager
 def _atomic_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
     """A new SQLite file that appears at ``path`` only once it is complete."""
-    with replaced_on_success(path) as temporary:
+    with replaced_on_success(path, PRIVATE_FILE_MODE) as temporary:
         connection = sqlite3.connect(temporary)
         try:
             yield connection
@@ -73,28 +87,34 @@ class StagingArea:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        # ``report_dir``: the configured folder, where the checked path begins.
+        self.base = directory.parent.parent
 
     def discard(self) -> None:
         """Remove the area, and the staging root when nothing else is staged there."""
-        shutil.rmtree(self.directory, ignore_errors=True)
+        remove_tree(self.base, self.directory)
         with suppress(OSError):
-            self.directory.parent.rmdir()
+            self.directory.parent.rmdir()  # fails on a link: rmdir never follows one
+
+    def make(self) -> None:
+        """The area's folders, made or checked one at a time below ``report_dir``."""
+        make_directories(self.base, self.directory)
 
     def volume_path(self, volume: str) -> Path:
         return self.directory / f"volume-{volume}.db"
 
     def missing(self, volumes: Sequence[str]) -> list[str]:
         """The volumes of ``volumes`` with no staged file."""
-        return [volume for volume in volumes if not self.volume_path(volume).is_file()]
+        return [volume for volume in volumes if not is_regular_file(self.volume_path(volume))]
 
     def new_volume_path(self, volume: str) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.make()
         return self.volume_path(volume)
 
     # -- the directory ------------------------------------------------------------------
 
     def save_directory(self, groups: GroupDirectory) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.make()
         with _atomic_sqlite(self.directory / DIRECTORY_FILE) as db:
             db.execute(
                 "CREATE TABLE groups (gid INTEGER PRIMARY KEY, name TEXT, is_humgen INTEGER, pi TEXT)"
@@ -105,14 +125,20 @@ class StagingArea:
             )
 
     def has_directory(self) -> bool:
-        return (self.directory / DIRECTORY_FILE).is_file()
+        return is_regular_file(self.directory / DIRECTORY_FILE)
 
     def load_directory(self) -> GroupDirectory:
-        with closing(sqlite3.connect(self.directory / DIRECTORY_FILE)) as db:
+        with closing(_read_staged(self.directory / DIRECTORY_FILE)) as db:
             rows = db.execute("SELECT gid, name, is_humgen, pi FROM groups").fetchall()
         return GroupDirectory(
             {gid: Group(gid, name, bool(humgen), pi) for gid, name, humgen, pi in rows}
         )
+
+
+def _read_staged(path: Path) -> sqlite3.Connection:
+    """A staged file, opened read-only and never through a link."""
+    check_not_link(path)
+    return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
 
 
 def _exact(number: int | None) -> str | None:
@@ -136,6 +162,10 @@ def save_usage(path: Path, staged: StagedVolume) -> None:
         db.execute(
             "INSERT INTO volume VALUES (?, ?, ?, ?, ?)",
             (staged.volume, staged.volume_name, staged.source, staged.lines, staged.bad_lines),
+        )
+        db.execute("CREATE TABLE quota_failures (grp TEXT)")
+        db.executemany(
+            "INSERT INTO quota_failures VALUES (?)", [(g,) for g in staged.quota_failures]
         )
         db.execute(
             "CREATE TABLE usage (volume_name TEXT, pi TEXT, grp TEXT, used TEXT, quota TEXT,"
@@ -163,7 +193,7 @@ def save_usage(path: Path, staged: StagedVolume) -> None:
 
 def load_usage(path: Path) -> StagedVolume:
     """The volume as ``save_usage`` staged it."""
-    with closing(sqlite3.connect(path)) as db:
+    with closing(_read_staged(path)) as db:
         volume_row = db.execute(
             "SELECT volume, volume_name, source, lines, bad_lines FROM volume"
         ).fetchone()
@@ -171,6 +201,7 @@ def load_usage(path: Path) -> StagedVolume:
             "SELECT volume_name, pi, grp, used, quota, consumption, last_modified, archived, date, is_humgen"
             " FROM usage"
         ).fetchall()
+        quota_failures = db.execute("SELECT grp FROM quota_failures ORDER BY rowid").fetchall()
     number, volume_name, source, lines, bad_lines = volume_row
     return StagedVolume(
         volume=number,
@@ -179,6 +210,7 @@ def load_usage(path: Path) -> StagedVolume:
         lines=lines,
         bad_lines=bad_lines,
         rows=tuple(_usage_row(row) for row in rows),
+        quota_failures=tuple(group for (group,) in quota_failures),
     )
 
 
@@ -235,7 +267,7 @@ def save_inspection(path: Path, volume: str, rows: InspectorRows) -> None:
 
 def load_inspection(path: Path) -> tuple[str, InspectorRows]:
     """(volume, rows) as ``save_inspection`` staged them."""
-    with closing(sqlite3.connect(path)) as db:
+    with closing(_read_staged(path)) as db:
         volume, reference, class_names = db.execute(
             "SELECT volume, reference, class_names FROM inspection"
         ).fetchone()

@@ -17,7 +17,8 @@ so the same input gives byte-identical output (and the S3 upload can skip it).
 
 The whole output is built in a hidden directory next to the final one and renamed
 into place only when complete: a failed or interrupted run never leaves a
-complete-looking directory behind.
+complete-looking directory behind. A link where the output, a build or a replaced
+output would be is refused, never followed or deleted through (``run.safe_files``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import IO
 
 from humgen_storage.errors import JobFailed
+from humgen_storage.run.safe_files import check_not_link, remove_tree
 from humgen_storage.split.select import GROUP_FILE_SUFFIX
 
 try:  # isal is several times faster than zlib at its fastest levels.
@@ -340,12 +342,14 @@ class OutputBuild:
         Call with the job lock held: any leftover of this name is a crashed run's.
         """
         check_replaceable(self.final)
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        for leftover in self.final.parent.glob(f".{self.final.name}.building-*"):
-            shutil.rmtree(leftover, ignore_errors=True)
-        for leftover in self.final.parent.glob(f".{self.final.name}.replaced-*"):
-            shutil.rmtree(leftover, ignore_errors=True)
-        os.mkdir(self.temporary, 0o777)  # the umask decides, as for any directory
+        parent = self.final.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        for leftover in parent.glob(f".{self.final.name}.building-*"):
+            remove_tree(parent, leftover)
+        for leftover in parent.glob(f".{self.final.name}.replaced-*"):
+            remove_tree(parent, leftover)
+        # The umask decides, as for any directory; a name already taken fails here.
+        os.mkdir(self.temporary, 0o777)
 
     def install(self) -> None:
         """Rename the complete build into place, replacing a previous split output."""
@@ -354,17 +358,19 @@ class OutputBuild:
             old = self.final.parent / f".{self.final.name}.replaced-{secrets.token_hex(4)}"
             os.rename(self.final, old)
             os.rename(self.temporary, self.final)
-            shutil.rmtree(old, ignore_errors=True)
+            remove_tree(self.final.parent, old)
         else:
             os.rename(self.temporary, self.final)
 
     def discard(self) -> None:
-        shutil.rmtree(self.temporary, ignore_errors=True)
+        remove_tree(self.final.parent, self.temporary)
 
 
 def check_replaceable(final: Path) -> None:
     """A directory that exists may only be replaced when it is a split output (or empty):
-    ``-o DIR`` must never wipe a directory of someone's other files."""
+    ``-o DIR`` must never wipe a directory of someone's other files, nor a link be
+    replaced as if it were the output."""
+    check_not_link(final)
     if not final.exists():
         return
     if not final.is_dir():

@@ -6,10 +6,12 @@ byte, wrstat lines rewritten as the base64 lines of the same records): the volum
 process decompresses and writes, while block workers (``map_raw_blocks``) check the
 lines of each block and group them by destination, in one pass, and rewrite a wrstat
 group's lines in bulk. The parent joins the parts per
-group in volume order, writes ``index.txt``, ``groupfile`` and ``passwdfile``, uploads
-the directory to S3 and only then renames it to ``<output_dir>/<YYYYMMDD>`` (or ``-o
-DIR``), the manager's done-marker. A failed volume or upload leaves no dated
-directory, and a failed volume uploads nothing.
+group in volume order, writes ``index.txt``, ``groupfile`` and ``passwdfile``, renames
+the complete build to ``<output_dir>/<YYYYMMDD>`` (or ``-o DIR``), uploads it to S3
+and only then writes ``<YYYYMMDD>/.uploaded``, the manager's done-marker. A failed
+volume leaves no dated directory and uploads nothing; a failed upload (or
+``--no-upload``) leaves the directory without its marker, and the next ``manage
+split`` uploads what is missing from it, then marks it.
 """
 
 from __future__ import annotations
@@ -67,8 +69,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def done_marker(config: Config, day: dt.date) -> Path:
-    """The dated output directory: it exists only once a run is complete (and uploaded)."""
-    return config.splitter.output_dir / layout.day_stamp(day)
+    """``<output_dir>/<YYYYMMDD>/.uploaded``: written only after every file is in S3."""
+    return layout.uploaded_marker(layout.split_output(config.splitter.output_dir, day))
+
+
+def upload_and_mark(directory: Path, config: Config) -> None:
+    """Upload every file of a built directory (objects already there with the same
+    size and SHA-256 are skipped), then write its ``.uploaded`` marker. A failure
+    names what was and was not updated and leaves the directory unmarked."""
+    # Imported here: boto3 is slow to import and only needed for the upload.
+    from humgen_storage.split.upload import upload_directory, write_upload_marker
+
+    summary = upload_directory(directory, config.s3, last=(INDEX_FILE,))
+    marker = layout.uploaded_marker(directory)
+    write_upload_marker(marker, config.s3, summary)
+    log.info("%s: every file is in S3; wrote %s", directory, marker)
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -212,9 +227,12 @@ class SplitJob:
     installs the dated directory (the done-marker)."""
 
     config: Config
-    output: Path | None  # None: the done-marker, ``[splitter] output_dir/YYYYMMDD``
+    output: Path | None  # None: ``[splitter] output_dir/YYYYMMDD``
     by_id: bool = False
     upload: bool = True
+    # The manager's way: a dated directory already built (by --no-upload, or by a run
+    # whose upload failed) is uploaded and marked as it is, not built again.
+    finish_built: bool = False
     _build: OutputBuild | None = field(default=None, init=False, repr=False)
 
     name = JOB
@@ -224,7 +242,7 @@ class SplitJob:
 
     @classmethod
     def managed(cls, config: Config) -> SplitJob:
-        return cls(config, None)
+        return cls(config, None, finish_built=True)
 
     @property
     def max_volumes_at_once(self) -> int:
@@ -236,7 +254,16 @@ class SplitJob:
         return done_marker(self.config, day)
 
     def already_done(self, day: dt.date) -> bool:
-        return False  # the manager checks the marker; a direct run always runs
+        """For the manager (which found no marker): a complete build of ``day`` is
+        uploaded and marked here, and needs no new build. A direct run always builds."""
+        if not self.finish_built:
+            return False
+        built = layout.split_output(self.config.splitter.output_dir, day)
+        if not (built / INDEX_FILE).is_file():  # installed only complete: no index, no build
+            return False
+        log.info("split %s: %s is built but not marked uploaded; uploading it", day, built)
+        upload_and_mark(built, self.config)
+        return True
 
     def volume_tasks(self, plan: VolumePlan) -> list[SplitTask]:
         files = plan.files
@@ -248,7 +275,7 @@ class SplitJob:
             directory.humgen_gids(), splitter.special_prefixes, by_id=self.by_id
         )
         open_files_per_worker = max(1, splitter.max_open_files // plan.volumes_at_once)
-        output = self.output or self.done_marker(plan.day)
+        output = self.output or layout.split_output(self.config.splitter.output_dir, plan.day)
         self._build = build = OutputBuild(output)
         build.start()
         log.info(
@@ -313,18 +340,18 @@ class SplitJob:
                 day,
                 INDEX_FILE,
             )
-        if self.upload:
-            # Imported here: boto3 is slow to import and only needed for the upload.
-            from humgen_storage.split.upload import upload_directory
-
-            upload_directory(
-                build.temporary, self.config.s3, last=(INDEX_FILE,), shown_as=build.final
-            )
-        else:
-            log.info("--no-upload: nothing sent to S3")
+        # Installed complete before the upload: what an upload fails to send stays
+        # here, unmarked, for the next run to complete.
         build.install()
         self._build = None
-        log.info("split %s: complete in %s", day, build.final)
+        log.info("split %s: built %s", day, build.final)
+        if self.upload:
+            upload_and_mark(build.final, self.config)
+        else:
+            log.info(
+                "--no-upload: nothing sent to S3; %s is not marked uploaded (manage split uploads it)",
+                build.final,
+            )
         return 0
 
     def abandon(self) -> None:

@@ -33,12 +33,13 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from humgen_storage.config import S3Config
-from humgen_storage.errors import UploadError
+from humgen_storage.errors import UploadError, UploadIncomplete
+from humgen_storage.run.atomic import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,20 @@ _TRANSIENT_CODES = frozenset(
 
 
 @dataclass
+class UploadedObject:
+    """An object that now holds its file's bytes: as the ``.uploaded`` marker lists it."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+@dataclass
 class UploadSummary:
     uploaded: int = 0
     skipped: int = 0
     uploaded_bytes: int = 0
+    objects: list[UploadedObject] = field(default_factory=list)  # in upload order
 
 
 def make_client(config: S3Config) -> Any:
@@ -106,9 +117,14 @@ def object_key(config: S3Config, name: str) -> str:
 
 
 def upload_order(directory: Path, last: Sequence[str] = ()) -> list[Path]:
-    """Regular files of ``directory`` by name, those named in ``last`` at the end."""
+    """Regular files of ``directory`` by name, those named in ``last`` at the end.
+
+    Hidden files (the ``.uploaded`` marker, a temporary) are the product's own
+    bookkeeping, never objects; no group file's name starts with a dot.
+    """
     files = sorted(
-        (p for p in directory.iterdir() if p.is_file()), key=lambda p: (p.name in last, p.name)
+        (p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: (p.name in last, p.name),
     )
     return files
 
@@ -137,15 +153,28 @@ def upload_directory(
         where,
         f" at {config.endpoint_url}" if config.endpoint_url else "",
     )
-    for path in files:
-        local = _LocalFile(
-            path, (shown_as or directory) / path.name, path.stat().st_size, file_sha256(path)
-        )
-        if _upload_with_retries(client, transfer, config, local, sleep):
+    for number, path in enumerate(files):
+        try:
+            local = _LocalFile(
+                path, (shown_as or directory) / path.name, path.stat().st_size, file_sha256(path)
+            )
+            sent = _upload_with_retries(client, transfer, config, local, sleep)
+        except UploadError as exc:
+            _report_stopped(config, summary, files[number:])
+            if summary.uploaded:
+                raise UploadIncomplete(str(exc)) from None
+            raise
+        except BaseException:
+            _report_stopped(config, summary, files[number:])
+            raise
+        if sent:
             summary.uploaded += 1
             summary.uploaded_bytes += local.size
         else:
             summary.skipped += 1
+        summary.objects.append(
+            UploadedObject(object_key(config, path.name), local.size, local.digest)
+        )
     log.info(
         "upload to %s done: %d files uploaded (%d bytes), %d unchanged and skipped",
         where,
@@ -154,6 +183,37 @@ def upload_directory(
         summary.skipped,
     )
     return summary
+
+
+def _report_stopped(config: S3Config, summary: UploadSummary, not_sent: Sequence[Path]) -> None:
+    """Say which objects the stopped upload updated and which it did not, so an admin
+    knows what S3 holds until the next run completes it."""
+    where = f"s3://{config.bucket}/{config.prefix}"
+    done = [o.key for o in summary.objects]
+    log.warning(
+        "upload to %s stopped: %d objects hold the new files (%d sent now, %d already there): %s",
+        where,
+        len(done),
+        summary.uploaded,
+        summary.skipped,
+        " ".join(done) or "none",
+    )
+    log.warning(
+        "upload to %s stopped: %d objects not updated (each keeps its previous version, if any): %s",
+        where,
+        len(not_sent),
+        " ".join(object_key(config, path.name) for path in not_sent),
+    )
+
+
+def write_upload_marker(marker: Path, config: S3Config, summary: UploadSummary) -> None:
+    """The split's done-marker, written (atomically) after the last object: where the
+    objects went, then one ``key<TAB>size<TAB>sha256`` line per object."""
+    endpoint = f" at {config.endpoint_url}" if config.endpoint_url else ""
+    with atomic_file(marker) as handle:
+        handle.write(f"# uploaded to s3://{config.bucket}/{config.prefix}{endpoint}\n")
+        for uploaded in summary.objects:
+            handle.write(f"{uploaded.key}\t{uploaded.size}\t{uploaded.sha256}\n")
 
 
 @dataclass(frozen=True)
@@ -274,7 +334,12 @@ def _is_transient(exc: BaseException) -> bool:
 
 def _describe(exc: BaseException, config: S3Config) -> str:
     """One line for the admin; names the bucket or the credentials problem plainly."""
-    from botocore.exceptions import ClientError, NoCredentialsError
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
 
     cause = _root_cause(exc)
     if isinstance(cause, NoCredentialsError):
@@ -294,4 +359,9 @@ def _describe(exc: BaseException, config: S3Config) -> str:
         )
         return f"HTTP {status} {code}{': ' + message if message else ''}".strip()
     text = str(cause).splitlines()[0] if str(cause) else ""
-    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+    described = f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+    if isinstance(cause, ReadTimeoutError):  # a server that accepted and fell silent
+        described += f" (no answer within {config.read_timeout:g} s, [s3] read_timeout)"
+    elif isinstance(cause, ConnectTimeoutError):
+        described += f" (no connection within {config.connect_timeout:g} s, [s3] connect_timeout)"
+    return described

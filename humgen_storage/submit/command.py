@@ -28,6 +28,7 @@ from pathlib import Path
 from humgen_storage.config import Config
 from humgen_storage.errors import JobFailed, UsageError
 from humgen_storage.run.registry import JOBS
+from humgen_storage.run.safe_files import make_directories
 from humgen_storage.submit import done_marker, newest_date
 from humgen_storage.submit.launch import bsub_on_path, run_here, submit
 from humgen_storage.submit.requests import ArrayPlan, array_plan, log_dir, manager_submission
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     else:
         submission = manager_submission(config, job, scripts, today)
     logs = log_dir(config, job)
-    logs.mkdir(parents=True, exist_ok=True)  # LSF does not create it
+    make_directories(config.paths.report_dir, logs)  # LSF does not create it
     here = args.local
     if not here and not bsub_on_path():
         log.warning("%s: bsub is not on PATH; running here", label)
@@ -110,8 +111,8 @@ def _run_array_here(label: str, plan: ArrayPlan, logs: Path, today: dt.date) -> 
     """The array's elements one after another (as LSF would, with ``$LSB_JOBINDEX``), then
     the finaliser only if every element staged its volume."""
     local = f"{today.isoformat()}.local-{os.getpid()}"
-    failed = 0
-    for index in range(1, len(plan.volumes) + 1):
+    failed = []
+    for index, volume in enumerate(plan.volumes, start=1):
         status = run_here(
             label,
             plan.stage.command,
@@ -119,9 +120,11 @@ def _run_array_here(label: str, plan: ArrayPlan, logs: Path, today: dt.date) -> 
             logs / f"{local}.{index}.err",
             {"LSB_JOBINDEX": str(index)},
         )
-        failed += status != 0
+        if status != 0:
+            failed.append(volume)
     if failed:
         raise JobFailed(
-            f"{failed} of {len(plan.volumes)} volumes were not staged; the finaliser was not run"
+            f"{len(failed)} of {len(plan.volumes)} volumes were not staged: "
+            f"{' '.join(failed)}; the finaliser was not run"
         )
     return run_here(label, plan.finalise.command, logs / f"{local}.out", logs / f"{local}.err")

@@ -13,22 +13,13 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from humgen_storage.children import child_environment
 from humgen_storage.errors import JobFailed
+from humgen_storage.run.safe_files import open_file
 from humgen_storage.submit.requests import Submission
 
-_SECRET_NAMES = frozenset({"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
 _JOB_ID = re.compile(r"Job <([0-9]+)>")
-
-
-def is_secret(name: str) -> bool:
-    """The product's secrets, which an outside program never needs (SPEC §11)."""
-    return name in _SECRET_NAMES or (name.startswith("HUMGEN_") and "PASSWORD" in name)
-
-
-def child_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """``environ`` without the product's secrets: what ``bsub`` (and so the job, to which
-    LSF hands the submitting environment) sees; the job reads them from the file."""
-    return {name: value for name, value in environ.items() if not is_secret(name)}
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT
 
 
 def bsub_on_path() -> bool:
@@ -42,6 +33,7 @@ def submit(submission: Submission) -> str | None:
     submission is submitted after it."""
     done = subprocess.run(
         submission.argv(),
+        # bsub hands its environment to the job, which reads its secrets from the file.
         env=child_environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -66,8 +58,12 @@ def run_here(
     """Run ``command`` here, its output appended to the log files; its exit status.
 
     The command is this product's own wrapper, so it keeps the environment whole: a
-    password given only in the environment is what it runs with."""
-    with out.open("a") as stdout, err.open("a") as stderr:
+    password given only in the environment is what it runs with. The logs are opened
+    without following a link (they live under ``report_dir``)."""
+    with (
+        os.fdopen(open_file(out, _APPEND), "a") as stdout,
+        os.fdopen(open_file(err, _APPEND), "a") as stderr,
+    ):
         status = subprocess.run(
             list(command),
             stdout=stdout,

@@ -2,7 +2,7 @@
 
 What cron submits is decided here, so that it can be tested without LSF: the requests
 (group, queue, memory, cores) from ``[lsf]`` and the environment, the job names, the
-log paths, the report's per-volume array and the finaliser's ``done()`` dependency.
+log paths, the report's per-volume array and the finaliser's ``ended()`` dependency.
 """
 
 from __future__ import annotations
@@ -161,8 +161,9 @@ def array_plan(
     environ: Mapping[str, str] = os.environ,
 ) -> ArrayPlan:
     """The report of ``date`` as a job array (element i stages the i-th volume) and a
-    finaliser submitted with ``done(<array>)``, so it starts only when every element
-    succeeded."""
+    finaliser submitted with ``ended(<array>)``: it starts once every element has ended,
+    however it ended, and then loads every volume or fails naming those not staged.
+    (With ``done()`` a failed element left the finaliser pending for ever.)"""
     volumes = configured_volumes(config, "report")
     if not volumes:
         raise JobFailed("[volumes] report lists no volumes")
@@ -201,7 +202,7 @@ def array_plan(
             "--date",
             date.isoformat(),
         ),  # fmt: skip
-        dependency=f"done({name})",
+        dependency=f"ended({name})",
     )
     return ArrayPlan(date=date, volumes=volumes, stage=stage, finalise=finalise)
 

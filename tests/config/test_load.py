@@ -163,3 +163,88 @@ def test_absent_keys_take_the_dataclass_defaults(tmp_path: Path) -> None:
     )
     assert config.quota.workers == QuotaConfig().workers == 8
     assert config.workers is None
+
+
+def test_max_delete_fraction_is_a_fraction(tmp_path: Path) -> None:
+    sections = base_sections(tmp_path)
+    sections["inspector"] = {"118": "lustre/scratch118/projects"}
+    assert (
+        load_config(str(write_ini(tmp_path / "a.ini", sections))).inspector.max_delete_fraction
+        == 0.5
+    )
+    sections["inspector"]["max_delete_fraction"] = "0.25"
+    config = load_config(str(write_ini(tmp_path / "b.ini", sections)))
+    assert config.inspector.max_delete_fraction == 0.25
+    assert config.inspector.roots == {"118": ("lustre/scratch118/projects",)}
+    sections["inspector"]["max_delete_fraction"] = "1.5"
+    with pytest.raises(ConfigError, match=r"\[inspector\] max_delete_fraction: must be a fraction"):
+        load_config(str(write_ini(tmp_path / "c.ini", sections)))
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "message"),
+    [
+        # The findings of issue 15: a misspelt section or key was ignored silently.
+        ("quotas", "timeout", r"\[quotas\] is not a section; did you mean \[quota\]\?$"),
+        (
+            "quota",
+            "timout",
+            r"\[quota\] timout: not a key of this section; did you mean timeout\?$",
+        ),
+        ("metric", "textfile", r"\[metric\] is not a section; did you mean \[metrics\]\?$"),
+        ("s3", "read_timeuot", r"\[s3\] read_timeuot: not a key .*; did you mean read_timeout\?$"),
+        ("nonsense", "x", r"\[nonsense\] is not a section$"),
+        ("paths", "zzz", r"\[paths\] zzz: not a key of this section$"),
+        (
+            "archive",
+            "threshold_byte",
+            r"\[archive\] threshold_byte: not a volume number nor a key of this section;"
+            r" did you mean threshold_bytes\?$",
+        ),
+        ("inspector", "/118", r"\[inspector\] /118: not a volume number$"),
+        ("DEFAULT", "timout", r"\[DEFAULT\] timout: not a key of any section; did you mean"),
+    ],
+)
+def test_unknown_sections_and_keys_are_errors(
+    tmp_path: Path, section: str, key: str, message: str
+) -> None:
+    sections = base_sections(tmp_path)
+    sections.setdefault(section, {})[key] = "5"
+    path = write_ini(tmp_path / "bad.ini", sections)
+    with pytest.raises(ConfigError, match=f"^{path}: {message}"):
+        load_config(str(path))
+
+
+def test_free_sections_take_their_own_keys(tmp_path: Path) -> None:
+    """Per-volume sections take volume numbers; [file_classes] takes column names;
+    a password given in the environment still leaves the file's key known."""
+    sections = base_sections(tmp_path)
+    sections["volumes"]["inspector"] = "118 115"
+    sections["archive"] = {"threshold_bytes": 1, "118": tmp_path / "archive"}
+    sections["inspector"] = {"118": "lustre/scratch118/x", "115": "lustre/scratch115/y"}
+    sections["file_classes"] = {"bam": r"\.bam$", "cram": r"\.cram$"}
+    sections["ldap"]["bind_password"] = "secret"
+    sections["metrics"] = {"textfile": "metrics/humgen.prom"}
+    path = write_ini(tmp_path / "ok.ini", sections)
+    config = load_config(str(path))
+    assert config.inspector.roots == {
+        "118": ("lustre/scratch118/x",),
+        "115": ("lustre/scratch115/y",),
+    }
+    assert config.metrics.textfile == tmp_path / "metrics" / "humgen.prom"
+
+
+def test_every_config_of_the_repository_loads() -> None:
+    for path in sorted((REPO / "fixtures").glob("*.ini")):
+        load_config(str(path))
+
+
+def test_a_misspelt_section_exits_1_naming_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sections = base_sections(tmp_path)
+    sections["quotas"] = {"command": "lfs"}
+    path = write_ini(tmp_path / "bad.ini", sections)
+    with caplog.at_level(logging.ERROR):
+        assert main(["--config", str(path), "report"]) == 1
+    assert "[quotas] is not a section; did you mean [quota]?" in caplog.text

@@ -17,7 +17,8 @@ import pytest
 
 from humgen_storage.cli import main
 from humgen_storage.config.load import load_config
-from humgen_storage.errors import JobFailed
+from humgen_storage.db import open_database
+from humgen_storage.errors import JobFailed, OutputError
 from humgen_storage.inspect import job as inspect
 from humgen_storage.inspect.job import done_marker, run_managed
 from humgen_storage.mpistat.patterns import Format
@@ -25,6 +26,7 @@ from humgen_storage.run.inputs import set_for_date
 from tests.helpers import write_mpistat
 from tests.inspect.sites import DAY1, iso, truncate, write_config, write_inputs
 from tests.inspect.trees import M0, REF, ROOTS_118, TREE_115, TREE_118, U, d, f
+from tests.services.tmpfs import small_disk
 
 HEADER = (
     "Project\tDirectory\tTotal\tBAM\tCRAM\tVCF\tPED/BED\tFiles\tLast Modified (days)\t"
@@ -415,6 +417,53 @@ def test_run_managed_failure_writes_no_marker(tmp_path: Path) -> None:
         run_managed(config, input_set)
     assert not done_marker(config, input_set.date).exists()
     assert not os.listdir(tmp_path / "reports") if (tmp_path / "reports").exists() else True
+
+
+SPACEMAN_DUMP = (
+    "SELECT `index`, `Project`, `Directory`, `Volume`, `Files`, `Total`, `Status`, `Comment`"
+    " FROM `spaceman` ORDER BY `index`"
+)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mysql"])
+def test_full_disk_leaves_spaceman_and_the_tsv_as_they_were(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = "sqlite:///spaceman.db"
+    if backend == "mysql":
+        request.getfixturevalue("mysql_db")  # empties the session database's tables
+        url = request.getfixturevalue("mysql_url")
+    config = load_config(str(write_config(tmp_path, database_url=url)))
+    with (
+        small_disk(tmp_path / "reports" / "report-output-files") as disk,
+        open_database(config.database, config.source.parent) as db,
+    ):
+        write_inputs(tmp_path)
+        day1 = set_for_date(config.paths.mpistat_dir, ("118", "115"), dt.date(2026, 11, 20))
+        assert day1 is not None and run_managed(config, day1) == 0
+        with db.transaction() as cursor:  # a person's note, on a row the next day drops
+            cursor.execute(
+                "UPDATE `spaceman` SET `Status` = %s WHERE `Project` = %s", ("keep", "teams")
+            )
+        before = db.query(SPACEMAN_DUMP)
+        assert ("keep", "teams") in {(row[6], row[1]) for row in before}
+
+        without_teams = tuple(r for r in TREE_115 if b"/teams" not in r.path)
+        write_inputs(tmp_path, "20261121", tree_115=without_teams)
+        day2 = set_for_date(config.paths.mpistat_dir, ("118", "115"), dt.date(2026, 11, 21))
+        assert day2 is not None
+        marker = done_marker(config, day2.date)
+        disk.fill()
+        with pytest.raises(OutputError) as failure:
+            run_managed(config, day2)
+        assert str(failure.value) == f"cannot write {marker}: No space left on device (ENOSPC)"
+        assert db.query(SPACEMAN_DUMP) == before  # nothing committed
+        assert disk.files() == ["inspector-20261120.tsv"]  # no marker, no temporary
+
+        disk.free()
+        assert run_managed(config, day2) == 0
+        assert marker.exists()
+        assert "teams" not in {row[1] for row in db.query(SPACEMAN_DUMP)}
 
 
 def inspect_database_rows(tmp_path: Path) -> list[tuple[object, ...]]:

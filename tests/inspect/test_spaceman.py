@@ -17,6 +17,7 @@ from humgen_storage.db import Database, open_database
 from humgen_storage.inspect import spaceman
 from humgen_storage.inspect.spaceman import MergeCounts, SpacemanRow, merge_into_spaceman
 from humgen_storage.mpistat.patterns import Format
+from humgen_storage.run import record
 from tests.helpers import write_mpistat
 from tests.inspect.sites import DAY1, iso, truncate, write_config, write_inputs
 from tests.inspect.trees import M0, M1, REF, TREE_115, TREE_118, d, f
@@ -206,6 +207,7 @@ def test_tosql_runs_keep_decisions_and_other_volumes(
     assert status == 0, output
     first = by_key(database)
     assert len(first) == 3 + 11
+    assert record.current().rows_written == {"spaceman": 3 + 11}  # the run's manifest says so
     root_115 = first[("projects", "*TOTAL*", "115")]
     assert {k: root_115[k] for k in ("Files", "Total", "BAM", "CRAM", "VCF", "PEDBED")} == {
         "Files": 12,
@@ -310,16 +312,87 @@ def test_tosql_with_path_is_a_usage_error_and_writes_nothing(
     assert dump(database) == []
 
 
-def test_a_volume_with_no_rows_empties_its_rows_with_a_warning(
+def test_a_misspelt_root_keeps_the_volumes_rows_and_degrades_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], database_url: str, database: Database
 ) -> None:
-    config = write_config(tmp_path, database_url, volumes="118")
+    """Issue 15: a misspelt inspector root silently wiped a volume's Status/Action/Comment."""
+    config = write_config(tmp_path, database_url)
     write_inputs(tmp_path, DAY1)
     assert tosql(tmp_path, capsys, config, DAY1)[0] == 0
-    write_mpistat(tmp_path / "mpistat", DAY2, "118", TREE_118[:1], fmt=Format.WRSTAT, mtime=REF)
+    decide(database, ("projects/gamma", "sub", "118"), "review", "keep", "Jeff's")
+    before = dump(database)
+    rows_115 = [r for r in before if r[3] == "115"]
+    misspelt = config.read_text().replace("hgi/projects", "hgi/projetcs")
+    config.write_text(misspelt)
+
+    write_inputs(tmp_path, DAY2)
     status, output = tosql(tmp_path, capsys, config, DAY2)
-    assert status == 0
+
+    assert status == 3
     assert "no records under the roots" in output
+    assert "volume 118: no spaceman rows deleted" in output
+    assert "roots matched nothing" in output and "--force" in output
+    assert output.rstrip().splitlines()[-1].endswith("written but degraded (exit status 3)")
+    assert [r for r in dump(database) if r[3] == "118"] == [r for r in before if r[3] == "118"]
+    # The rest is published: volume 115 was updated as usual (same tree: same rows).
+    assert [r for r in dump(database) if r[3] == "115"] == rows_115
+
+    status, output = tosql_force(capsys, config, DAY2)
+    assert status == 0, output
+    assert [r for r in dump(database) if r[3] == "118"] == []
+    assert [r for r in dump(database) if r[3] == "115"] == rows_115
+
+
+def tosql_force(capsys: pytest.CaptureFixture[str], config: Path, day: str) -> tuple[int, str]:
+    status = main(["--config", str(config), "inspect", "--tosql", "--force", "--date", iso(day)])
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+def test_deleting_more_than_max_delete_fraction_needs_force(database: Database) -> None:
+    first = [
+        row("projects", "*TOTAL*", "118"),
+        *(row("projects/p", f"d{i}", "118") for i in range(3)),
+    ]
+    merge_into_spaceman(database, first, ["118"])
+    decide(database, ("projects/p", "d0", "118"), "review", "keep", "mine")
+    before = by_key(database)
+
+    # 2 of 4 rows gone: exactly the default half, allowed.
+    second = [row("projects", "*TOTAL*", "118", files=2), row("projects/p", "d2", "118")]
+    counts = merge_into_spaceman(database, [*second, row("projects/p", "new", "118")], ["118"])
+    assert (counts.deleted, counts.updated, counts.inserted, counts.withheld) == (2, 2, 1, {})
+
+    # Back to the first four (p/new goes: 1 of 3), then 3 of 4 gone (75% > 50%): none
+    # deleted; updates and new rows still go in.
+    merge_into_spaceman(database, first, ["118"])
+    decide(database, ("projects/p", "d0", "118"), "review", "keep", "mine")
+    kept = by_key(database)
+    counts = merge_into_spaceman(
+        database,
+        [row("projects", "*TOTAL*", "118", files=9), row("projects/q", "x", "118")],
+        ["118"],
+    )
+    assert (counts.deleted, counts.updated, counts.inserted) == (0, 1, 1)
+    assert "would delete 3 of its 4 spaceman rows" in counts.withheld["118"]
+    assert "max_delete_fraction = 0.5" in counts.withheld["118"]
+    after = by_key(database)
+    assert set(after) == set(kept) | {("projects/q", "x", "118")}
+    assert after[("projects", "*TOTAL*", "118")]["Files"] == 9
+    assert after[("projects/p", "d0", "118")]["Comment"] == "mine"
+    assert len(before) == 4
+
+    # A higher share, or force, lets the same deletions through.
+    rows_now = [row("projects", "*TOTAL*", "118", files=9)]
+    counts = merge_into_spaceman(database, rows_now, ["118"], max_delete_fraction=0.7)
+    assert counts.withheld and counts.deleted == 0  # 4 of 5 gone: still above 0.7
+    counts = merge_into_spaceman(database, rows_now, ["118"], max_delete_fraction=0.9)
+    assert (counts.deleted, counts.withheld) == (4, {})
+    merge_into_spaceman(database, first, ["118"])
+    counts = merge_into_spaceman(database, [], ["118"])
+    assert counts.deleted == 0 and "roots matched nothing" in counts.withheld["118"]
+    counts = merge_into_spaceman(database, [], ["118"], force=True)
+    assert (counts.deleted, counts.withheld) == (4, {})
     assert dump(database) == []
 
 

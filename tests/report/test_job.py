@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import logging
 import multiprocessing
 import os
 from pathlib import Path
@@ -21,7 +22,11 @@ from humgen_storage.config.load import load_config
 from humgen_storage.db import open_database
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
-from tests.helpers import base_sections, write_ini, write_mpistat
+from humgen_storage.report.job import _note_quota_failures
+from humgen_storage.run import record
+from humgen_storage.run.staging import StagedVolume
+from tests.helpers import LFS_STANDIN, base_sections, write_ini, write_mpistat
+from tests.services.tmpfs import small_disk
 
 DAY = "20261120"
 R = 1_800_000_000  # the input file's mtime: the reference for Last Modified
@@ -61,6 +66,9 @@ def volume_118() -> list[Record]:
         Record(base + b"/old/z", 42, 6, 4242, R, R + 5 * D, R, "f", 100, 1),
     ]
 
+
+# The site's quotas fail for two groups (tol, cellgen): a run publishes, degraded.
+DEGRADED = 3
 
 QUOTAS = {
     "hgi": {"used_kb": 2, "limit_kb": 1},  # over quota: a '*' on the used figure
@@ -166,7 +174,7 @@ def db_rows(config_path: str, day: str = "2026-11-20") -> list[tuple[Any, ...]]:
 
 def test_every_column_hand_computed(site: dict[str, Any]) -> None:
     path = write_mpistat(site["mpistat"], DAY, "118", volume_118(), mtime=R)
-    assert main(["--config", site["config"], "report", str(path)]) == 0
+    assert main(["--config", site["config"], "report", str(path)]) == DEGRADED
     assert tsv_rows(site["tsv"]) == expected_rows(site)
 
     rows = {row[2]: row for row in db_rows(site["config"])}
@@ -199,7 +207,7 @@ def test_every_column_hand_computed(site: dict[str, Any]) -> None:
 
 def test_wrstat_format_gives_the_same_rows(site: dict[str, Any]) -> None:
     path = write_mpistat(site["mpistat"], DAY, "118", volume_118(), fmt=Format.WRSTAT, mtime=R)
-    assert main(["--config", site["config"], "report", str(path)]) == 0
+    assert main(["--config", site["config"], "report", str(path)]) == DEGRADED
     assert tsv_rows(site["tsv"]) == expected_rows(site)
 
 
@@ -207,7 +215,7 @@ def test_warnings_name_unknown_group_and_failing_quota(
     site: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     path = write_mpistat(site["mpistat"], DAY, "118", volume_118(), mtime=R)
-    assert main(["--config", site["config"], "report", str(path)]) == 0
+    assert main(["--config", site["config"], "report", str(path)]) == DEGRADED
     text = caplog.text
     assert "gid 4242 has no posixGroup" in text
     assert "'tol'" in text and "'cellgen'" in text  # failed and timed-out quota calls
@@ -222,7 +230,7 @@ def two_volumes(site: dict[str, Any], day: str = DAY) -> list[str]:
 
 def test_truncated_volume_writes_nothing_and_keeps_yesterday(site: dict[str, Any]) -> None:
     yesterday = two_volumes(site, "20261119")
-    assert main(["--config", site["config"], "report", *yesterday]) == 0
+    assert main(["--config", site["config"], "report", *yesterday]) == DEGRADED
     before = db_rows(site["config"], "2026-11-19")
     assert before
 
@@ -251,7 +259,7 @@ def test_date_already_loaded_changes_nothing(
     site: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     files = two_volumes(site)
-    assert main(["--config", site["config"], "report", *files]) == 0
+    assert main(["--config", site["config"], "report", *files]) == DEGRADED
     before = db_rows(site["config"])
     tsv_before = site["tsv"].read_bytes()
     site["tsv"].unlink()
@@ -266,9 +274,9 @@ def test_date_already_loaded_changes_nothing(
 
 def test_force_replaces_only_that_dates_rows_of_the_given_volumes(site: dict[str, Any]) -> None:
     files = two_volumes(site)
-    assert main(["--config", site["config"], "report", *files]) == 0
+    assert main(["--config", site["config"], "report", *files]) == DEGRADED
     yesterday = two_volumes(site, "20261119")
-    assert main(["--config", site["config"], "report", *yesterday]) == 0
+    assert main(["--config", site["config"], "report", *yesterday]) == DEGRADED
     before_115 = [r for r in db_rows(site["config"]) if r[0] == "scratch115"]
     before_yesterday = db_rows(site["config"], "2026-11-19")
 
@@ -280,6 +288,38 @@ def test_force_replaces_only_that_dates_rows_of_the_given_volumes(site: dict[str
     assert db_rows(site["config"], "2026-11-19") == before_yesterday
     # the TSV holds every row of the date: both volumes
     assert {row[0] for row in tsv_rows(site["tsv"])} == {"scratch115", "scratch118"}
+
+
+def test_full_disk_leaves_the_table_and_the_tsv_as_they_were(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    tsv = site["tsv"]
+    with small_disk(tsv.parent) as disk:
+        files = two_volumes(site)
+        assert (
+            main(["--config", site["config"], "report", *files]) == DEGRADED
+        )  # the site fails two quotas on purpose
+        rows_before = db_rows(site["config"])
+        tsv_before = tsv.read_bytes()
+        smaller = write_mpistat(site["mpistat"], DAY, "118", volume_118()[:2], mtime=R)
+
+        disk.fill()
+        caplog.clear()
+        assert main(["--config", site["config"], "report", "--force", str(smaller)]) == 1
+        # the TSV could not be written in full: nothing was committed, nothing renamed
+        assert db_rows(site["config"]) == rows_before
+        assert tsv.read_bytes() == tsv_before
+        assert disk.files() == [tsv.name]  # no temporary left behind
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert errors == [
+            f"report: cannot write {tsv}: No space left on device (ENOSPC); nothing was written"
+        ]
+
+        disk.free()
+        assert main(["--config", site["config"], "report", "--force", str(smaller)]) == 0
+        rows = db_rows(site["config"])
+        assert sorted(r[2] for r in rows if r[0] == "scratch118") == ["0", "hgi"]
+        assert sorted(row[2] for row in tsv_rows(tsv) if row[0] == "scratch118") == ["0", "hgi"]
 
 
 def _crash_before_finalising(config: str, files: list[str]) -> None:
@@ -305,7 +345,7 @@ def test_crash_between_staging_and_finalising(site: dict[str, Any]) -> None:
     assert db_rows(site["config"]) == []
     assert not site["tsv"].exists()
 
-    assert main(["--config", site["config"], "report", *files]) == 0
+    assert main(["--config", site["config"], "report", *files]) == DEGRADED
     rows = db_rows(site["config"])
     assert len(rows) == len(EXPECTED) + 1  # loaded once: 7 groups of 118, 1 of 115
     assert not staged.exists()
@@ -354,7 +394,7 @@ def test_newest_complete_set_without_files(site: dict[str, Any]) -> None:
     today = dt.date.today()
     stamp = (today - dt.timedelta(days=1)).strftime("%Y%m%d")
     write_mpistat(site["mpistat"], stamp, "118", volume_118(), mtime=R)
-    assert main(["--config", site["config"], "report"]) == 0
+    assert main(["--config", site["config"], "report"]) == DEGRADED
     tsv = site["tmp"] / "reports" / "report-output-files" / f"report-{stamp}.tsv"
     assert tsv_rows(tsv) == expected_rows(site)
 
@@ -366,3 +406,82 @@ def test_unsafe_group_names_are_never_looked_up_in_the_archive(tmp_path: Path, g
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / ".imirrored").touch()
     assert find_archived((str(tmp_path),), group) is None
+
+
+def test_missing_file_is_an_error_even_when_the_date_is_loaded(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15: `report FILE` for a file that is not there exited 0, "nothing to do"."""
+    files = two_volumes(site)
+    assert main(["--config", site["config"], "report", *files]) == DEGRADED  # two quotas fail
+    before = db_rows(site["config"])
+    missing = site["mpistat"] / "20261120_119.dat.gz"
+    assert main(["--config", site["config"], "report", str(missing)]) == 1
+    assert f"{missing}: file not found" in caplog.text
+    assert "nothing to do" not in caplog.text
+    assert db_rows(site["config"]) == before
+
+
+def test_a_volume_added_after_the_date_was_loaded_is_named_with_force(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15: a volume added to [volumes] after its date was loaded exited 0,
+    "nothing to do"; it must be named, with the way out (--force)."""
+    files = two_volumes(site)
+    assert main(["--config", site["config"], "report", files[0]]) == DEGRADED  # 118 alone
+    assert {r[0] for r in db_rows(site["config"])} == {"scratch118"}
+    text = Path(site["config"]).read_text().replace("report = 118", "report = 118 115")
+    Path(site["config"]).write_text(text)
+    caplog.clear()
+
+    assert main(["--config", site["config"], "report", "--date", "2026-11-20"]) == 1
+    assert "not for volume 115" in caplog.text and "--force" in caplog.text
+    assert "nothing to do" not in caplog.text
+    assert {r[0] for r in db_rows(site["config"])} == {"scratch118"}
+    # An explicit FILE of the missing volume is the same problem.
+    assert main(["--config", site["config"], "report", files[1]]) == 1
+
+    assert (
+        main(["--config", site["config"], "report", "--force", "--date", "2026-11-20"]) == DEGRADED
+    )
+    assert {r[0] for r in db_rows(site["config"])} == {"scratch118", "scratch115"}
+    assert {row[0] for row in tsv_rows(site["tsv"])} == {"scratch115", "scratch118"}
+
+
+@pytest.mark.parametrize("outage", ["every group fails", "misspelt command"])
+def test_a_quota_outage_publishes_and_exits_3_with_the_notes_last(
+    site: dict[str, Any], caplog: pytest.LogCaptureFixture, outage: str
+) -> None:
+    """Issue 15: lfs failing for every group gave NULL quotas and exit 0."""
+    if outage == "every group fails":
+        failing = {name: {"fail": "lfs: cannot connect"} for name in QUOTAS}
+        (site["tmp"] / "quotas.json").write_text(json.dumps(failing))
+    else:
+        text = Path(site["config"]).read_text()
+        Path(site["config"]).write_text(text.replace(str(LFS_STANDIN), "lfs-no-such-command"))
+    path = write_mpistat(site["mpistat"], DAY, "118", volume_118(), mtime=R)
+    with caplog.at_level(logging.INFO):
+        assert main(["--config", site["config"], "report", str(path)]) == DEGRADED
+    rows = db_rows(site["config"])
+    assert len(rows) == len(EXPECTED)  # published: every row written
+    assert all(row[4] is None for row in rows)  # with NULL quotas
+    assert len(tsv_rows(site["tsv"])) == len(EXPECTED)
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[-2:] == [
+        "needs a person: volume scratch118: quota look-ups failed for 5 of 5 groups"
+        " (cellgen, hgi, team113, tol, vr-projects); their Quota is NULL, and"
+        " `report --force` on a later run looks them up again",
+        "report: written but degraded (exit status 3)",
+    ]
+
+
+def test_a_quota_note_names_the_first_ten_groups() -> None:
+    failed = tuple(f"g{n:02d}" for n in range(12))
+    run = record.begin("report", "report")
+    _note_quota_failures([StagedVolume("118", "scratch118", "x", 1, 0, (), failed)])
+    assert run.needs_a_person == [
+        "volume scratch118: quota look-ups failed for 12 of 12 groups (g00, g01, g02, g03,"
+        " g04, g05, g06, g07, g08, g09 and 2 more); their Quota is NULL, and `report --force`"
+        " on a later run looks them up again"
+    ]
+    assert run.quota_failures == [f"scratch118:{group}" for group in failed]

@@ -168,7 +168,7 @@ def test_stage_only_then_finalise(config: Config, directory_loads: list[object])
     job = FakeJob()
     assert driver.stage_only(config, job, "118", DAY, workers=1) == 0
     # One of two volumes staged: the finaliser refuses, publishes nothing, keeps the area.
-    with pytest.raises(JobFailed, match="^1 of 2 volumes are not staged$") as refused:
+    with pytest.raises(JobFailed, match="^1 of 2 volumes are not staged: 115$") as refused:
         driver.finalise(config, job, DAY)
     assert refused.value.reasons == [f"volume 115: not staged in {area_of(config)}"]
     assert job.published == [] and (area_of(config) / "volume-118.db").is_file()

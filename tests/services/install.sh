@@ -14,6 +14,25 @@ if ! [ -x /usr/sbin/slapd ] || ! command -v ldapadd >/dev/null 2>&1; then
     apt_install slapd ldap-utils
 fi
 
+# promtool checks the Prometheus textfile the jobs write (tests/run/test_metrics.py);
+# Debian ships it in the prometheus package. Only the tool is used: no server is started.
+if ! command -v promtool >/dev/null 2>&1; then
+    echo "installing prometheus (for promtool)"
+    apt_install prometheus
+    # The package's service is not wanted on a test machine; without an init system
+    # nothing started it, and where one did, it is stopped again.
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+        systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
+fi
+
+# tests/test_outages.py starts a private MariaDB of its own (to freeze it), whatever
+# server answers on 3306: it needs mariadbd and mariadb-install-db here.
+if ! [ -x /usr/sbin/mariadbd ] || ! command -v mariadb-install-db >/dev/null 2>&1; then
+    echo "installing mariadb-server"
+    apt_install mariadb-server
+fi
+
 mysql_answers() {
     python3 - <<'PY'
 import os, socket, sys

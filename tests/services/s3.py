@@ -5,7 +5,9 @@
   hidden, so no test can reach a real account. Missing moto is a failure, not a skip.
 * ``s3_bucket``: a fresh, uniquely named bucket on that server.
 * ``s3_proxy_factory``: a loopback HTTP proxy in front of moto that records every
-  request and answers ``503 SlowDown`` to the first N PUT/POST requests.
+  request and answers ``503 SlowDown`` to the first N PUT/POST requests, and
+  ``403 AccessDenied`` to every PUT/POST of the key in ``deny_key`` (as a bucket
+  policy denying one key would).
 * ``silent_s3_endpoint``: a socket that accepts connections and never answers.
 """
 
@@ -93,6 +95,10 @@ _SLOW_DOWN = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n'
     b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
 )
+_ACCESS_DENIED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+)
 
 
 @dataclass
@@ -108,6 +114,7 @@ class FaultyProxy:
 
     target: str
     fail_first: int = 0
+    deny_key: str | None = None  # "bucket/key": its PUT/POST requests get 403
     requests: list[RecordedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
@@ -124,6 +131,11 @@ class FaultyProxy:
                 self.fail_first -= 1
                 return True
             return False
+
+    def is_denied(self, method: str, path: str) -> bool:
+        with self.lock:
+            denied = self.deny_key is not None and urlsplit(path).path == f"/{self.deny_key}"
+            return method in ("PUT", "POST") and denied
 
     def record(self, method: str, path: str, status: int) -> None:
         with self.lock:
@@ -175,12 +187,10 @@ class _RelayHandler(BaseHTTPRequestHandler):
     def _relay(self) -> None:
         body = self._read_body()
         if self.owner.should_fail(self.command):
-            self.owner.record(self.command, self.path, 503)
-            self.send_response(503, "Slow Down")
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(_SLOW_DOWN)))
-            self.end_headers()
-            self.wfile.write(_SLOW_DOWN)
+            self._refuse(503, "Slow Down", _SLOW_DOWN)
+            return
+        if self.owner.is_denied(self.command, self.path):
+            self._refuse(403, "Forbidden", _ACCESS_DENIED)
             return
         target = urlsplit(self.owner.target)
         connection = http.client.HTTPConnection(
@@ -207,6 +217,14 @@ class _RelayHandler(BaseHTTPRequestHandler):
                 self.wfile.write(data)
         finally:
             connection.close()
+
+    def _refuse(self, status: int, reason: str, body: bytes) -> None:
+        self.owner.record(self.command, self.path, status)
+        self.send_response(status, reason)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _relay
 

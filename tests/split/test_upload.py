@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from humgen_storage.cli import main
 from humgen_storage.config import S3Config
 from humgen_storage.config.load import load_config
 from humgen_storage.mpistat.writer import Record
@@ -32,12 +33,12 @@ def site_with_s3(tmp_path: Path, endpoint: str, bucket: str, **s3: object) -> Si
     )
 
 
-def input_files(site: Site) -> list[Path]:
+def input_files(site: Site, day: str = DAY) -> list[Path]:
     a = [root("118")] + [
         Record(b"/lustre/scratch118/h/%d" % n, n, 1, 1001 + n % 2) for n in range(50)
     ]
     b = [root("119"), Record(b"/lustre/scratch119/\xff\tx", 5, 1, 1001)]
-    return [write_mpistat(site.mpistat, DAY, "118", a), write_mpistat(site.mpistat, DAY, "119", b)]
+    return [write_mpistat(site.mpistat, day, "118", a), write_mpistat(site.mpistat, day, "119", b)]
 
 
 def objects(endpoint: str, bucket: str) -> dict[str, bytes]:
@@ -49,7 +50,12 @@ def objects(endpoint: str, bucket: str) -> dict[str, bytes]:
 
 
 def local_files(directory: Path) -> dict[str, bytes]:
-    return {f"mpistat/{p.name}": p.read_bytes() for p in directory.iterdir()}
+    """The objects a split directory makes: its files but the hidden ``.uploaded`` marker."""
+    return {
+        f"mpistat/{p.name}": p.read_bytes()
+        for p in directory.iterdir()
+        if not p.name.startswith(".")
+    }
 
 
 def test_upload_then_second_upload_transfers_nothing(
@@ -125,9 +131,10 @@ def test_server_that_never_answers_fails_quickly_naming_the_file(
     )
     assert "timeout" in failures[0].lower()
     assert "Traceback" not in err
-    # a failed upload leaves no done-marker: the manager tries again next time
-    assert not site.dated.exists()
-    assert sorted(os.listdir(site.output_dir)) == []
+    # a failed upload leaves the build without its done-marker: the manager completes it
+    assert (site.dated / "index.txt").is_file()
+    assert not (site.dated / ".uploaded").exists()
+    assert sorted(os.listdir(site.output_dir)) == [site.dated.name]
 
 
 def test_missing_bucket_is_an_error(
@@ -137,7 +144,7 @@ def test_missing_bucket_is_an_error(
     assert site.split(*input_files(site)) == 1
     err = capsys.readouterr().err
     assert f"bucket 'no-such-bucket' does not exist at {s3_endpoint}" in err
-    assert not site.dated.exists()
+    assert not (site.dated / ".uploaded").exists()
 
 
 def test_no_upload_sends_nothing(tmp_path: Path, s3_bucket: str, s3_proxy_factory: Any) -> None:
@@ -145,6 +152,7 @@ def test_no_upload_sends_nothing(tmp_path: Path, s3_bucket: str, s3_proxy_factor
     site = site_with_s3(tmp_path, proxy.url, s3_bucket)
     assert site.split("--no-upload", *input_files(site)) == 0
     assert site.dated.is_dir()
+    assert not (site.dated / ".uploaded").exists()  # the night's manager still uploads it
     assert proxy.requests == []
 
 
@@ -153,10 +161,10 @@ def test_managed_run_builds_and_uploads(tmp_path: Path, s3_endpoint: str, s3_buc
     config = load_config(site.config)
     input_set = set_from_files(input_files(site), None)
     marker = split_job.done_marker(config, dt.date(2026, 11, 20))
-    assert marker == site.dated and not marker.exists()
+    assert marker == site.dated / ".uploaded" and not marker.exists()
     assert split_job.run_managed(config, input_set) == 0
-    assert marker.is_dir()
-    assert objects(s3_endpoint, s3_bucket) == local_files(marker)
+    assert marker.is_file()
+    assert objects(s3_endpoint, s3_bucket) == local_files(site.dated)
 
 
 def test_multipart_upload_and_checksum_skip(
@@ -191,3 +199,106 @@ def test_multipart_upload_and_checksum_skip(
     third = upload_directory(directory, config)
     assert (third.uploaded, third.skipped) == (1, 1)
     assert objects(s3_endpoint, s3_bucket)["p/small"] == b"TINY"
+
+
+# ------------------------------------------------------------------ the .uploaded marker
+
+
+def manage_split(site: Site) -> int:
+    return main(["--config", site.config, "manage", "split"])
+
+
+def marker_lines(directory: Path) -> list[str]:
+    return (directory / ".uploaded").read_text(encoding="utf-8").splitlines()
+
+
+def test_no_upload_then_manage_uploads_every_object_and_marks_it(
+    tmp_path: Path,
+    s3_endpoint: str,
+    s3_bucket: str,
+    s3_proxy_factory: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    proxy = s3_proxy_factory(0)
+    site = site_with_s3(tmp_path, proxy.url, s3_bucket)
+    stamp = dt.date.today().strftime("%Y%m%d")  # the manager's newest complete set
+    dated = site.output_dir / stamp
+    assert site.split("--no-upload", *input_files(site, stamp)) == 0
+    assert (dated / "index.txt").is_file() and not (dated / ".uploaded").exists()
+    assert proxy.requests == []
+    capsys.readouterr()
+
+    # The 02:00 manager finds the build without its marker: it uploads it, then marks it.
+    assert manage_split(site) == 0
+    assert "is built but not marked uploaded; uploading it" in capsys.readouterr().err
+    assert objects(s3_endpoint, s3_bucket) == local_files(dated)
+    assert proxy.count("PUT", "POST") == 5
+    names = ["groupfile", "hgi.dat.gz", "passwdfile", "team113.dat.gz", "index.txt"]
+    assert marker_lines(dated) == [
+        f"# uploaded to s3://{s3_bucket}/mpistat/ at {proxy.url}",
+        *(
+            f"mpistat/{name}\t{(dated / name).stat().st_size}\t{file_sha256(dated / name)}"
+            for name in names
+        ),
+    ]
+
+    # The next manager: done, and nothing sent.
+    assert manage_split(site) == 0
+    assert f"already done ({dated / '.uploaded'} exists)" in capsys.readouterr().err
+    assert proxy.count("PUT", "POST") == 5
+
+
+def test_failed_upload_names_what_was_and_was_not_sent_and_the_next_run_completes_it(
+    tmp_path: Path,
+    s3_endpoint: str,
+    s3_bucket: str,
+    s3_proxy_factory: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Yesterday's objects are there; a policy denies writing one key.
+    client = s3_client(s3_endpoint)
+    for name in ("team113.dat.gz", "index.txt"):
+        client.put_object(Bucket=s3_bucket, Key=f"mpistat/{name}", Body=b"yesterday")
+    proxy = s3_proxy_factory(0)
+    proxy.deny_key = f"{s3_bucket}/mpistat/passwdfile"
+    site = site_with_s3(tmp_path, proxy.url, s3_bucket)
+    stamp = dt.date.today().strftime("%Y%m%d")
+    dated = site.output_dir / stamp
+    input_files(site, stamp)
+
+    # Two objects were updated before the refusal: the night is partly in S3, which is
+    # "written but degraded" (SPEC §8), not a run that wrote nothing.
+    assert manage_split(site) == 3
+    messages = [(r.levelname, r.getMessage()) for r in caplog.records]
+    where = f"s3://{s3_bucket}/mpistat/"
+    assert (
+        "WARNING",
+        f"upload to {where} stopped: 2 objects hold the new files (2 sent now, 0 already"
+        " there): mpistat/groupfile mpistat/hgi.dat.gz",
+    ) in messages
+    assert (
+        "WARNING",
+        f"upload to {where} stopped: 3 objects not updated (each keeps its previous version,"
+        " if any): mpistat/passwdfile mpistat/team113.dat.gz mpistat/index.txt",
+    ) in messages
+    errors = [message for level, message in messages if level == "ERROR"]
+    assert errors == [
+        f"manage: upload of {dated / 'passwdfile'} to {where}passwdfile failed: access denied"
+        " (AccessDenied): check the S3 credentials and the bucket's policy; the objects not"
+        " updated keep their previous version; the next run uploads them"
+    ]
+    held = objects(s3_endpoint, s3_bucket)
+    assert held["mpistat/groupfile"] == (dated / "groupfile").read_bytes()
+    assert held["mpistat/hgi.dat.gz"] == (dated / "hgi.dat.gz").read_bytes()
+    assert held["mpistat/team113.dat.gz"] == held["mpistat/index.txt"] == b"yesterday"
+    assert "mpistat/passwdfile" not in held
+    assert not (dated / ".uploaded").exists()
+
+    # The policy is fixed: the next run sends only what is missing, then marks.
+    proxy.deny_key = None
+    seen = len(proxy.requests)
+    assert manage_split(site) == 0
+    sent = [r.path.rsplit("/", 1)[1] for r in proxy.requests[seen:] if r.method in ("PUT", "POST")]
+    assert sent == ["passwdfile", "team113.dat.gz", "index.txt"]
+    assert objects(s3_endpoint, s3_bucket) == local_files(dated)
+    assert len(marker_lines(dated)) == 6

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from humgen_storage.children import child_environment, is_secret
 from humgen_storage.config import Config
 from humgen_storage.config.load import load_config
 from humgen_storage.errors import JobFailed
-from humgen_storage.submit.launch import child_environment, is_secret
 from humgen_storage.submit.requests import (
     Resources,
     Submission,
@@ -123,7 +123,7 @@ def test_array_plan(config: Config, tmp_path: Path) -> None:
         "-J", "humgen-report-finalise-2026-03-08",
         "-o", f"{logs}/2026-03-09.%J.out",
         "-e", f"{logs}/2026-03-09.%J.err",
-        "-w", "done(humgen-report-stage-2026-03-08)",
+        "-w", "ended(humgen-report-stage-2026-03-08)",
         "/opt/humgen/bin/humgen_storage.sh", "--config", ini,
         "report", "--finalise", "--date", "2026-03-08",
     ]  # fmt: skip
