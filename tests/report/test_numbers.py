@@ -8,6 +8,7 @@ the real slapd.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,12 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
             "group_base": server.group_base,
             "people_base": server.people_base,
         }
-    monkeypatch.setenv("FAKE_LFS_QUOTAS", str(tmp_path / "no-quotas.json"))
-    (tmp_path / "no-quotas.json").write_text("{}")
+    # Every group has a quota: a missing one would make the run exit 3 (degraded).
+    quotas = {
+        name: {"used_kb": 1, "limit_kb": 0} for name in ("hgi", "team113", "vr-projects", "tol")
+    }
+    (tmp_path / "quotas.json").write_text(json.dumps(quotas))
+    monkeypatch.setenv("FAKE_LFS_QUOTAS", str(tmp_path / "quotas.json"))
     return {
         "config": str(write_ini(tmp_path / "site.ini", sections)),
         "mpistat": tmp_path / "mpistat",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
+import json
 import logging
 import re
 from pathlib import Path
@@ -90,7 +91,9 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     sections["paths"]["max_days_ago"] = 30
     sections["inspector"] = {"118": "lustre/scratch118/humgen/projects"}
     sections["s3"] = {"bucket": "unused", "prefix": "mpistat/"}
-    (tmp_path / "quotas.json").write_text("{}")
+    # Both groups have a quota: a missing one would make the report exit 3 (degraded).
+    quotas = {name: {"used_kb": 1, "limit_kb": 0} for name in ("hgi", "team113")}
+    (tmp_path / "quotas.json").write_text(json.dumps(quotas))
     monkeypatch.setenv("FAKE_LFS_QUOTAS", str(tmp_path / "quotas.json"))
     return write_ini(tmp_path / "site.ini", sections)
 
