@@ -7,15 +7,34 @@ Jobs keep them as bytes and only turn them into text for display.
 from __future__ import annotations
 
 import binascii
+import functools
 import re
 from collections.abc import Sequence
+from typing import Any
 
-# The characters a valid base64 field may hold; checked in the record pattern.
-BASE64_FIELD = rb"[A-Za-z0-9+/]+={0,2}"
+# A valid base64 path field (spec 2.2, "standard alphabet, padded"): characters of the
+# alphabet, then "=" or "==" with zero padding bits before them, so that a path has
+# exactly one field (the canonical encoding, which the crawler writes; binascii would
+# accept other bits, Go's strict decoder would not). The pattern does not count the
+# characters: a repeated group of four costs the engine a loop step per group on every
+# line, more than numpy takes to check every field's length apart, with the other
+# check a pattern cannot make, a decoded NUL (``base64_undecodable_lines``).
+BASE64_FIELD = rb"[A-Za-z0-9+/]++(?:(?<=[AQgw])==|(?<=[AEIMQUYcgkosw048])=)?+"
 
-# A Go strconv.Quote string: printable bytes, or one of the escapes Go emits.
-_GO_ESCAPE = rb'\\(?:[abfnrtv\\"]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})'
-QUOTED_FIELD = rb'"(?:[^"\\\t\n]++|' + _GO_ESCAPE + rb')*+"'
+# A Go strconv.Quote string: bytes but NUL, or one of the escapes Go emits, as long as
+# it is a byte or code point a path can hold: no NUL (\x00, \u0000, \U00000000), no
+# surrogate (U+D800 to U+DFFF), nothing above U+10FFFF. The path is not empty.
+_HEX = rb"[0-9a-fA-F]"
+_NOT_NUL_OR_SURROGATE = rb"(?!0000|[dD][89a-fA-F])"
+_GO_ESCAPE = (
+    rb'\\(?:[abfnrtv\\"]|x(?!00)%(h)s{2}|u%(n)s%(h)s{4}|U0000%(n)s%(h)s{4}|U00(?:0[1-9a-fA-F]|10)%(h)s{4})'
+    % {b"h": _HEX, b"n": _NOT_NUL_OR_SURROGATE}
+)
+QUOTED_FIELD = rb'"(?:[^"\\\t\n\x00]++|' + _GO_ESCAPE + rb')++"'
+# The shape of a quoted field whatever its escapes stand for: ``decode_quoted_path``
+# checks it first, so that its errors say which escape is wrong.
+_ANY_ESCAPE = rb'\\(?:[abfnrtv\\"]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})'
+_QUOTED_SHAPE = rb'"(?:[^"\\\t\n]++|' + _ANY_ESCAPE + rb')*+"'
 
 _SIMPLE_ESCAPES = {
     b"a": b"\a",
@@ -29,7 +48,8 @@ _SIMPLE_ESCAPES = {
     b'"': b'"',
 }
 _ESCAPE_RE = re.compile(rb"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.S)
-_QUOTED_RE = re.compile(QUOTED_FIELD)
+_QUOTED_RE = re.compile(_QUOTED_SHAPE)
+_BASE64_RE = re.compile(BASE64_FIELD)
 
 
 class PathDecodeError(ValueError):
@@ -37,6 +57,11 @@ class PathDecodeError(ValueError):
 
 
 def decode_base64_path(field: bytes) -> bytes:
+    """Decode a base64 path field, as strictly as validation checks it."""
+    if not _BASE64_RE.fullmatch(field):
+        raise PathDecodeError(
+            "undecodable base64 path: wrong padding or character (standard padded base64 expected)"
+        )
     try:
         path = binascii.a2b_base64(field, strict_mode=True)
     except binascii.Error as exc:
@@ -44,6 +69,71 @@ def decode_base64_path(field: bytes) -> bytes:
     if not path or b"\0" in path:
         raise PathDecodeError("empty path or NUL byte in path")
     return path
+
+
+# A decoded byte is NUL when 8 bits in a row are zero at a byte boundary. In a group of
+# four characters c0 c1 c2 c3 (6 bits each), byte 0 is c0 and c1's top 2 bits: NUL when
+# c0 is "A" and c1 one of A-P; byte 1 is c1's low 4 bits and c2's top 4: c1 one of AQgw
+# and c2 one of A-D; byte 2 is c2's low 2 bits and c3: c2 one of AEIMQUYcgkosw048 and
+# c3 "A". Each case has a character of A-D at a fixed place in its group (c0, c2, c3),
+# so only those characters are looked at, then their neighbours, then (for the few
+# left) their place in the group.
+_FIRST, _LAST = ord("A"), ord("D")
+_NEWLINE = ord("\n")
+_BASE64_FIELDS = 11
+
+
+@functools.lru_cache(maxsize=1)
+def _nul_neighbours() -> tuple[Any, Any, Any]:
+    """Lookup tables (256 booleans) of the characters A-P, AQgw and AEIMQUYcgkosw048."""
+    import numpy as np
+
+    tables = []
+    for characters in (b"ABCDEFGHIJKLMNOP", b"AQgw", b"AEIMQUYcgkosw048"):
+        member = np.zeros(256, dtype=bool)
+        member[list(characters)] = True
+        tables.append(member)
+    return tables[0], tables[1], tables[2]
+
+
+def base64_undecodable_lines(block: bytes) -> list[int]:
+    """The lines (numbered from 0, in order) of ``block`` whose base64 path field is not
+    whole groups of four characters, or decodes to a path with a NUL byte.
+
+    ``block``: whole lines that match the base64 record pattern, so each line has 11
+    fields, its path field first, no byte below the tab but its newline, and no capital
+    A-D outside the path (the other fields are digits and a type letter). Vectorised:
+    a few passes of numpy over the block, and no decoding.
+    """
+    import numpy as np
+
+    a_to_p, aqgw, low_bits_zero = _nul_neighbours()
+    data = np.frombuffer(block, dtype=np.uint8)
+    separators = np.flatnonzero(data <= _NEWLINE).reshape(-1, _BASE64_FIELDS)
+    starts = np.empty(len(separators), dtype=np.intp)
+    starts[:1] = 0
+    starts[1:] = separators[:-1, -1] + 1
+    bad = (separators[:, 0] - starts) % 4 != 0
+    at = np.flatnonzero(data - np.uint8(_FIRST) <= _LAST - _FIRST)  # below "A" wraps around
+    if len(at):
+        after = data[at + 1]  # never past the end: the block ends with a newline
+        before = data[at - 1]  # at 0: the block's last byte, a newline
+        is_a = data[at] == _FIRST
+        first_of_group = is_a & a_to_p[after]
+        third_of_group = aqgw[before]
+        fourth_of_group = is_a & low_bits_zero[before]
+        suspect = first_of_group | third_of_group | fourth_of_group
+        if suspect.any():
+            positions = at[suspect]
+            line = np.searchsorted(starts, positions, side="right") - 1
+            place = (positions - starts[line]) % 4
+            nul = (
+                (first_of_group[suspect] & (place == 0))
+                | (third_of_group[suspect] & (place == 2))
+                | (fourth_of_group[suspect] & (place == 3))
+            )
+            bad[line[nul]] = True
+    return np.flatnonzero(bad).tolist() if bad.any() else []  # type: ignore[no-any-return]
 
 
 def _unescape(match: re.Match[bytes]) -> bytes:

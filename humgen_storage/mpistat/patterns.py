@@ -20,6 +20,7 @@ from humgen_storage.mpistat.paths import (
     BASE64_FIELD,
     QUOTED_FIELD,
     PathDecodeError,
+    base64_undecodable_lines,
     decode_base64_path,
     decode_quoted_path,
 )
@@ -50,10 +51,12 @@ def _at_most(limit: int) -> bytes:
 
 UNSIGNED_FIELD = _at_most(2**64 - 1)
 SIGNED_FIELD = b"-?" + _at_most(2**63 - 1)
+# A size is an off_t: signed 64-bit, and never negative in a crawl.
+SIZE_FIELD = _at_most(2**63 - 1)
 
 # Field patterns: times may be negative (files dated before 1970 exist).
 _FIELD_PATTERNS = {
-    "size": UNSIGNED_FIELD,
+    "size": SIZE_FIELD,
     "uid": UNSIGNED_FIELD,
     "gid": UNSIGNED_FIELD,
     "atime": SIGNED_FIELD,
@@ -81,6 +84,8 @@ _COMMON_FIELD_PATTERNS = {
         if pattern == UNSIGNED_FIELD
         else b"-?+" + _short_number(2**63 - 1)
         if pattern == SIGNED_FIELD
+        else _short_number(2**63 - 1)
+        if pattern == SIZE_FIELD
         else pattern
     )
     for name, pattern in _FIELD_PATTERNS.items()
@@ -164,8 +169,20 @@ def explain_bad_line(fmt: Format, line: bytes) -> str:
             except PathDecodeError as exc:
                 return str(exc)
         elif not re.fullmatch(_FIELD_PATTERNS[name], value):
+            if name == "size" and re.fullmatch(UNSIGNED_FIELD, value):
+                return f"size {value.decode()} is above 2**63 - 1 (off_t)"
             return f"bad {name} field {value[:40]!r}"
     return "malformed line"
+
+
+def undecodable_lines(fmt: Format, data: bytes) -> list[int]:
+    """The lines (numbered from 0) of whole lines that match ``fmt``'s record pattern
+    whose path still does not decode: a base64 path of the wrong length or holding a
+    NUL byte, both checked with numpy. (The pattern checks the rest: base64 alphabet
+    and padding; every wrstat escape.)"""
+    if fmt is Format.WRSTAT:
+        return []
+    return base64_undecodable_lines(data)
 
 
 # Below this many bytes ``bytes.count`` is faster than numpy's few microseconds a call.
@@ -185,6 +202,9 @@ def count_lines(data: bytes) -> int:
 def clean_block(fmt: Format, data: bytes, first_line: int) -> tuple[bytes, list[tuple[int, str]]]:
     """(the block's valid lines, its malformed lines). Pure.
 
+    Valid lines match the record pattern and their paths decode (``undecodable_lines``),
+    so every job that reads through here counts the same lines as malformed.
+
     Lines are not counted here: the reading process numbers blocks by their first line
     anyway, and a count in every parsing process would be a pass over every byte again.
     """
@@ -192,8 +212,13 @@ def clean_block(fmt: Format, data: bytes, first_line: int) -> tuple[bytes, list[
         block_pattern(fmt, common=True).fullmatch(data) is not None
         or block_pattern(fmt).fullmatch(data) is not None
     ):
-        return data, []
+        undecodable = undecodable_lines(fmt, data)
+        if not undecodable:
+            return data, []
+        numbers = list(range(first_line, first_line + count_lines(data)))
+        return _without_undecodable(fmt, data, numbers, undecodable)
     good = []
+    numbers = []
     bad = []
     line_match = record_pattern(fmt, ()).fullmatch
     for offset, line in enumerate(data.split(b"\n")[:-1]):
@@ -201,7 +226,24 @@ def clean_block(fmt: Format, data: bytes, first_line: int) -> tuple[bytes, list[
             bad.append((first_line + offset, explain_bad_line(fmt, line)))
         else:
             good.append(line)
-    return b"".join(line + b"\n" for line in good), bad
+            numbers.append(first_line + offset)
+    valid = b"".join(line + b"\n" for line in good)
+    undecodable = undecodable_lines(fmt, valid)
+    if not undecodable:
+        return valid, bad
+    valid, more_bad = _without_undecodable(fmt, valid, numbers, undecodable)
+    return valid, sorted(bad + more_bad)
+
+
+def _without_undecodable(
+    fmt: Format, data: bytes, numbers: list[int], undecodable: list[int]
+) -> tuple[bytes, list[tuple[int, str]]]:
+    """``data`` (lines numbered ``numbers``) without its lines at the positions
+    ``undecodable``, and those lines as malformed. Runs on bad input only."""
+    lines = data.split(b"\n")[:-1]
+    dropped = set(undecodable)
+    kept = b"".join(line + b"\n" for n, line in enumerate(lines) if n not in dropped)
+    return kept, [(numbers[n], explain_bad_line(fmt, lines[n])) for n in undecodable]
 
 
 @functools.lru_cache(maxsize=16)
@@ -254,7 +296,8 @@ def field_runs(
     mostly share their owner, so there are several lines per run.
     """
     runs = run_pattern(fmt, field, common=True).findall(data)
-    if sum(map(len, map(_RUN, runs))) == len(data):  # the runs tile the block
+    # The runs tile the block, and every path decodes (what the pattern cannot see).
+    if sum(map(len, map(_RUN, runs))) == len(data) and not undecodable_lines(fmt, data):
         return runs, []
     valid, bad = clean_block(fmt, data, first_line)
     return run_pattern(fmt, field).findall(valid), bad

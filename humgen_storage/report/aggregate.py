@@ -1,8 +1,9 @@
 """Per-group usage of one volume (spec section 4): pure, records in, aggregates out.
 
 Records arrive as validated blocks; their numeric columns are cut with numpy and
-summed per gid with sort + reduceat (exact integer arithmetic), so no Python object
-is made per record.
+summed per gid with sort + reduceat, so no Python object is made per record. Sums are
+exact: a block's per-gid sums come out as Python ints (in two 32-bit halves when 64
+bits could overflow), and every total beyond the block is a Python int.
 
 Hard links: an inode with nlink > 1 counts once per volume. Directories always have
 nlink >= 2 but appear once in a crawl (they cannot be hard-linked), so they are
@@ -29,6 +30,7 @@ from humgen_storage.units import NO_MTIME, TIB
 
 _DIRECTORY = ord("d")
 _FIRST_LINK_ROWS = 1 << 16  # link rows the table holds at first
+_LOW_WORD, _WORD_BITS = np.uint64(0xFFFF_FFFF), np.uint64(32)
 
 LinkRows = npt.NDArray[np.uint64]  # shape (n, 4): dev, inode, gid, size
 
@@ -44,6 +46,24 @@ def _group_starts(
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     return order, np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+
+
+def _exact_sums(values: npt.NDArray[np.uint64], starts: npt.NDArray[np.intp]) -> list[int]:
+    """The sum of each run of ``values`` (runs begin at ``starts``) as exact Python ints.
+
+    Each value is below 2**64, but a run's sum may not be: when the largest value times
+    the count could reach 2**64, the low and high 32 bits of every value are summed
+    apart (each sum below 2**64 for fewer than 2**32 values) and joined in Python, one
+    int per run, never per record. The usual block never needs it.
+    """
+    if not len(values):
+        return []
+    if int(values.max()) * len(values) < 2**64:  # Python ints: no overflow in the test
+        return np.add.reduceat(values, starts).tolist()  # type: ignore[no-any-return]
+    assert len(values) < 2**32, len(values)
+    low = np.add.reduceat(values & _LOW_WORD, starts).tolist()
+    high = np.add.reduceat(values >> _WORD_BITS, starts).tolist()
+    return [(h << 32) + lo for h, lo in zip(high, low, strict=True)]
 
 
 def _first_of_each_inode(rows: LinkRows) -> npt.NDArray[np.intp]:
@@ -109,14 +129,13 @@ class UsageAggregate:
 
         order, starts = _group_starts(gid)
         # nlink 0 (deleted mid-crawl) adds 0 bytes; a hard-linked file waits in the link rows.
-        sums = np.add.reduceat(np.where((nlink == 0) | linked, 0, size)[order], starts)
+        counted = np.where((nlink == 0) | linked, np.uint64(0), size)[order]
+        sums = _exact_sums(counted, starts)
         # An mtime after the reference was being written as the crawler passed: it counts
         # as the reference (0 days), so every group has a newest mtime.
         newest = np.maximum.reduceat(np.minimum(mtime, self.reference)[order], starts)
         used, newest_mtime = self.used, self.newest_mtime
-        for g, total, when in zip(
-            gid[order][starts].tolist(), sums.tolist(), newest.tolist(), strict=True
-        ):
+        for g, total, when in zip(gid[order][starts].tolist(), sums, newest.tolist(), strict=True):
             used[g] = used.get(g, 0) + total
             if when > newest_mtime.get(g, NO_MTIME):
                 newest_mtime[g] = when
@@ -170,8 +189,8 @@ class UsageAggregate:
         links = self.link_rows()
         if len(links):
             order, starts = _group_starts(links[:, 2])
-            sums = np.add.reduceat(links[:, 3][order], starts)
-            for gid, size in zip(links[:, 2][order][starts].tolist(), sums.tolist(), strict=True):
+            sums = _exact_sums(links[:, 3][order], starts)
+            for gid, size in zip(links[:, 2][order][starts].tolist(), sums, strict=True):
                 used[gid] = used.get(gid, 0) + size
         # Every gid with bytes had records, so it has a newest mtime (at most the reference).
         return {gid: GroupTotals(gid, total, self.newest_mtime[gid]) for gid, total in used.items()}

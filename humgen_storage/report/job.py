@@ -33,6 +33,7 @@ from humgen_storage.names import is_safe_file_name
 from humgen_storage.quota import QuotaLookups
 from humgen_storage.report.aggregate import UsageAggregate, consumption
 from humgen_storage.report.table import (
+    check_used_fits,
     has_rows_for,
     load_rows,
     rows_for,
@@ -351,6 +352,8 @@ def usage_rows(
     vlog = volume_logger(__name__, volume_name)
     totals = aggregate.totals()
     named = {gid: groups.lookup(gid) for gid in totals}
+    for gid, total in sorted(totals.items()):  # before waiting for quotas or staging
+        check_used_fits(volume_name, named[gid].name or str(gid), gid, total.used)
     for gid, group in sorted(named.items()):
         if group.unsafe:
             vlog.warning(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from humgen_storage.db import Cursor, Database
+from humgen_storage.errors import JobFailed
 from humgen_storage.run.staging import UsageRow
 from humgen_storage.tsv import write_tsv, write_tsv_lines
 
@@ -34,6 +35,21 @@ SELECT_DATE = (
     " `Last Modified (days)`, `Archived Directories`, `date`, `IsHumgen`"
     " FROM `lustre_usage` WHERE `date` = %s"
 )
+
+
+# `Used (bytes)` is a BIGINT (SQLite's INTEGER is the same 8 bytes): a larger sum is
+# refused before anything is written, never wrapped, cut short or left to the driver.
+BIGINT_MAX = 2**63 - 1
+
+
+def check_used_fits(volume_name: str, group: str, gid: int, used: int) -> None:
+    """JobFailed, naming the volume and the group, when ``used`` does not fit its column."""
+    if used > BIGINT_MAX:
+        raise JobFailed(
+            f"volume {volume_name}: group {group} (gid {gid}) uses {used} bytes, more than"
+            f" the `Used (bytes)` column holds (BIGINT, at most {BIGINT_MAX}); nothing of"
+            " the run was written"
+        )
 
 
 def has_rows_for(db: Database, day: dt.date) -> bool:

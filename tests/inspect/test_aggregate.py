@@ -215,9 +215,11 @@ def test_undecodable_path_under_a_root_is_skipped_and_counted() -> None:
     directory = b"/lustre/scratch115/realdata/mdt0/projects/pp/"  # a multiple of 3 bytes
     good = block((f(directory + b"a.bam", 1, 1),))
     bad_field = binascii.b2a_base64(directory, newline=False) + b"QQ"  # no padding fixes it
-    assert re.fullmatch(BASE64_FIELD, bad_field)  # the reader's pattern accepts it
+    assert re.fullmatch(BASE64_FIELD, bad_field)  # the pattern checks alphabet and padding
     lines = good + bad_field + good[good.index(b"\t") :]
-    assert clean_block(Format.BASE64, lines, 1) == (lines, [])  # and so does the whole line
+    valid, bad = clean_block(Format.BASE64, lines, 1)  # and every job's validation the length
+    assert valid == good and [n for n, _ in bad] == [2]
+    # Handed the line anyway, the inspector still skips and counts it.
     inspector = ProjectInspector(ROOTS_115, CLASSES, REF, Format.BASE64)
     inspector.add_block(Format.BASE64, lines, 1)
     assert inspector.undecodable.count == 1

@@ -356,7 +356,7 @@ def test_too_many_undecodable_paths_fail_the_volume(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Under a root's prefix, base64 characters of a length no padding can fix: the
-    # reader's pattern accepts the line, decoding does not, and it counts as malformed.
+    # reader's pattern refuses the line (as in every job), and it counts as malformed.
     config = write_config(tmp_path, volumes="115")
     directory = b"/lustre/scratch115/realdata/mdt0/projects/pp/"  # a multiple of 3 bytes
     good = f(directory + b"a.bam", 1, 1).line(Format.BASE64)
@@ -364,7 +364,7 @@ def test_too_many_undecodable_paths_fail_the_volume(
     write_mpistat(tmp_path / "mpistat", DAY1, "115", TREE_115, extra_lines=[bad], mtime=REF)
     status, lines, err = run_cli(capsys, config, "--date", iso(DAY1))
     assert (status, lines) == (1, [])
-    assert "skipped a record: undecodable path" in err
+    assert "line 32: malformed, skipped: undecodable base64 path" in err
     assert "1 of 32 lines are malformed" in err
 
 

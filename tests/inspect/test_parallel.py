@@ -360,7 +360,7 @@ def test_row_gid_is_the_first_directory_record_across_partials() -> None:
 
 def undecodable_line(records: list[Record]) -> bytes:
     """Base64 characters under a root's prefix that no padding can fix: the reader's
-    pattern accepts them, decoding does not; each counts as a malformed line."""
+    pattern refuses them, as every job's does; each counts as a malformed line."""
     directory = MDTS[0] + b"/projects/p0/"
     good = records[1].line(Format.BASE64)
     prefix = binascii.b2a_base64(directory[: len(directory) // 3 * 3], newline=False)
@@ -388,9 +388,13 @@ def test_undecodable_paths_are_counted_and_logged_with_their_lines(
     task = volume_task(path, log_bad_lines=2, workers=3)
     caplog.set_level(logging.INFO)
     inspection = inspect.inspect_volume(task)
-    skipped = [r.getMessage() for r in caplog.records if "skipped a record" in r.getMessage()]
-    # No malformed lines in their blocks: the line numbers are exact (1-based).
-    assert [message.split(": skipped")[0].rsplit(" ", 1)[1] for message in skipped] == [
+    skipped = [
+        r.getMessage()
+        for r in caplog.records
+        if "malformed, skipped: undecodable base64 path" in r.getMessage()
+    ]
+    # The line numbers are exact (1-based).
+    assert [message.split(": malformed")[0].rsplit(" ", 1)[1] for message in skipped] == [
         "101",
         "1502",
     ]
@@ -415,7 +419,9 @@ def test_an_undecodable_path_after_malformed_lines_is_logged_with_its_own_line(
     messages = [r.getMessage() for r in caplog.records]
     assert any(f"{path} line 51: malformed" in m for m in messages)
     assert any(f"{path} line 57: malformed" in m for m in messages)
-    assert [m for m in messages if "skipped a record" in m and f"{path} line 63:" in m]
+    assert any(
+        f"{path} line 63: malformed, skipped: undecodable base64 path" in m for m in messages
+    )
 
 
 def test_partial_is_picklable_after_blocks(tmp_path: Path, records: list[Record]) -> None:
@@ -431,7 +437,8 @@ def test_partial_is_picklable_after_blocks(tmp_path: Path, records: list[Record]
 @pytest.mark.parametrize("fmt", [Format.BASE64, Format.WRSTAT])
 def test_numbers_too_wide_for_int64_and_negative_mtimes(tmp_path: Path, fmt: Format) -> None:
     projects = MDTS[0] + b"/projects"
-    huge_inode, huge_size = 2**64 - 1, 2**64 - 2  # 20 digits: the largest 64-bit numbers
+    # The largest inode (20 digits, beyond int64) and the largest size (off_t, 19 digits)
+    huge_inode, huge_size = 2**64 - 1, 2**63 - 1
     records = [
         Record(b"/lustre/scratch115", 4096, 0, 0, 0, REF, 0, "d", 1, 2, 1),
         Record(projects + b"/old/a.bam", huge_size, 0, 1, 0, -86400, 0, "f", 5, 1, 1),

@@ -72,7 +72,7 @@ def test_wrstat_lines_have_the_same_columns(fmt: Format) -> None:
     ],
 )
 def test_numbers_beyond_64_bits_are_malformed(number: int, valid: bool) -> None:
-    line = b"Zg==\t%d\t1\t1000\t-5\t-86400\t0\tf\t%d\t2\t1\n" % (number, number)
+    line = b"Zg==\t1\t%d\t1000\t-5\t-86400\t0\tf\t%d\t2\t1\n" % (number, number)
     kept, bad = clean_block(Format.BASE64, line, 7)
     assert (kept == line) is valid
     assert [n for n, _ in bad] == ([] if valid else [7])
@@ -133,8 +133,10 @@ def test_random_numbers_of_every_width_and_sign(seed: int) -> None:
     negative times, and fields close to the block's start (the first line's size)."""
     rng = random.Random(seed)
 
-    def number(signed: bool) -> int:
+    def number(signed: bool, size: bool = False) -> int:
         digits = rng.randint(1, 20)
+        if size:  # an off_t: signed 64-bit, never negative
+            return rng.choice((rng.randrange(10 ** min(digits, 19)) % 2**63, 2**63 - 1, 0))
         if signed:
             value = rng.choice((rng.randrange(10 ** min(digits, 18)), 2**63 - 1, 0))
             return -value if rng.random() < 0.3 else value
@@ -145,7 +147,9 @@ def test_random_numbers_of_every_width_and_sign(seed: int) -> None:
     expected = []
     lines = []
     for _ in range(rng.randint(1, 60)):
-        row = {name: number(name in ("atime", "mtime", "ctime")) for name in numeric}
+        row = {
+            name: number(name in ("atime", "mtime", "ctime"), name == "size") for name in numeric
+        }
         expected.append(row)
         fields = [rng.choice((b"Zg==", b"QUJD", b"L2x1c3RyZS9zY3JhdGNoMTE4"))]
         fields += [b"f" if name == "type" else b"%d" % row[name] for name in FIELDS[1:]]

@@ -103,3 +103,47 @@ def test_future_mtimes_count_as_the_reference() -> None:
         0.0,
         1.5,
     ]
+
+
+MAX_SIZE = 2**63 - 1  # the largest size a line may hold (off_t)
+
+
+def test_sums_beyond_64_bits_are_exact() -> None:
+    """Per-gid sums that a 64-bit accumulator would wrap, within a block, across blocks,
+    in the hard-link rows and across merged partials, against hand-computed totals."""
+    lines = [
+        Record(b"/a", size=MAX_SIZE, gid=1, inode=1),
+        Record(b"/b", size=MAX_SIZE, gid=1, inode=2),
+        Record(b"/c", size=5, gid=1, inode=3),
+        Record(b"/d", size=MAX_SIZE, gid=2, inode=4),
+        Record(b"/e", size=1, gid=2, inode=5),
+        # hard-linked: each inode counts once, whatever its names
+        Record(b"/l1", size=MAX_SIZE, gid=3, inode=10, nlink=2),
+        Record(b"/l2", size=MAX_SIZE, gid=3, inode=11, nlink=2),
+        Record(b"/l1b", size=MAX_SIZE, gid=3, inode=10, nlink=2),
+        Record(b"/l3", size=MAX_SIZE, gid=3, inode=12, nlink=2),
+    ]
+    block = b"".join(r.line() for r in lines)
+    one = UsageAggregate(reference=10)
+    one.add_block(Format.BASE64, block)
+    one.add_block(Format.BASE64, b"".join(r.line() for r in lines[:3]))  # another block
+    assert {g: t.used for g, t in one.totals().items()} == {
+        1: 4 * MAX_SIZE + 10,  # 2**65 + 6
+        2: MAX_SIZE + 1,  # 2**63: one more than bigint holds
+        3: 3 * MAX_SIZE,
+    }
+    assert one.totals()[1].used == 36893488147419103238
+    # Partials of the same records merge to the same totals.
+    other = UsageAggregate(reference=10)
+    other.add_block(Format.BASE64, block)
+    other.merge(pickle.loads(pickle.dumps(other)))
+    assert other.totals()[1].used == 4 * MAX_SIZE + 10
+    assert other.totals()[3].used == 3 * MAX_SIZE
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 1000])
+def test_many_largest_sizes_of_one_gid(count: int) -> None:
+    block = b"".join(Record(b"/f", size=MAX_SIZE, gid=7, inode=n).line() for n in range(count))
+    aggregate = UsageAggregate(reference=10)
+    aggregate.add_block(Format.BASE64, block)
+    assert aggregate.totals()[7].used == count * MAX_SIZE
