@@ -36,12 +36,6 @@ from humgen_storage.run.aggregate import aggregate_file
 
 EXAMPLES = int(os.environ.get("HUMGEN_HYPOTHESIS_EXAMPLES", "25"))
 
-# SPEC §11 (sizes above 2**63 - 1 and undecodable paths are malformed lines) is being
-# brought into the reader in parallel. Until it lands, the generators leave out the
-# lines on which the reader and the spec are known to differ: set this to True (and
-# then remove it) once the reader follows §11.
-READER_FOLLOWS_SPEC_11 = False
-
 ROOT = b"/lustre/scratch118"
 MAX_U64 = 2**64 - 1
 MAX_OFF_T = 2**63 - 1
@@ -220,17 +214,12 @@ def number_texts(
 
 
 def size_texts() -> st.SearchStrategy[bytes]:
-    texts = number_texts(0, MAX_U64, EDGE_UNSIGNED, typical=(0, 2**40))
-    if READER_FOLLOWS_SPEC_11:
-        return texts
-    pending = range(MAX_OFF_T + 1, MAX_U64 + 1)
-    return texts.map(lambda t: str(MAX_OFF_T).encode() if t.isdigit() and int(t) in pending else t)
+    # Up to 2**64 - 1 and beyond: above 2**63 - 1 a size is malformed (SPEC §11).
+    return number_texts(0, MAX_U64, EDGE_UNSIGNED, typical=(0, 2**40))
 
 
-# Random path bytes; a NUL makes the path undecodable (§11), pending as above.
+# Random path bytes; a NUL makes the path undecodable (SPEC §11).
 raw_path = st.binary(min_size=1, max_size=40).map(lambda b: ROOT + b"/" + b)
-if not READER_FOLLOWS_SPEC_11:
-    raw_path = raw_path.map(lambda b: b.replace(b"\0", b"0"))
 
 
 def go_quote(path: bytes, draw: st.DrawFn) -> bytes:
@@ -269,7 +258,7 @@ def path_field(draw: st.DrawFn, wrstat: bool) -> bytes:
             b"'" + good[1:-1] + b"'",
             base64.b64encode(path),
         ]
-        pending = [
+        undecodable = [
             b'"' + ROOT + b"/\\x00" + b'"',  # a NUL byte
             b'"' + ROOT + b"/\\U00110000" + b'"',  # no code point
             b'"' + ROOT + b"/\\ud800" + b'"',  # a surrogate
@@ -286,13 +275,13 @@ def path_field(draw: st.DrawFn, wrstat: bool) -> bytes:
             go_quote(path, draw),
             b"",
         ]
-        pending = [
+        undecodable = [
             good + b"A",  # length 1 mod 4
             good.rstrip(b"=") if good.endswith(b"=") else good + b"AA",  # padding missing
             base64.b64encode(ROOT + b"/\0x"),  # a NUL byte
         ]
         cr = [good[:4] + b"\r" + good[4:]]
-    choices = [good] * 60 + bad + cr + (pending if READER_FOLLOWS_SPEC_11 else [])
+    choices = [good] * 60 + bad + cr + undecodable
     return draw(st.sampled_from(choices))
 
 
