@@ -87,7 +87,7 @@ def test_a_query_to_a_frozen_server_fails_within_read_timeout(mariadb: PrivateMa
         database.close()  # on the lost connection: quiet
     assert str(failure.value) == (
         f"MySQL server {mariadb.server} did not answer within {TIMEOUT} s"
-        f" ([database] read_timeout); mysql://root@{mariadb.server}/{name}"
+        f" ([database] read_timeout); mysql://{mariadb.mysql.user}@{mariadb.server}/{name}"
     )
     assert elapsed < TIMEOUT + CALL_MARGIN
 
@@ -193,7 +193,7 @@ def test_a_server_frozen_during_the_read_fails_the_report_before_it_writes(
     # loaded" check connected) freezes the server: the publish finds it silent.
     freezer = tmp_path / "lfs-that-freezes-the-database"
     freezer.write_text(
-        f'#!/bin/sh\nkill -STOP {mariadb.process.pid}\nexec "{LFS_STANDIN}" "$@"\n',
+        f'#!/bin/sh\nkill -STOP {mariadb.pid}\nexec "{LFS_STANDIN}" "$@"\n',
         encoding="utf-8",
     )
     freezer.chmod(0o755)

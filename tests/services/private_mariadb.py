@@ -1,23 +1,17 @@
-"""A private MariaDB server a test starts itself, to freeze (SIGSTOP) without harming others.
+"""A private MariaDB server a test may freeze (SIGSTOP) without harming others.
 
-Its own datadir, socket and pid file in a temporary directory, a free loopback port,
-root with an empty password (``mariadb-install-db --auth-root-authentication-method=
-normal``). Never the shared server on 3306: freezing that one would stall every other
-test and engineer using it. ``frozen()`` stops the server and always continues it;
-leaving the ``private_mariadb`` context continues and stops the server, even when the
-test failed. Missing binaries are a test failure, never a skip (``make services``
-installs mariadb-server). Holds no tests.
+Started and stopped by ``tests.services.mysql.running_mariadb`` (its own data
+directory, socket and free loopback port, an account with a random password), so
+there is one way to run a private server. Never the session's shared server:
+freezing that one would stall every other test. ``frozen()`` stops the server and
+always continues it; leaving the ``private_mariadb`` context continues and stops
+the server, even when the test failed. Holds no tests.
 """
 
 from __future__ import annotations
 
-import getpass
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,30 +19,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
-import pytest
 
-STARTUP_SECONDS = 60.0
-STOP_SECONDS = 30.0
-SERVER_CANDIDATES = ("/usr/sbin/mariadbd", "/usr/sbin/mysqld", "/usr/libexec/mariadbd")
+from tests.services.mysql import MysqlServer, running_mariadb
 
 
 @dataclass
 class PrivateMariadb:
-    host: str
-    port: int
-    process: subprocess.Popen[bytes]
+    mysql: MysqlServer
+
+    @property
+    def pid(self) -> int:
+        assert self.mysql.pid is not None  # running_mariadb's servers are ours
+        return self.mysql.pid
 
     @property
     def server(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"{self.mysql.host}:{self.mysql.port}"
 
     def url(self, database: str) -> str:
-        return f"mysql://root@{self.host}:{self.port}/{database}"
+        return self.mysql.url(database)
 
     def admin(self) -> pymysql.connections.Connection:
-        return pymysql.connect(
-            host=self.host, port=self.port, user="root", password="", connect_timeout=5
-        )
+        return self.mysql.connect()
 
     def create_database(self, name: str) -> str:
         with self.admin() as connection, connection.cursor() as cursor:
@@ -59,8 +51,8 @@ class PrivateMariadb:
         """SIGSTOP, and wait until the kernel has stopped it: the signal is delivered
         asynchronously, and on a loaded machine the server could otherwise still answer
         the next statement (the test would then time out on the commit instead)."""
-        os.kill(self.process.pid, signal.SIGSTOP)
-        tasks = Path(f"/proc/{self.process.pid}/task")
+        os.kill(self.pid, signal.SIGSTOP)
+        tasks = Path(f"/proc/{self.pid}/task")
         for _ in range(1000):
             # Every thread stopped; the state is the field after the parenthesised name.
             states = {
@@ -69,11 +61,11 @@ class PrivateMariadb:
             if states == {"T"}:
                 return
             time.sleep(0.001)
-        raise RuntimeError(f"MariaDB {self.process.pid} did not stop after SIGSTOP")
+        raise RuntimeError(f"MariaDB {self.pid} did not stop after SIGSTOP")
 
     def thaw(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGCONT)
+        if Path(f"/proc/{self.pid}").exists():
+            os.kill(self.pid, signal.SIGCONT)
 
     @contextmanager
     def frozen(self) -> Iterator[None]:
@@ -85,66 +77,11 @@ class PrivateMariadb:
             self.thaw()
 
 
-def _binary(candidates: tuple[str, ...], name: str) -> str:
-    found = shutil.which(name) or next((c for c in candidates if os.access(c, os.X_OK)), None)
-    if found is None:
-        pytest.fail(f"{name} not found: run `make services` (installs mariadb-server)")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _answers(host: str, port: int) -> bool:
-    try:
-        pymysql.connect(host=host, port=port, user="root", password="", connect_timeout=1).close()
-    except pymysql.MySQLError:
-        return False
-    return True
-
-
 @contextmanager
 def private_mariadb() -> Iterator[PrivateMariadb]:
-    server_binary = _binary(SERVER_CANDIDATES, "mariadbd")
-    install = _binary(("/usr/bin/mariadb-install-db",), "mariadb-install-db")
-    user = getpass.getuser()  # mariadbd refuses root unless told
-    with tempfile.TemporaryDirectory(prefix="humgen-mariadb-") as scratch:
-        base = Path(scratch)
-        datadir = base / "data"
-        installed = subprocess.run(
-            [install, "--no-defaults", f"--datadir={datadir}", f"--user={user}",
-             "--auth-root-authentication-method=normal", "--skip-test-db",
-             "--skip-name-resolve"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if installed.returncode != 0:
-            pytest.fail(f"mariadb-install-db failed: {installed.stderr[-2000:]}")
-        port = _free_port()
-        process = subprocess.Popen(
-            [server_binary, "--no-defaults", f"--datadir={datadir}", f"--user={user}",
-             f"--socket={base / 'mysqld.sock'}", f"--pid-file={base / 'mysqld.pid'}",
-             f"--port={port}", "--bind-address=127.0.0.1", "--skip-name-resolve",
-             "--skip-log-bin", "--innodb-buffer-pool-size=16M", "--performance-schema=OFF",
-             f"--log-error={base / 'error.log'}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        server = PrivateMariadb("127.0.0.1", port, process)
+    with running_mariadb() as server:
+        private = PrivateMariadb(server)
         try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while not _answers(server.host, port):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log = (base / "error.log").read_text(errors="replace")[-2000:]
-                    pytest.fail(f"private MariaDB on port {port} did not start: {log}")
-                time.sleep(0.1)
-            yield server
+            yield private
         finally:
-            server.thaw()
-            process.terminate()
-            try:
-                process.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            private.thaw()  # a frozen server cannot be stopped
