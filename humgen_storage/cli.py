@@ -142,6 +142,12 @@ def _lsf() -> Command:
     return submit
 
 
+def _changes() -> Command:
+    from humgen_storage.changes import command
+
+    return command
+
+
 COMMANDS: dict[str, CommandEntry | StandaloneEntry] = {
     entry.name: entry
     for entry in (
@@ -154,6 +160,11 @@ COMMANDS: dict[str, CommandEntry | StandaloneEntry] = {
             "manage", "run a job on the newest complete set of inputs, once per date", _manage
         ),
         CommandEntry("schema", "create the database tables (idempotent)", _schema),
+        CommandEntry(
+            "changes",
+            "what changed between two nights: groups, users, directories",
+            _changes,
+        ),
         StandaloneEntry("crawl", "walk a directory tree and write an mpistat file", _crawl),
         CommandEntry(
             "submit",
