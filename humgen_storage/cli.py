@@ -148,6 +148,12 @@ def _changes() -> Command:
     return command
 
 
+def _html() -> Command:
+    from humgen_storage.html import command
+
+    return command
+
+
 COMMANDS: dict[str, CommandEntry | StandaloneEntry] = {
     entry.name: entry
     for entry in (
@@ -165,6 +171,7 @@ COMMANDS: dict[str, CommandEntry | StandaloneEntry] = {
             "what changed between two nights: groups, users, directories",
             _changes,
         ),
+        CommandEntry("html", "the HTML report: an overview, a page per PI and per group", _html),
         StandaloneEntry("crawl", "walk a directory tree and write an mpistat file", _crawl),
         CommandEntry(
             "submit",

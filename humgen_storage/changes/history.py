@@ -14,16 +14,16 @@ from collections.abc import Iterable, Sequence
 from humgen_storage.db import Database
 
 TABLE = "inspector_history"
-# (Volume, Project, Directory, Total (bytes), Files)
-HistoryRow = tuple[str, str, str, int, int]
+# (Volume, Project, Directory, Total (bytes), Files, Unix Group)
+HistoryRow = tuple[str, str, str, int, int, str | None]
 
 _DELETE = "DELETE FROM `inspector_history` WHERE `date` = %s AND `Volume` = %s"
 _INSERT = (
     "INSERT INTO `inspector_history` (`date`, `Volume`, `Project`, `Directory`,"
-    " `Total (bytes)`, `Files`) VALUES (%s, %s, %s, %s, %s, %s)"
+    " `Total (bytes)`, `Files`, `Unix Group`) VALUES (%s, %s, %s, %s, %s, %s, %s)"
 )
 _SELECT = (
-    "SELECT `Volume`, `Project`, `Directory`, `Total (bytes)`, `Files`"
+    "SELECT `Volume`, `Project`, `Directory`, `Total (bytes)`, `Files`, `Unix Group`"
     " FROM `inspector_history` WHERE `date` = %s"
 )
 
@@ -42,6 +42,8 @@ def record_night(
 
 def night_rows(database: Database, day: dt.date) -> list[HistoryRow]:
     return [
-        (str(volume), str(project), str(directory), int(total), int(files))
-        for volume, project, directory, total, files in database.query(_SELECT, (day.isoformat(),))
+        (str(v), str(project), str(directory), int(total), int(files), group and str(group))
+        for v, project, directory, total, files, group in database.query(
+            _SELECT, (day.isoformat(),)
+        )
     ]

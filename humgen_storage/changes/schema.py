@@ -11,7 +11,8 @@ _COLUMNS = """
     `Project` {text} NOT NULL,
     `Directory` {directory} NOT NULL,
     `Total (bytes)` BIGINT NOT NULL,
-    `Files` BIGINT NOT NULL
+    `Files` BIGINT NOT NULL,
+    `Unix Group` {text}
 """
 
 # The key is 3071 bytes at 4 a character: spaceman's 3068 and a DATE's 3.

@@ -11,7 +11,7 @@ import datetime as dt
 from collections import defaultdict
 
 from humgen_storage.changes.compute import BYTES, FILES, VolumeNight, leaf_directories
-from humgen_storage.changes.history import night_rows
+from humgen_storage.changes.history import HistoryRow, night_rows
 from humgen_storage.db import Database
 
 TOTAL_DIRECTORY = "*TOTAL*"
@@ -81,9 +81,7 @@ def report_volume(volume: str, report_names: set[str]) -> str:
     return f"scratch{volume}" if f"scratch{volume}" in report_names else volume
 
 
-def _add_directories(
-    nights: dict[str, VolumeNight], rows: list[tuple[str, str, str, int, int]]
-) -> None:
+def _add_directories(nights: dict[str, VolumeNight], rows: list[HistoryRow]) -> None:
     """The inspector's rows as non-overlapping cells: a project's ``*TOTAL*`` is the
     path of the project (``projects/cohort``), a directory row the project's path and
     its own; the cells are the paths no other path lies below, and the whole is the sum
@@ -92,7 +90,7 @@ def _add_directories(
     names = set(nights)
     paths: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
     projects: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
-    for volume, project, directory, total_bytes, files in rows:
+    for volume, project, directory, total_bytes, files, _ in rows:
         name = report_volume(volume, names)
         if directory == TOTAL_DIRECTORY:
             projects[name][project] = (total_bytes, files)

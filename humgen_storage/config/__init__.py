@@ -183,6 +183,12 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class HtmlConfig:
+    # `manage report` writes the HTML report here after publishing (none: it does not).
+    output_dir: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     paths: PathsConfig
@@ -198,3 +204,4 @@ class Config:
     lsf: LsfConfig
     workers: int | None = None
     metrics: MetricsConfig = MetricsConfig()
+    html: HtmlConfig = HtmlConfig()

@@ -23,6 +23,7 @@ from humgen_storage.config import (
     ArchiveConfig,
     Config,
     DatabaseConfig,
+    HtmlConfig,
     InputConfig,
     InspectorConfig,
     LdapConfig,
@@ -87,6 +88,7 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
         lsf=_lsf(r),
         workers=r.number("jobs", "workers", 0, minimum=0) or Config.workers,
         metrics=MetricsConfig(textfile=r.path("metrics", "textfile")),
+        html=HtmlConfig(output_dir=r.path("html", "output_dir")),
     )
     r.check_unknown()
     _warn_if_secret_readable(parser, source)

@@ -317,7 +317,14 @@ def save_to_spaceman(
 
 def _history_row(row: TableRow) -> HistoryRow:
     """The row in exact bytes, for ``changes`` (changes/history.py)."""
-    return (row.volume, row.project, row.directory, row.row.total_bytes, row.row.files)
+    return (
+        row.volume,
+        row.project,
+        row.directory,
+        row.row.total_bytes,
+        row.row.files,
+        row.unix_group,
+    )
 
 
 # ------------------------------------------------------------------------ the manager's entry
