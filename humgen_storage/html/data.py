@@ -34,11 +34,12 @@ _MEMBERS = (
     "SELECT `Lustre Volume`, `Unix Group`, `User`, `Used (bytes)`, `Files`,"
     " `Last Modified (days)` FROM `usage_by_user` WHERE `date` = %s"
 )
-# The forecast table of issue 18 (humgen_storage/forecast/): one row per volume, group
-# and measure ('bytes' or 'inodes') for the night.
+# The forecast table of issue 18 (humgen_storage/forecast/, branch i18-forecast's
+# db_tables.py): one row per volume, group and measure ('bytes' or 'inodes') a night.
 _FORECAST = (
     "SELECT `Lustre Volume`, `Unix Group`, `Measure`, `Status`, `Days Until Full`,"
-    " `Days Low`, `Days High`, `Growth Per Day` FROM `forecast` WHERE `date` = %s"
+    " `Days Until Full (low)`, `Days Until Full (high)`, `Growth (per day)`"
+    " FROM `forecast` WHERE `date` = %s"
 )
 
 
