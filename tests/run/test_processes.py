@@ -39,7 +39,8 @@ HOLD_AFTER = 6 * 1024 * 1024
 # How long a stopped run may take to be gone, every process of it (SPEC §8: promptly).
 STOP_WITHIN = 10.0
 # Processes a two-volume run with --workers 4 has: main, two workers, two helpers.
-RUN_PROCESSES = 5
+# With one volume and --workers 2 the main process reads it: main and one helper.
+RUN_PROCESSES = {VOLUMES: 5, VOLUMES[:1]: 2}
 INSPECTOR_ROOTS = """
 [inspector]
 118 = lustre/scratch118/humgen/hgi/projects lustre/scratch118/humgen/teams
@@ -150,12 +151,13 @@ def environment() -> dict[str, str]:
 class Run:
     """One run of the command line, held mid-read."""
 
-    def __init__(self, site: Site, job: str) -> None:
+    def __init__(self, site: Site, job: str, volumes: tuple[str, ...] = VOLUMES) -> None:
         self.site = site
         self.job = job
+        self.expected_processes = RUN_PROCESSES[volumes]
         site.mpistat_dir.mkdir(parents=True, exist_ok=True)
-        files = [site.mpistat_dir / f"{TODAY:%Y%m%d}_{volume}.dat.gz" for volume in VOLUMES]
-        for path, volume in zip(files, VOLUMES, strict=True):
+        files = [site.mpistat_dir / f"{TODAY:%Y%m%d}_{volume}.dat.gz" for volume in volumes]
+        for path, volume in zip(files, volumes, strict=True):
             write_crawl(path, volume)
         with site.config.open("a") as config:
             config.write(INSPECTOR_ROOTS)
@@ -170,7 +172,7 @@ class Run:
                 "-c",
                 CLI_ON_A_STALLING_DISK,
                 str(HOLD_AFTER),
-                *site.argv(*arguments, "--workers", "4"),
+                *site.argv(*arguments, "--workers", str(2 * len(volumes))),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -183,7 +185,9 @@ class Run:
     def wait_mid_read(self) -> list[int]:
         """Every process of the run, once each volume's helper is reading."""
         wait_for(
-            lambda: len(tree_of(self.process.pid)) == RUN_PROCESSES or self.process.poll(),
+            lambda: (
+                len(tree_of(self.process.pid)) == self.expected_processes or self.process.poll()
+            ),
             30,
             "the run's processes",
         )
@@ -220,8 +224,8 @@ class Run:
 def start_run(site: Site) -> Iterator[object]:
     runs: list[Run] = []
 
-    def start(job: str) -> Run:
-        runs.append(Run(site, job))
+    def start(job: str, volumes: tuple[str, ...] = VOLUMES) -> Run:
+        runs.append(Run(site, job, volumes))
         return runs[-1]
 
     yield start
@@ -285,6 +289,18 @@ def test_a_signal_stops_the_whole_run_promptly_writing_nothing(
     assert not site.tsv(TODAY).exists()
     assert not (site.report_dir / "report-output-files" / f"inspector-{TODAY:%Y%m%d}.tsv").exists()
     assert not (site.root / "groups" / f"{TODAY:%Y%m%d}").exists()
+
+
+def test_a_signal_stops_a_volume_read_in_the_main_process(site: Site, start_run: object) -> None:
+    # One volume: no pool; the main process reads, with a block helper of its own.
+    run: Run = start_run("report", VOLUMES[:1])  # type: ignore[operator]
+    exit_status, err, took = run.stop(signal.SIGTERM)
+    assert exit_status == 143, err
+    assert took < STOP_WITHIN
+    assert err.rstrip().endswith("report: terminated (SIGTERM); nothing was written")
+    assert lock_is_free(run.lock_file)
+    assert staging_left(site) == []
+    assert not site.tsv(TODAY).exists()
 
 
 def in_a_forked_child(check: object) -> int:
