@@ -116,7 +116,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return driver.run_job(config, job, input_set, default_workers(config.workers))
 
     try:
-        return driver.run_locked(config, job.name, run_once)
+        return driver.run_locked(config, job.name, run_once, managed=True)
     finally:
         prune.prune(config)
 
