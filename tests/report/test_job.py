@@ -401,7 +401,7 @@ def test_newest_complete_set_without_files(site: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("group", ["", ".hidden", "a/b", "../etc", "x\0y"])
 def test_unsafe_group_names_are_never_looked_up_in_the_archive(tmp_path: Path, group: str) -> None:
-    from humgen_storage.report.job import find_archived
+    from humgen_storage.report.rows import find_archived
 
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / ".imirrored").touch()
