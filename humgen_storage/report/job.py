@@ -257,8 +257,8 @@ def _note_quota_failures(staged: Sequence[StagedVolume]) -> None:
         )
         record.degrade(
             f"volume {volume.volume_name}: quota look-ups failed for {len(failed)} of {looked_up}"
-            f" groups ({shown}{more}); their Quota is NULL, and `report --force` on a later"
-            " run looks them up again"
+            f" groups ({shown}{more}); their Quota is NULL (or what an earlier run of the date"
+            " stored), and `report --force` on a later run looks them up again"
         )
 
 
