@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from humgen_storage.config import ForecastConfig  # noqa: E402
 from humgen_storage.forecast import method  # noqa: E402
 
-ALERTS = {method.WARNING, method.CRITICAL}
+# A full night continues a run of warnings: the forecast came true a night early.
+ALERTS = {method.WARNING, method.CRITICAL, method.FULL}
 LEAD_TARGET = 7
 FIVE_YEARS = 5 * 365.25
 # The admin's or the group's answer to a full quota comes after this many days.
@@ -56,6 +57,9 @@ class History:
     used: list[int]
     limits: list[int]
     fills: list[int]  # days the usage reached the limit
+    # The day after each fill when the admin raised the quota or the group deleted:
+    # until then the group is full, and an alert is about that fill, not a new one.
+    reactions: list[int]
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ def draw_history(rng: np.random.Generator, kind: str, scale: Scale, days: int) -
     rate = limit * float(np.exp(rng.uniform(np.log(0.0008), np.log(0.012))))
     if kind == "flat":
         rate = limit * rng.choice([0.0, 0.0, -0.001, 0.00005])
-    true_used, limits, fills = [], [], []
+    true_used, limits, fills, reactions = [], [], [], []
     stuck_until, stuck = -1, False
     burst_until = -1
     for day in range(days):
@@ -106,16 +110,20 @@ def draw_history(rng: np.random.Generator, kind: str, scale: Scale, days: int) -
                 fills.append(day)
                 stuck, used = True, limit
                 stuck_until = day + int(rng.integers(*REACTION_DAYS))
+                reactions.append(stuck_until)
         true_used.append(used)
         limits.append(limit)
-    return _observe(rng, kind, true_used, limits, fills)
+    return _observe(rng, kind, true_used, limits, (fills, reactions))
 
 
 def _growth(rng: np.random.Generator, kind: str, rate: float, day: int, burst_until: int) -> float:
     if kind == "steps":
-        return rate * 7 * rng.exponential(1.0) if rng.random() < 1 / 7 else 0.0
+        # A batch about once a week: the week's growth in one night.
+        return rate * 7 * rng.uniform(0.5, 1.5) if rng.random() < 1 / 7 else 0.0
     if kind == "bursts":
-        return rate * 6 * rng.uniform(0.5, 1.5) if day <= burst_until else rate * 0.2
+        # Bursts of 3-14 nights at five times the usual growth (a new sequencing run),
+        # little in between.
+        return rate * 5 * rng.uniform(0.5, 1.5) if day <= burst_until else rate * 0.3
     return rate * rng.uniform(0.3, 1.7)
 
 
@@ -124,7 +132,7 @@ def _observe(
     kind: str,
     true_used: list[float],
     limits: list[float],
-    fills: list[int],
+    fills: tuple[list[int], list[int]],
 ) -> History:
     """What the nightly report sees: missed nights, and spikes or partial crawls."""
     missing = 0.03 if kind != "gaps" else 0.15
@@ -142,7 +150,7 @@ def _observe(
         days.append(day)
         used.append(int(min(seen, limit * 1.3)))
         observed_limits.append(int(limit))
-    return History(kind, days, used, observed_limits, fills)
+    return History(kind, days, used, observed_limits, *fills)
 
 
 # -- the methods: the statuses of every observed night --------------------------------------
@@ -254,6 +262,11 @@ def score_history(
     for first, last in runs:
         if first < settle or first > end - horizon:
             continue
+        if any(
+            fill <= first <= reaction
+            for fill, reaction in zip(history.fills, history.reactions, strict=True)
+        ):
+            continue  # the group is full: the alert is about that fill
         if not any(first <= fill <= last + horizon for fill in history.fills):
             score.false_alerts += 1
 
