@@ -121,12 +121,15 @@ def since_limit_change(series: Series, limit: int, first_day: int) -> int:
 
 def without_deletions(values: np.ndarray, threshold: float) -> np.ndarray:
     """``values`` with each bulk deletion taken out: a drop below the level before it
-    (the median of the three nights before) by at least ``threshold`` that holds for
-    two nights lowers every night before it by the drop. A drop on the last night
+    (the night before, or the median of the three before when lower) by at least
+    ``threshold`` that holds for two nights lowers every night before it by the drop. A drop on the last night
     alone may be a partial crawl and is left to the robust fit."""
     adjusted = values.astype(np.float64, copy=True)
     for night in range(1, len(adjusted) - 1):
-        before = float(np.median(adjusted[max(0, night - _LEVEL_NIGHTS) : night]))
+        # The night before, unless it is a spike above the three before it: a steady
+        # fall is never taken for a deletion, nor is a spike's end.
+        recent = float(np.median(adjusted[max(0, night - _LEVEL_NIGHTS) : night]))
+        before = min(recent, float(adjusted[night - 1]))
         after = max(adjusted[night], adjusted[night + 1])
         if before - after >= threshold:
             adjusted[:night] -= before - after
