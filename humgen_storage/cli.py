@@ -131,6 +131,18 @@ def _schema() -> Command:
     return schema
 
 
+def _forecast() -> Command:
+    from humgen_storage.forecast import command
+
+    return command
+
+
+def _history() -> Command:
+    from humgen_storage.history import command
+
+    return command
+
+
 def _crawl() -> StandaloneCommand:
     from humgen_storage import crawl
 
@@ -161,6 +173,8 @@ COMMANDS: dict[str, CommandEntry | StandaloneEntry] = {
             "manage", "run a job on the newest complete set of inputs, once per date", _manage
         ),
         CommandEntry("schema", "create the database tables (idempotent)", _schema),
+        CommandEntry("forecast", "days until each group's quota fills (bytes, inodes)", _forecast),
+        CommandEntry("history", "import a site's old report TSVs into lustre_usage", _history),
         StandaloneEntry("crawl", "walk a directory tree and write an mpistat file", _crawl),
         CommandEntry(
             "submit",
