@@ -27,6 +27,7 @@ from humgen_storage.db_connect import (
 )
 from humgen_storage.db_connect import parse_url as parse_url
 from humgen_storage.db_connect import redact as redact
+from humgen_storage.db_tables import MYSQL_DERIVED_SCHEMA, SQLITE_DERIVED_SCHEMA
 from humgen_storage.errors import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -230,10 +231,12 @@ class Database:
     def create_schema(self) -> None:
         statements: tuple[str, ...]
         if self.dialect == "sqlite":
-            statements = SQLITE_SCHEMA
+            statements = SQLITE_SCHEMA + SQLITE_DERIVED_SCHEMA
         else:
             collation = self._mysql_collation()  # one of three fixed names, never input data
-            statements = tuple(s.replace("utf8mb4_bin", collation) for s in MYSQL_SCHEMA)
+            statements = tuple(
+                s.replace("utf8mb4_bin", collation) for s in MYSQL_SCHEMA + MYSQL_DERIVED_SCHEMA
+            )
         with self.transaction() as cursor:
             for statement in statements:
                 cursor.execute(statement)

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         create_database=getattr(args, "create_database", False),
     ) as db:
         log.info(
-            "tables lustre_usage, spaceman and spaceman_tmp are in place in %s", db.description
+            "tables lustre_usage, spaceman, spaceman_tmp and forecast are in place in %s",
+            db.description,
         )
     return 0

@@ -183,6 +183,23 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class ForecastConfig:
+    """The quota-full forecast (forecast/method.py; the README's "Forecast")."""
+
+    # Nights looked back over, and what a fit needs: fewer points, or points spanning
+    # fewer days, since the last quota change say "not enough history".
+    window_days: int = 28
+    min_points: int = 5
+    min_span_days: int = 7
+    # Days until full at or below which a group is critical, or warned about.
+    critical_days: float = 7.0
+    warning_days: float = 28.0
+    # A drop of at least this share of the limit that holds for two nights is a bulk
+    # deletion: the nights before it are lowered by the drop rather than fitted as a fall.
+    deletion_fraction: float = 0.02
+
+
+@dataclass(frozen=True)
 class HtmlConfig:
     # `manage report` writes the HTML report here after publishing (none: it does not).
     output_dir: Path | None = None
@@ -204,4 +221,5 @@ class Config:
     lsf: LsfConfig
     workers: int | None = None
     metrics: MetricsConfig = MetricsConfig()
+    forecast: ForecastConfig = ForecastConfig()
     html: HtmlConfig = HtmlConfig()

@@ -23,6 +23,7 @@ from humgen_storage.config import (
     ArchiveConfig,
     Config,
     DatabaseConfig,
+    ForecastConfig,
     HtmlConfig,
     InputConfig,
     InspectorConfig,
@@ -88,6 +89,7 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
         lsf=_lsf(r),
         workers=r.number("jobs", "workers", 0, minimum=0) or Config.workers,
         metrics=MetricsConfig(textfile=r.path("metrics", "textfile")),
+        forecast=_forecast(r),
         html=HtmlConfig(output_dir=r.path("html", "output_dir")),
     )
     r.check_unknown()
@@ -282,6 +284,25 @@ def _lsf(r: SectionReader) -> LsfConfig:
             )
             for job in ("inspect", "split", "stage")
         },
+    )
+
+
+def _forecast(r: SectionReader) -> ForecastConfig:
+    d = ForecastConfig
+    critical = r.number("forecast", "critical_days", d.critical_days, minimum=0.0)
+    warning = r.number("forecast", "warning_days", d.warning_days, minimum=0.0)
+    if warning < critical:
+        raise r.error("forecast", "warning_days", f"must be at least critical_days ({critical})")
+    deletion = r.number("forecast", "deletion_fraction", d.deletion_fraction, minimum=0.0)
+    if deletion > 1:
+        raise r.error("forecast", "deletion_fraction", "must be a fraction between 0 and 1")
+    return ForecastConfig(
+        window_days=r.number("forecast", "window_days", d.window_days, minimum=2),
+        min_points=r.number("forecast", "min_points", d.min_points, minimum=2),
+        min_span_days=r.number("forecast", "min_span_days", d.min_span_days, minimum=1),
+        critical_days=critical,
+        warning_days=warning,
+        deletion_fraction=deletion,
     )
 
 

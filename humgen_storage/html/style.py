@@ -4,7 +4,7 @@ STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:70em}
 h1{font-size:1.4em}h2{font-size:1.2em;margin-top:1.5em}h3{font-size:1.05em}
 table{border-collapse:collapse;margin:.5em 0}
-td,th{border-bottom:1px solid #ddd;padding:.2em .6em;text-align:left}
+td,th{border-bottom:1px solid #ddd;padding:.2em .6em;text-align:left;white-space:nowrap}
 td.bytes,td.used,td.quota,td.delta,td.days,td.files{text-align:right;font-variant-numeric:tabular-nums}
 caption{text-align:left;font-weight:600;padding:.3em 0}
 .chart{display:block;margin:.5em 0}

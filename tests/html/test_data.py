@@ -1,5 +1,6 @@
-"""The pages from the tables of issue 18 (usage_by_user, usage_quota, forecast), made
-here with exactly the columns those branches give them until they are on main."""
+"""The pages from the tables of issue 18 (usage_by_user, usage_quota, forecast); those
+the schema does not make yet are made here with exactly the columns their branches
+give them."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from humgen_storage.html.site import build_pages
 
 DAY = dt.date(2026, 11, 24)
 TABLES = (
-    "CREATE TABLE `usage_by_user` (`date` DATE NOT NULL, `Lustre Volume` TEXT NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS `usage_by_user` (`date` DATE NOT NULL, `Lustre Volume` TEXT NOT NULL,"
     " `Unix Group` TEXT NOT NULL, `User` TEXT NOT NULL, `Used (bytes)` BIGINT NOT NULL,"
     " `Files` BIGINT NOT NULL, `Last Modified (days)` DECIMAL(12,1) NOT NULL)",
-    "CREATE TABLE `usage_quota` (`date` DATE NOT NULL, `Lustre Volume` TEXT NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS `usage_quota` (`date` DATE NOT NULL, `Lustre Volume` TEXT NOT NULL,"
     " `Unix Group` TEXT NOT NULL, `Files` BIGINT NOT NULL, `Quota Used (bytes)` BIGINT,"
     " `Quota Used (files)` BIGINT, `Inode Quota` BIGINT)",
-    "CREATE TABLE `forecast` (`date` DATE NOT NULL, `Lustre Volume` TEXT NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS `forecast` (`date` DATE NOT NULL, `Lustre Volume` TEXT NOT NULL,"
     " `Unix Group` TEXT NOT NULL, `Measure` TEXT NOT NULL, `Used` BIGINT NOT NULL,"
     " `Limit` BIGINT, `Growth (per day)` DOUBLE, `Days Until Full` DOUBLE,"
     " `Days Until Full (low)` DOUBLE, `Days Until Full (high)` DOUBLE,"
@@ -44,15 +45,21 @@ def database(path: Path) -> Database:
                     ("scratch118", "Barrett", group, used, 1000, day),
                 )
                 cursor.execute(
-                    "INSERT INTO `usage_quota` VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    "INSERT INTO `usage_quota` (`date`, `Lustre Volume`, `Unix Group`, `Files`,"
+                    " `Quota Used (bytes)`, `Quota Used (files)`, `Inode Quota`)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s)",
                     (day, "scratch118", group, 10 + n, used, 12 + n, 100),
                 )
         cursor.execute(
-            "INSERT INTO `usage_by_user` VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO `usage_by_user` (`date`, `Lustre Volume`, `Unix Group`, `User`,"
+            " `Used (bytes)`, `Files`, `Last Modified (days)`) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (DAY.isoformat(), "scratch118", "hgi", "alice<b>", 600, 7, 1.5),
         )
         cursor.execute(
-            "INSERT INTO `forecast` VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO `forecast` (`date`, `Lustre Volume`, `Unix Group`, `Measure`, `Used`,"
+            " `Limit`, `Growth (per day)`, `Days Until Full`, `Days Until Full (low)`,"
+            " `Days Until Full (high)`, `Status`, `Nights`)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 DAY.isoformat(),
                 "scratch118",

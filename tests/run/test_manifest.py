@@ -47,10 +47,12 @@ def test_a_successful_run(site: Site) -> None:
         "115": {"lines": lines_of(files[1]), "malformed": 0},
         "118": {"lines": lines_of(files[0]), "malformed": 0},
     }
-    assert run["rows_written"] == {"lustre_usage": len(site.usage_rows())}
+    # The forecast manage runs after the report: one bytes row per report row.
+    rows = len(site.usage_rows())
+    assert run["rows_written"] == {"lustre_usage": rows, "forecast": rows}
     assert len(site.usage_rows()) == 11  # 7 groups on 118, 4 on 115
     assert run["quota_failures"] == [] and run["needs_a_person"] == []
-    assert set(run["durations_seconds"]) == {"directory", "read", "publish"}
+    assert set(run["durations_seconds"]) == {"directory", "read", "publish", "forecast"}
     assert all(seconds >= 0 for seconds in run["durations_seconds"].values())
 
 
