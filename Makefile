@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TODAY := $(shell date +%Y%m%d)
+YESTERDAY := $(shell date -d yesterday +%Y%m%d)
+YESTERDAY_ISO := $(shell date -d yesterday +%Y-%m-%d)
 DEMO := demo-output
 
 .PHONY: demo test lint services bench clean
@@ -24,11 +26,22 @@ demo: $(STAMP)
 	rm -rf $(DEMO)
 	mkdir -p $(DEMO)/mpistat $(DEMO)/archive/projects/tol $(DEMO)/archive/old-team-data
 	touch $(DEMO)/archive/projects/tol/.imirrored
-	for f in fixtures/mpistat/*.dat.gz; do cp "$$f" "$(DEMO)/mpistat/$(TODAY)_$${f##*_}"; done
+	@# Two nights: the fixture crawls yesterday, and today the same with a planted
+	@# change on volume 118 (fixtures/plant_change.py), for `changes` and the HTML report.
+	for f in fixtures/mpistat/*.dat.gz; do cp "$$f" "$(DEMO)/mpistat/$(YESTERDAY)_$${f##*_}"; cp "$$f" "$(DEMO)/mpistat/$(TODAY)_$${f##*_}"; done
+	$(BIN)/python fixtures/plant_change.py $(DEMO)/mpistat/$(TODAY)_118.dat.gz
 	@# cellgen's quota look-up fails on purpose: the report publishes and exits 3 (degraded).
+	$(DEMO_RUN) manage report --date $(YESTERDAY_ISO) || [ $$? -eq 3 ]
+	$(DEMO_RUN) manage inspect --date $(YESTERDAY_ISO) > /dev/null
 	$(DEMO_RUN) manage report || [ $$? -eq 3 ]
 	$(DEMO_RUN) manage inspect > /dev/null
 	$(DEMO_RUN) split --no-upload
+	$(DEMO_RUN) html -o $(DEMO)/html > /dev/null
+	@# A picture of the overview, when a Chromium is installed (tests/services/install.sh).
+	-command -v chromium >/dev/null && chromium --headless --no-sandbox --disable-gpu --no-first-run \
+	  --disable-background-networking --disable-component-update --disable-sync \
+	  --user-data-dir=$(DEMO)/.chromium --window-size=1100,1500 --hide-scrollbars \
+	  --screenshot=$(DEMO)/html-report.png file://$(CURDIR)/$(DEMO)/html/index.html 2>/dev/null
 	@echo
 	@echo "== report: $(DEMO)/reports/report-output-files/report-$(TODAY).tsv (also table lustre_usage)"
 	@column -t -s "$(TAB)" $(DEMO)/reports/report-output-files/report-$(TODAY).tsv
@@ -39,6 +52,12 @@ demo: $(STAMP)
 	@echo "== split: $(DEMO)/groups/$(TODAY)/"
 	@ls $(DEMO)/groups/$(TODAY)/
 	@column -t -s "$(TAB)" $(DEMO)/groups/$(TODAY)/index.txt
+	@echo
+	@echo
+	@echo "== changes: yesterday to today (humgen-storage changes)"
+	@$(DEMO_RUN) changes
+	@echo
+	@echo "== HTML report: $(DEMO)/html/index.html (screenshot: $(DEMO)/html-report.png)"
 	@echo
 	@echo "Database: $(DEMO)/humgen_storage.db (SQLite); configuration: fixtures/demo.ini"
 

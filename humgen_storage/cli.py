@@ -161,6 +161,18 @@ def _lsf() -> Command:
     return submit
 
 
+def _changes() -> Command:
+    from humgen_storage.changes import command
+
+    return command
+
+
+def _html() -> Command:
+    from humgen_storage.html import command
+
+    return command
+
+
 COMMANDS: dict[str, CommandEntry | StandaloneEntry] = {
     entry.name: entry
     for entry in (
@@ -175,6 +187,12 @@ COMMANDS: dict[str, CommandEntry | StandaloneEntry] = {
         CommandEntry("schema", "create the database tables (idempotent)", _schema),
         CommandEntry("forecast", "days until each group's quota fills (bytes, inodes)", _forecast),
         CommandEntry("history", "import a site's old report TSVs into lustre_usage", _history),
+        CommandEntry(
+            "changes",
+            "what changed between two nights: groups, users, directories",
+            _changes,
+        ),
+        CommandEntry("html", "the HTML report: an overview, a page per PI and per group", _html),
         StandaloneEntry("crawl", "walk a directory tree and write an mpistat file", _crawl),
         CommandEntry(
             "submit",

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from humgen_storage.changes.schema import MYSQL_INSPECTOR_HISTORY, SQLITE_INSPECTOR_HISTORY
 from humgen_storage.config import DatabaseConfig
 from humgen_storage.db_connect import MysqlTarget as MysqlTarget
 from humgen_storage.db_connect import (
@@ -94,6 +95,7 @@ MYSQL_SCHEMA = (
         text="VARCHAR(255)", directory="VARCHAR(480)", short="VARCHAR(32)", long=_MYSQL_COMMENT
     )
     + ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    MYSQL_INSPECTOR_HISTORY,
 )
 
 SQLITE_SCHEMA = (
@@ -106,6 +108,7 @@ SQLITE_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS `spaceman_tmp` (`index` INTEGER PRIMARY KEY AUTOINCREMENT,"
     + _SPACEMAN_COLUMNS.format(text="TEXT", directory="TEXT", short="TEXT", long=_SQLITE_COMMENT)
     + ")",
+    SQLITE_INSPECTOR_HISTORY,
 )
 
 

@@ -200,6 +200,12 @@ class ForecastConfig:
 
 
 @dataclass(frozen=True)
+class HtmlConfig:
+    # `manage report` writes the HTML report here after publishing (none: it does not).
+    output_dir: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     paths: PathsConfig
@@ -216,3 +222,4 @@ class Config:
     workers: int | None = None
     metrics: MetricsConfig = MetricsConfig()
     forecast: ForecastConfig = ForecastConfig()
+    html: HtmlConfig = HtmlConfig()

@@ -24,6 +24,7 @@ from humgen_storage.config import (
     Config,
     DatabaseConfig,
     ForecastConfig,
+    HtmlConfig,
     InputConfig,
     InspectorConfig,
     LdapConfig,
@@ -89,6 +90,7 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
         workers=r.number("jobs", "workers", 0, minimum=0) or Config.workers,
         metrics=MetricsConfig(textfile=r.path("metrics", "textfile")),
         forecast=_forecast(r),
+        html=HtmlConfig(output_dir=r.path("html", "output_dir")),
     )
     r.check_unknown()
     _warn_if_secret_readable(parser, source)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from humgen_storage.changes.history import HistoryRow, record_night
 from humgen_storage.config import Config
 from humgen_storage.db import open_database
 from humgen_storage.errors import ConfigError
@@ -293,6 +294,8 @@ def save_to_spaceman(
             force=force,
         )
         where = database.description
+        history = record_night(database, day, volumes, [_history_row(row) for row in rows])
+    current().rows_written["inspector_history"] = history
     for volume, why in counts.withheld.items():
         note = (
             f"volume {volume}: no spaceman rows deleted in {where}: {why}; check [inspector] "
@@ -309,6 +312,18 @@ def save_to_spaceman(
         counts.inserted,
         counts.deleted,
         " ".join(volumes),
+    )
+
+
+def _history_row(row: TableRow) -> HistoryRow:
+    """The row in exact bytes, for ``changes`` (changes/history.py)."""
+    return (
+        row.volume,
+        row.project,
+        row.directory,
+        row.row.total_bytes,
+        row.row.files,
+        row.unix_group,
     )
 
 

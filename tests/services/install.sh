@@ -38,3 +38,10 @@ if ! [ -x /usr/sbin/mariadbd ] || ! command -v mariadb-install-db >/dev/null 2>&
     echo "installing mariadb-server (binaries only: the tests run private servers)"
     apt_install mariadb-server
 fi
+
+# Headless Chromium loads the HTML report in its tests (tests/html/test_browser.py) and
+# takes `make demo`'s screenshot.
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "installing chromium (headless, for the HTML report's tests)"
+    apt_install chromium
+fi
