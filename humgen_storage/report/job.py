@@ -329,9 +329,9 @@ class _QuotaStarter:
     seen: set[int] = field(default_factory=set)
 
     def __call__(self, aggregate: UsageAggregate) -> None:
-        if len(aggregate.used) == len(self.seen):
+        if len(aggregate.gids) == len(self.seen):
             return  # the usual case: no new gid in this block
-        new = aggregate.used.keys() - self.seen
+        new = aggregate.gids - self.seen
         self.seen.update(new)
         names = (self.groups.lookup(gid).name for gid in sorted(new))
         self.quotas.want(name for name in names if name is not None)
