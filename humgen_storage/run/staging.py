@@ -127,6 +127,15 @@ class StagingArea:
                     for g in groups.groups.values()
                 ],
             )
+            # uids as decimal text: a uidNumber may be beyond SQLite's 64-bit integers.
+            db.execute("CREATE TABLE users (uid TEXT PRIMARY KEY, name TEXT)")
+            db.executemany(
+                "INSERT INTO users VALUES (?, ?)",
+                [(str(uid), name) for uid, name in groups.users.items()],
+            )
+            db.execute("CREATE TABLE users_problem (problem TEXT)")
+            if groups.users_problem is not None:
+                db.execute("INSERT INTO users_problem VALUES (?)", (groups.users_problem,))
 
     def has_directory(self) -> bool:
         return is_regular_file(self.directory / DIRECTORY_FILE)
@@ -134,11 +143,15 @@ class StagingArea:
     def load_directory(self) -> GroupDirectory:
         with closing(_read_staged(self.directory / DIRECTORY_FILE)) as db:
             rows = db.execute("SELECT gid, name, is_humgen, pi, unsafe FROM groups").fetchall()
+            users = db.execute("SELECT uid, name FROM users").fetchall()
+            problem = db.execute("SELECT problem FROM users_problem").fetchone()
         return GroupDirectory(
             {
                 gid: Group(gid, name, bool(humgen), pi, bool(unsafe))
                 for gid, name, humgen, pi, unsafe in rows
-            }
+            },
+            users={int(uid): name for uid, name in users},
+            users_problem=None if problem is None else problem[0],
         )
 
 
