@@ -26,6 +26,7 @@ from humgen_storage.db_connect import (
 )
 from humgen_storage.db_connect import parse_url as parse_url
 from humgen_storage.db_connect import redact as redact
+from humgen_storage.db_tables import ACCOUNTING_MYSQL_SCHEMA, ACCOUNTING_SQLITE_SCHEMA
 from humgen_storage.errors import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ MYSQL_SCHEMA = (
         text="VARCHAR(255)", directory="VARCHAR(480)", short="VARCHAR(32)", long=_MYSQL_COMMENT
     )
     + ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
-)
+) + ACCOUNTING_MYSQL_SCHEMA
 
 SQLITE_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS `lustre_usage` (`id` INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -105,7 +106,7 @@ SQLITE_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS `spaceman_tmp` (`index` INTEGER PRIMARY KEY AUTOINCREMENT,"
     + _SPACEMAN_COLUMNS.format(text="TEXT", directory="TEXT", short="TEXT", long=_SQLITE_COMMENT)
     + ")",
-)
+) + ACCOUNTING_SQLITE_SCHEMA
 
 
 # -- bringing older tables to this shape ----------------------------------------------

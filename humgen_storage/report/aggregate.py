@@ -263,22 +263,16 @@ class UsageAggregate:
 
     def totals(self) -> dict[int, GroupTotals]:
         """Final per-gid totals, hard links counted once."""
-        groups: dict[int, GroupTotals] = {}
-        for (gid, _), (used, newest, _, inodes) in sorted(self._final_pairs().items()):
-            known = groups.get(gid)
-            if known is not None:
-                used += known.used
-                newest = max(newest, known.newest_mtime)
-                inodes += known.inodes
-            groups[gid] = GroupTotals(gid, used, newest, inodes)
-        return groups
+        return _group_totals(self._final_pairs())
 
     def user_totals(self) -> list[UserTotals]:
         """Final per-(gid, uid) totals, hard links counted once, by gid then uid."""
-        return [
-            UserTotals(gid, uid, used, files, newest)
-            for (gid, uid), (used, newest, files, _) in sorted(self._final_pairs().items())
-        ]
+        return _user_totals(self._final_pairs())
+
+    def results(self) -> tuple[dict[int, GroupTotals], list[UserTotals]]:
+        """``totals()`` and ``user_totals()``, the link rows summed once for both."""
+        pairs = self._final_pairs()
+        return _group_totals(pairs), _user_totals(pairs)
 
     def finish(self) -> dict[int, GroupTotals]:
         """The volume's result, as every partial aggregate gives it (run.job)."""
@@ -302,6 +296,25 @@ class UserTotals:
     used: int  # bytes: a multi-link inode once, in its kept row's (gid, uid)
     files: int  # records of type f, every name
     newest_mtime: int  # at most the reference
+
+
+def _group_totals(pairs: Pairs) -> dict[int, GroupTotals]:
+    groups: dict[int, GroupTotals] = {}
+    for (gid, _), (used, newest, _, inodes) in sorted(pairs.items()):
+        known = groups.get(gid)
+        if known is not None:
+            used += known.used
+            newest = max(newest, known.newest_mtime)
+            inodes += known.inodes
+        groups[gid] = GroupTotals(gid, used, newest, inodes)
+    return groups
+
+
+def _user_totals(pairs: Pairs) -> list[UserTotals]:
+    return [
+        UserTotals(gid, uid, used, files, newest)
+        for (gid, uid), (used, newest, files, _) in sorted(pairs.items())
+    ]
 
 
 def consumption(used: int, quota: int | None) -> str:
