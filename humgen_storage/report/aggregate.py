@@ -29,7 +29,6 @@ with the quota system's file count.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,69 +37,22 @@ import numpy.typing as npt
 
 from humgen_storage.mpistat.columns import BlockColumns
 from humgen_storage.mpistat.patterns import Format
+from humgen_storage.report.pairs import PairRows, PairTable, no_mtimes
+from humgen_storage.report.sums import column_sums, pair_starts
 from humgen_storage.run.mapped import mapped_zeros
 from humgen_storage.units import TIB
 
 _DIRECTORY, _REGULAR_FILE = ord("d"), ord("f")
+_HALF, _LOW_HALF = np.uint64(32), np.uint64(0xFFFF_FFFF)
 _FIRST_LINK_ROWS = 1 << 16  # link rows the table holds at first
-_LOW_WORD, _WORD_BITS = np.uint64(0xFFFF_FFFF), np.uint64(32)
 
 LinkRows = npt.NDArray[np.uint64]  # shape (n, 5): dev, inode, gid, uid, size
 _LINK_COLUMNS = 5
 _GID, _UID, _SIZE = 2, 3, 4  # columns of a link row
-_KEY_BITS = np.uint64(32)
-
-# Per (gid, uid): [used bytes, newest mtime, files, inodes]; lists, updated in place.
-Pairs = dict[tuple[int, int], list[int]]
-_USED, _NEWEST, _FILES, _INODES = range(4)
 
 
 def _no_links() -> LinkRows:
     return np.empty((0, _LINK_COLUMNS), dtype=np.uint64)
-
-
-def _group_starts(
-    keys: npt.NDArray[np.integer[Any]],
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """(order sorting ``keys``, start of each run of equal keys in that order)."""
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    return order, np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-
-
-def _pair_starts(
-    gid: npt.NDArray[np.uint64], uid: npt.NDArray[np.uint64]
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """(order sorting the records by (gid, uid), start of each pair's run in that order).
-
-    Real ids fit in 32 bits: one key ``gid << 32 | uid`` is sorted as the gid alone was,
-    so the user costs no second sort. Larger ids (the format allows 64 bits) take a
-    lexsort of both columns.
-    """
-    if not len(gid) or max(int(gid.max()), int(uid.max())) < 2**32:
-        return _group_starts((gid << _KEY_BITS) | uid)
-    order = np.lexsort((uid, gid))
-    gid_sorted, uid_sorted = gid[order], uid[order]
-    changes = (gid_sorted[1:] != gid_sorted[:-1]) | (uid_sorted[1:] != uid_sorted[:-1])
-    return order, np.flatnonzero(np.r_[True, changes])
-
-
-def _exact_sums(values: npt.NDArray[np.uint64], starts: npt.NDArray[np.intp]) -> list[int]:
-    """The sum of each run of ``values`` (runs begin at ``starts``) as exact Python ints.
-
-    Each value is below 2**64, but a run's sum may not be: when the largest value times
-    the count could reach 2**64, the low and high 32 bits of every value are summed
-    apart (each sum below 2**64 for fewer than 2**32 values) and joined in Python, one
-    int per run, never per record. The usual block never needs it.
-    """
-    if not len(values):
-        return []
-    if int(values.max()) * len(values) < 2**64:  # Python ints: no overflow in the test
-        return np.add.reduceat(values, starts).tolist()  # type: ignore[no-any-return]
-    assert len(values) < 2**32, len(values)
-    low = np.add.reduceat(values & _LOW_WORD, starts).tolist()
-    high = np.add.reduceat(values >> _WORD_BITS, starts).tolist()
-    return [(h << 32) + lo for h, lo in zip(high, low, strict=True)]
 
 
 def _first_of_each_inode(rows: LinkRows) -> npt.NDArray[np.intp]:
@@ -127,7 +79,7 @@ class UsageAggregate:
     """Partial per-(gid, uid) sums for one volume."""
 
     reference: int  # the input file's mtime, in whole seconds: newer mtimes count as this
-    pairs: Pairs = field(default_factory=dict)
+    pairs: PairTable = field(default_factory=PairTable.empty)
     gids: set[int] = field(default_factory=set)  # every gid seen (the quota look-ups')
     records: int = 0
     # Multi-link rows: the first ``_link_count`` rows of ``_links`` are in use.
@@ -138,6 +90,7 @@ class UsageAggregate:
     def __getstate__(self) -> dict[str, Any]:
         # A helper's partial travels pickled: its rows in use, not the table's spare room.
         rows = self.link_rows()  # compacts first: the count below is the rows'
+        self.pairs.merge_waiting()
         state = dict(self.__dict__)
         state["_links"] = rows
         return state
@@ -166,20 +119,20 @@ class UsageAggregate:
         linked = (nlink > 1) & (kind != _DIRECTORY)
         own_inode = (nlink > 0) & ~linked
 
-        order, starts = _pair_starts(gid, uid)
-        sums = _exact_sums(np.where(own_inode, size, np.uint64(0))[order], starts)
-        # An mtime after the reference was being written as the crawler passed: it counts
-        # as the reference (0 days), so every group and user has a newest mtime.
-        newest = np.maximum.reduceat(np.minimum(mtime, self.reference)[order], starts)
-        files = np.add.reduceat((kind == _REGULAR_FILE)[order], starts, dtype=np.int64)
-        inodes = np.add.reduceat(own_inode[order], starts, dtype=np.int64)
+        order, starts = pair_starts(gid, uid)
         firsts = order[starts]
-        pair_gids = gid[firsts].tolist()
-        self.gids.update(pair_gids)
-        self._fold_pairs(
-            zip(pair_gids, uid[firsts].tolist(), strict=True),
-            zip(sums, newest.tolist(), files.tolist(), inodes.tolist(), strict=True),
+        block_pairs = PairRows.of_sums(
+            gid[firsts],
+            uid[firsts],
+            column_sums(np.where(own_inode, size, np.uint64(0))[order], starts),
+            # An mtime after the reference was being written as the crawler passed: it
+            # counts as the reference (0 days), so every group and user has a newest mtime.
+            np.maximum.reduceat(np.minimum(mtime, self.reference)[order], starts),
+            *_file_and_inode_counts(kind == _REGULAR_FILE, own_inode, order, starts),
         )
+        pair_gids = block_pairs.gid  # sorted: each gid's first pair starts a run
+        self.gids.update(pair_gids[np.r_[True, pair_gids[1:] != pair_gids[:-1]]].tolist())
+        self.pairs.add(block_pairs)
 
         if linked.any():
             rows = np.stack(
@@ -193,22 +146,6 @@ class UsageAggregate:
                 axis=1,
             )
             self._add_links(rows)
-
-    def _fold_pairs(
-        self, keys: Iterable[tuple[int, int]], figures: Iterable[Sequence[int]]
-    ) -> None:
-        """Add each pair's (used, newest mtime, files, inodes) to the running figures."""
-        pairs = self.pairs
-        for key, (used, newest, files, inodes) in zip(keys, figures, strict=True):
-            known = pairs.get(key)
-            if known is None:
-                pairs[key] = [used, newest, files, inodes]
-                continue
-            known[_USED] += used
-            if newest > known[_NEWEST]:
-                known[_NEWEST] = newest
-            known[_FILES] += files
-            known[_INODES] += inodes
 
     def _add_links(self, rows: LinkRows) -> None:
         if self._link_count + len(rows) > len(self._links):
@@ -232,34 +169,31 @@ class UsageAggregate:
 
     def merge(self, other: UsageAggregate) -> None:
         """Fold another partial aggregate of the same volume into this one, exactly."""
-        self._fold_pairs(other.pairs.keys(), other.pairs.values())
+        self.pairs.add(other.pairs.merge_waiting())
         self.gids |= other.gids
         # An inode seen by both keeps one row: the union counts it once.
         self._add_links(other.link_rows())
         self.records += other.records
 
-    def _final_pairs(self) -> Pairs:
+    def _final_pairs(self) -> PairRows:
         """Every pair's figures with the link rows added: each inode's bytes, once, to
         the pair of the row kept for it, and one inode to that pair."""
-        pairs = {key: list(figures) for key, figures in self.pairs.items()}
         links = self.link_rows()
-        if len(links):
-            order, starts = _pair_starts(links[:, _GID], links[:, _UID])
-            sums = _exact_sums(links[:, _SIZE][order], starts)
-            counts = np.diff(np.r_[starts, len(links)]).tolist()
-            firsts = order[starts]
-            for gid, uid, size, count in zip(
-                links[firsts, _GID].tolist(),
-                links[firsts, _UID].tolist(),
-                sums,
-                counts,
-                strict=True,
-            ):
-                # Every link row came from a record folded into its pair.
-                figures = pairs[(gid, uid)]
-                figures[_USED] += size
-                figures[_INODES] += count
-        return pairs
+        if not len(links):
+            return self.pairs.merge_waiting()
+        order, starts = pair_starts(links[:, _GID], links[:, _UID])
+        firsts = order[starts]
+        inodes = np.diff(np.r_[starts, len(links)]).astype(np.int64)
+        return self.pairs.with_extra(
+            PairRows.of_sums(
+                links[firsts, _GID],
+                links[firsts, _UID],
+                column_sums(links[:, _SIZE][order], starts),
+                no_mtimes(len(firsts)),
+                np.zeros(len(firsts), dtype=np.int64),
+                inodes,
+            )
+        )
 
     def totals(self) -> dict[int, GroupTotals]:
         """Final per-gid totals, hard links counted once."""
@@ -267,12 +201,16 @@ class UsageAggregate:
 
     def user_totals(self) -> list[UserTotals]:
         """Final per-(gid, uid) totals, hard links counted once, by gid then uid."""
-        return _user_totals(self._final_pairs())
+        return UserColumns.of(self._final_pairs()).totals()
 
-    def results(self) -> tuple[dict[int, GroupTotals], list[UserTotals]]:
-        """``totals()`` and ``user_totals()``, the link rows summed once for both."""
+    def results(self) -> tuple[dict[int, GroupTotals], UserColumns]:
+        """``totals()``, and the users' as columns, the link rows summed once for both."""
         pairs = self._final_pairs()
-        return _group_totals(pairs), _user_totals(pairs)
+        return _group_totals(pairs), UserColumns.of(pairs)
+
+    def pair_count(self) -> int:
+        """The (gid, uid) pairs seen so far (what the memory grows with)."""
+        return len(self.pairs.merge_waiting())
 
     def finish(self) -> dict[int, GroupTotals]:
         """The volume's result, as every partial aggregate gives it (run.job)."""
@@ -298,23 +236,62 @@ class UserTotals:
     newest_mtime: int  # at most the reference
 
 
-def _group_totals(pairs: Pairs) -> dict[int, GroupTotals]:
-    groups: dict[int, GroupTotals] = {}
-    for (gid, _), (used, newest, _, inodes) in sorted(pairs.items()):
-        known = groups.get(gid)
-        if known is not None:
-            used += known.used
-            newest = max(newest, known.newest_mtime)
-            inodes += known.inodes
-        groups[gid] = GroupTotals(gid, used, newest, inodes)
-    return groups
+@dataclass(frozen=True)
+class UserColumns:
+    """Every (gid, uid) pair's figures as columns, by gid then uid: no object per pair."""
+
+    gid: list[int]
+    uid: list[int]
+    used: list[int]
+    files: list[int]
+    newest_mtime: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, pairs: PairRows) -> UserColumns:
+        return cls(
+            pairs.gid.tolist(), pairs.uid.tolist(), pairs.used(), pairs.files.tolist(), pairs.newest
+        )
+
+    def __len__(self) -> int:
+        return len(self.gid)
+
+    def totals(self) -> list[UserTotals]:
+        return [
+            UserTotals(*figures)
+            for figures in zip(
+                self.gid, self.uid, self.used, self.files, self.newest_mtime.tolist(), strict=True
+            )
+        ]
 
 
-def _user_totals(pairs: Pairs) -> list[UserTotals]:
-    return [
-        UserTotals(gid, uid, used, files, newest)
-        for (gid, uid), (used, newest, files, _) in sorted(pairs.items())
-    ]
+def _file_and_inode_counts(
+    is_file: npt.NDArray[np.bool_],
+    own_inode: npt.NDArray[np.bool_],
+    order: npt.NDArray[np.intp],
+    starts: npt.NDArray[np.intp],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each run's files and inodes from one gather and one reduceat: both counts in one
+    word (a block's counts are far below 2**32, so the halves never carry)."""
+    both = is_file.astype(np.uint64) | (own_inode.astype(np.uint64) << _HALF)
+    sums = np.add.reduceat(both[order], starts)
+    return (sums & _LOW_HALF).astype(np.int64), (sums >> _HALF).astype(np.int64)
+
+
+def _group_totals(pairs: PairRows) -> dict[int, GroupTotals]:
+    """A group's figures are its pairs' (the table is sorted by gid first)."""
+    if not len(pairs):
+        return {}
+    starts = np.flatnonzero(np.r_[True, pairs.gid[1:] != pairs.gid[:-1]])
+    low = column_sums(pairs.low, starts).tolist()
+    high = column_sums(pairs.high, starts).tolist()
+    newest = np.maximum.reduceat(pairs.newest, starts).tolist()
+    inodes = np.add.reduceat(pairs.inodes, starts).tolist()
+    return {
+        gid: GroupTotals(gid, (int(h) << 32) + int(lo), when, count)
+        for gid, lo, h, when, count in zip(
+            pairs.gid[starts].tolist(), low, high, newest, inodes, strict=True
+        )
+    }
 
 
 def consumption(used: int, quota: int | None) -> str:

@@ -234,7 +234,8 @@ def finalise(
         with db.transaction() as cursor:
             counts = _load_staged(cursor, day, staged, replace)
             write_report_lines(prepared.handle, rows_in(cursor, day))
-            write_users_lines(prepared_users.handle, users_in(cursor, day))
+            inserted = [(s.volume_name, s.users) for s in staged]
+            write_users_lines(prepared_users.handle, users_in(cursor, day, inserted))
             prepared.finish()
             prepared_users.finish()
         prepared_users.install()
@@ -257,7 +258,7 @@ def _load_staged(
             cursor, day, names, [row for s in staged for row in s.rows], replace=replace
         ),
         "usage_by_user": load_user_rows(
-            cursor, day, names, [row for s in staged for row in s.users], replace=replace
+            cursor, day, [(s.volume_name, s.users) for s in staged], replace=replace
         ),
         "usage_quota": load_quota_rows(
             cursor, day, names, [row for s in staged for row in s.quotas], replace=replace

@@ -75,7 +75,7 @@ def stage_volume(task: StageTask) -> str:
                 bad_lines=reader.bad_lines,
                 rows=tuple(rows_out),
                 quota_failures=tuple(quota_failures),
-                users=tuple(user_rows(reader.volume_name, task.day, reader.mtime, groups, users)),
+                users=user_rows(reader.volume_name, reader.mtime, groups, users),
                 quotas=tuple(quota_rows(reader.volume_name, task.day, groups, totals, figures)),
             ),
         )

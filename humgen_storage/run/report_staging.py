@@ -7,9 +7,11 @@ decimal text, exact however large.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +35,24 @@ class UsageRow:
 
 
 @dataclass(frozen=True)
-class UserRow:
-    """One row of usage_by_user: a user's files within a group of a volume."""
+class UserRows:
+    """A volume's usage_by_user rows as columns, one entry per (group, user) pair: no
+    object per row on the way from the aggregate to the database (a volume may have
+    tens of thousands). ``groups`` as lustre_usage's `Unix Group` (the name, or the gid
+    as text); ``users`` the people entry's uid, or the uid number as text."""
 
-    volume_name: str
-    group: str  # as lustre_usage's `Unix Group`: the name, or the gid as text
-    user: str  # the people entry's uid, or the uid number as text
-    used: int
-    files: int
-    last_modified: float
-    date: str  # YYYY-MM-DD
+    groups: list[str] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+    used: list[int] = field(default_factory=list)
+    files: list[int] = field(default_factory=list)
+    last_modified: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def rows(self) -> Iterator[tuple[str, str, int, int, float]]:
+        """(group, user, used, files, last modified) per pair."""
+        return zip(self.groups, self.users, self.used, self.files, self.last_modified, strict=True)
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ class StagedVolume:
     # Named groups whose quota look-up failed (their Quota is NULL): the stage ran in
     # another process, maybe another LSF job; the finaliser reports them.
     quota_failures: tuple[str, ...] = ()
-    users: tuple[UserRow, ...] = ()
+    users: UserRows = field(default_factory=UserRows)
     quotas: tuple[QuotaRow, ...] = ()
 
 
@@ -114,24 +124,19 @@ def save_usage(path: Path, staged: StagedVolume) -> None:
 
 
 def _save_users_and_quotas(db: sqlite3.Connection, staged: StagedVolume) -> None:
+    # The users' rows as five JSON arrays in one value: a volume may have tens of
+    # thousands, and a row each would cost more to write and read than the JSON. Its
+    # integers are exact at any size, its floats round-trip.
+    db.execute("CREATE TABLE users (columns TEXT)")
+    users = staged.users
     db.execute(
-        "CREATE TABLE users (volume_name TEXT, grp TEXT, user TEXT, used TEXT, files TEXT,"
-        " last_modified REAL, date TEXT)"
-    )
-    db.executemany(
-        "INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                u.volume_name,
-                u.group,
-                u.user,
-                exact_text(u.used),
-                exact_text(u.files),
-                u.last_modified,
-                u.date,
-            )
-            for u in staged.users
-        ],
+        "INSERT INTO users VALUES (?)",
+        (
+            json.dumps(
+                [users.groups, users.users, users.used, users.files, users.last_modified],
+                allow_nan=False,
+            ),
+        ),
     )
     db.execute(
         "CREATE TABLE quotas (volume_name TEXT, grp TEXT, files TEXT, quota_used_bytes TEXT,"
@@ -154,14 +159,10 @@ def _save_users_and_quotas(db: sqlite3.Connection, staged: StagedVolume) -> None
     )
 
 
-def _load_users(db: sqlite3.Connection) -> tuple[UserRow, ...]:
-    rows = db.execute(
-        "SELECT volume_name, grp, user, used, files, last_modified, date FROM users ORDER BY rowid"
-    ).fetchall()
-    return tuple(
-        UserRow(volume_name, group, user, int(used), int(files), last_modified, date)
-        for volume_name, group, user, used, files, last_modified, date in rows
-    )
+def _load_users(db: sqlite3.Connection) -> UserRows:
+    (columns,) = db.execute("SELECT columns FROM users").fetchone()
+    groups, users, used, files, last_modified = json.loads(columns)
+    return UserRows(groups, users, used, files, [float(days) for days in last_modified])
 
 
 def _load_quotas(db: sqlite3.Connection) -> tuple[QuotaRow, ...]:

@@ -7,11 +7,11 @@ uid 777 has no people entry and is shown by number.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from humgen_storage.cli import main
@@ -19,7 +19,7 @@ from humgen_storage.config.load import load_config
 from humgen_storage.db import open_database
 from humgen_storage.directory import Group, GroupDirectory
 from humgen_storage.mpistat.writer import Record
-from humgen_storage.report.aggregate import UserTotals
+from humgen_storage.report.aggregate import UserColumns
 from humgen_storage.report.users import user_rows
 from tests.helpers import base_sections, write_ini, write_mpistat
 
@@ -235,21 +235,22 @@ def test_two_uids_that_would_show_one_name_are_both_shown_by_number() -> None:
         {7: Group(7, "hgi", False, None)},
         users={1: "alice", 2: "alice", 3: "9", 4: "dave"},
     )
-    totals = [
-        UserTotals(7, uid, 10 * uid, 1, R - D)
-        for uid in (1, 2, 3, 4, 9)  # uid 9 has no entry: "9", as uid 3's name
-    ]
-    rows = user_rows("scratch118", dt.date(2026, 11, 20), R, directory, totals)
-    assert [(row.group, row.user, row.used) for row in rows] == [
+    columns = UserColumns(
+        gid=[7] * 5,
+        uid=[1, 2, 3, 4, 9],  # uid 9 has no entry: "9", as uid 3's name
+        used=[10, 20, 30, 40, 90],
+        files=[1] * 5,
+        newest_mtime=np.full(5, R - D, dtype=np.int64),
+    )
+    rows = user_rows("scratch118", R, directory, columns)
+    assert list(zip(rows.groups, rows.users, rows.used, strict=True)) == [
         ("hgi", "1", 10),
         ("hgi", "2", 20),
         ("hgi", "3", 30),
         ("hgi", "dave", 40),
         ("hgi", "9", 90),
     ]
-    assert {row.last_modified for row in rows} == {1.0}
+    assert set(rows.last_modified) == {1.0}
     # Another group's uid 2 keeps its name: the key is per group.
-    other = user_rows(
-        "scratch118", dt.date(2026, 11, 20), R, directory, [UserTotals(8, 2, 1, 1, R)]
-    )
-    assert [(row.group, row.user) for row in other] == [("8", "alice")]
+    other = UserColumns([8], [2], [1], [1], np.array([R], dtype=np.int64))
+    assert user_rows("scratch118", R, directory, other).users == ["alice"]
