@@ -27,7 +27,12 @@ from humgen_storage.db_connect import (
 )
 from humgen_storage.db_connect import parse_url as parse_url
 from humgen_storage.db_connect import redact as redact
-from humgen_storage.db_tables import MYSQL_DERIVED_SCHEMA, SQLITE_DERIVED_SCHEMA
+from humgen_storage.db_tables import (
+    ACCOUNTING_MYSQL_SCHEMA,
+    ACCOUNTING_SQLITE_SCHEMA,
+    MYSQL_DERIVED_SCHEMA,
+    SQLITE_DERIVED_SCHEMA,
+)
 from humgen_storage.errors import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -96,7 +101,7 @@ MYSQL_SCHEMA = (
     )
     + ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     MYSQL_INSPECTOR_HISTORY,
-)
+) + ACCOUNTING_MYSQL_SCHEMA
 
 SQLITE_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS `lustre_usage` (`id` INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -109,7 +114,7 @@ SQLITE_SCHEMA = (
     + _SPACEMAN_COLUMNS.format(text="TEXT", directory="TEXT", short="TEXT", long=_SQLITE_COMMENT)
     + ")",
     SQLITE_INSPECTOR_HISTORY,
-)
+) + ACCOUNTING_SQLITE_SCHEMA
 
 
 # -- bringing older tables to this shape ----------------------------------------------

@@ -1,8 +1,11 @@
-"""Lustre group quotas: the hard block limit from ``lfs quota -q -g GROUP MOUNT``.
+"""Lustre group quotas from ``lfs quota -q -g GROUP MOUNT``: the hard block limit,
+and from the same call the quota system's own figures (issue 18).
 
-The report shows each group's hard limit next to its usage. A quota look-up that
-fails, hangs or prints something unexpected must not stop the report: it is logged
-and the quota becomes NULL (``None``), which the report prints as such.
+The report shows each group's hard limit next to its usage (``lustre_usage``), and
+``usage_quota`` holds what the quota system counts: kbytes used, files used and the
+file hard limit. A quota look-up that fails, hangs or prints something unexpected must
+not stop the report: it is logged and the figures become NULL (``None``), which the
+report prints as such.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import signal
 import subprocess
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from humgen_storage.children import child_environment
@@ -27,6 +31,11 @@ log = logging.getLogger(__name__)
 # (over a limit). The real tool can print "N*" and then its own over-limit '*'.
 _NUMBER_TOKEN = re.compile(r"^\[?\d+\]?\*{0,2}$")
 _LIMIT_TOKEN = re.compile(r"^\[?(\d+)\]?$")
+# Any of the other figures: the digits, with '[' ']' and the '*' markers stripped.
+_FIGURE_TOKEN = re.compile(r"^\[?(\d+)\]?\*{0,2}$")
+# Positions (0-based) in the whole output's tokens: the filesystem name, then kbytes
+# used, block quota, block limit, block grace, files used, file quota, file limit, grace.
+_KBYTES_USED, _FILES_USED, _FILE_LIMIT = 1, 5, 7
 
 # After a timeout the process group is killed; this bounds the wait for it to go.
 _REAP_SECONDS = 5.0
@@ -57,6 +66,40 @@ def parse_quota_output(output: str) -> int:
     if not match:
         raise QuotaParseError(f"hard limit field is not a number of KiB: {hard!r}")
     return int(match.group(1)) * 1024
+
+
+@dataclass(frozen=True)
+class QuotaFigures:
+    """One group's line of ``lfs quota -q``: the block limit (as ``parse_quota_output``
+    reads it) and the quota system's own counts; a figure missing from the line or not
+    a number is None."""
+
+    block_limit: int  # bytes; 0: no limit
+    used_bytes: int | None  # kbytes used x 1024
+    files: int | None  # files (inodes) used
+    file_limit: int | None  # the file hard limit; 0: no limit
+
+
+def _figure(tokens: list[str], position: int) -> int | None:
+    if position >= len(tokens):
+        return None
+    match = _FIGURE_TOKEN.match(tokens[position])
+    return int(match.group(1)) if match else None
+
+
+def parse_quota_figures(output: str) -> QuotaFigures:
+    """Every figure of `lfs quota -q -g G MOUNT` stdout: the block limit as
+    ``parse_quota_output`` (which raises QuotaParseError), then tokens 2, 6 and 8 of
+    the whole output (wrapped lines change nothing), brackets and '*' stripped."""
+    block_limit = parse_quota_output(output)
+    tokens = output.split()
+    used_kbytes = _figure(tokens, _KBYTES_USED)
+    return QuotaFigures(
+        block_limit=block_limit,
+        used_bytes=None if used_kbytes is None else used_kbytes * 1024,
+        files=_figure(tokens, _FILES_USED),
+        file_limit=_figure(tokens, _FILE_LIMIT),
+    )
 
 
 def _bad_name(value: str) -> bool:
@@ -120,7 +163,13 @@ def _kill_timed_out(process: subprocess.Popen[str]) -> None:
 
 
 def fetch_quota(group: str, mount: str, cfg: QuotaConfig) -> int | None:
-    """Run `<cfg.command> quota -q -g <group> <mount>` and return the hard limit in bytes.
+    """The hard limit in bytes from ``fetch_quota_figures``, or None."""
+    figures = fetch_quota_figures(group, mount, cfg)
+    return None if figures is None else figures.block_limit
+
+
+def fetch_quota_figures(group: str, mount: str, cfg: QuotaConfig) -> QuotaFigures | None:
+    """Run `<cfg.command> quota -q -g <group> <mount>` and return its figures.
 
     An argument list, never a shell; cfg.command may be a path or hold extra words
     (split with shlex). On a non-zero exit, a timeout (the command and its children
@@ -169,7 +218,7 @@ def fetch_quota(group: str, mount: str, cfg: QuotaConfig) -> int | None:
         _warn(group, mount, f"{words[0]} exited with status {process.returncode}: {detail}")
         return None
     try:
-        limit = parse_quota_output(stdout)
+        figures = parse_quota_figures(stdout)
     except QuotaParseError as exc:
         _warn(group, mount, f"unexpected output from {words[0]}: {exc}")
         return None
@@ -183,7 +232,7 @@ def fetch_quota(group: str, mount: str, cfg: QuotaConfig) -> int | None:
             words[0],
             extra={"volume": _volume_label(mount)},
         )
-    return limit
+    return figures
 
 
 class QuotaLookups:
@@ -199,7 +248,8 @@ class QuotaLookups:
     def __init__(self, mount: str, cfg: QuotaConfig) -> None:
         self.mount = mount
         self.cfg = cfg
-        self._pending: dict[str, Future[int | None] | None] = {}  # None: no look-up to run
+        # None: no look-up to run
+        self._pending: dict[str, Future[QuotaFigures | None] | None] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._command_ok: bool | None = None  # decided at the first runnable group
 
@@ -254,13 +304,23 @@ class QuotaLookups:
                 max_workers=max(1, self.cfg.workers), thread_name_prefix="quota"
             )
         for group in runnable:
-            self._pending[group] = self._pool.submit(fetch_quota, group, self.mount, self.cfg)
+            self._pending[group] = self._pool.submit(
+                fetch_quota_figures, group, self.mount, self.cfg
+            )
 
     def results(self, groups: Iterable[str]) -> dict[str, int | None]:
         """{group: hard limit in bytes, or None}, in the order given, once all are done."""
+        return {
+            group: None if figures is None else figures.block_limit
+            for group, figures in self.figures(groups).items()
+        }
+
+    def figures(self, groups: Iterable[str]) -> dict[str, QuotaFigures | None]:
+        """{group: its figures, or None when the look-up failed}, in the order given,
+        once all are done."""
         wanted = list(dict.fromkeys(groups))
         self.want(wanted)
-        out: dict[str, int | None] = {}
+        out: dict[str, QuotaFigures | None] = {}
         for group in wanted:
             future = self._pending[group]
             out[group] = None if future is None else future.result()

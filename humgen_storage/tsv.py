@@ -11,6 +11,14 @@ from humgen_storage.run.atomic import atomic_file
 NULL = "-"
 
 
+def escaped(value: str | None) -> str | None:
+    """Text from outside as one TSV field: tabs, newlines and backslashes as ``\\t``,
+    ``\\n``, ``\\\\`` (as the report's TSV shows LDAP values)."""
+    if value is None:
+        return None
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
 def tsv_line(values: Sequence[Any]) -> str:
     """One row; None is written as '-'. Values must not hold tabs or newlines (names are escaped upstream)."""
     return "\t".join(NULL if value is None else str(value) for value in values) + "\n"

@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from humgen_storage.config import QuotaConfig
-from humgen_storage.quota import QuotaLookups, QuotaParseError, fetch_quota, parse_quota_output
+from humgen_storage.quota import (
+    QuotaFigures,
+    QuotaLookups,
+    QuotaParseError,
+    fetch_quota,
+    fetch_quota_figures,
+    parse_quota_figures,
+    parse_quota_output,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_BIN = REPO / "fixtures" / "bin"
@@ -342,3 +350,73 @@ def test_quota_lookups_start_early_and_run_each_group_once(fake_lfs: Any) -> Non
         assert lookups.results(["c", "a", "-x"]) == {"c": 3 * KIB, "a": 1 * KIB, "-x": None}
     called = sorted(call["argv"][3] for call in fake_lfs.calls())
     assert called == ["a", "b", "c"]
+
+
+# --- the quota system's own figures (issue 18): tokens 2, 6 and 8 ---------------------
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (
+            "   /lustre/s118    1234    5000    6000       -      17       0      40       -\n",
+            QuotaFigures(6000 * KIB, 1234 * KIB, 17, 40),
+        ),
+        (
+            "/lustre/scratch118\n                   1234    5000    5000       -       9"
+            "      20      30       -\n",
+            QuotaFigures(5000 * KIB, 1234 * KIB, 9, 30),
+        ),
+        (
+            "/lustre/s118  6000*  5000  5000  -  41*  0  40  -\n",
+            QuotaFigures(5000 * KIB, 6000 * KIB, 41, 40),
+        ),
+        (
+            "/lustre/s118  [5]  [10]  [10]  -  [3]*  [0]  [7]  -\nSome errors happened.\n",
+            QuotaFigures(10 * KIB, 5 * KIB, 3, 7),
+        ),
+        # Only the block columns: the limit as before, the other figures unknown.
+        ("/lustre/s118  5  10  10  -\n", QuotaFigures(10 * KIB, 5 * KIB, None, None)),
+        (
+            "/lustre/s118  5  10  10  -  many  0  1.5k  -\n",
+            QuotaFigures(10 * KIB, 5 * KIB, None, None),
+        ),
+    ],
+    ids=["one-line", "wrapped", "stars", "brackets", "block-only", "not-numbers"],
+)
+def test_parse_quota_figures(output: str, expected: QuotaFigures) -> None:
+    assert parse_quota_figures(output) == expected
+    assert parse_quota_output(output) == expected.block_limit
+
+
+def test_the_stand_in_prints_what_the_figures_are_read_from(fake_lfs: Any) -> None:
+    """Each of the real tool's layouts, printed by the stand-in, read back exactly."""
+    fake_lfs.set(
+        {
+            # over both hard limits: '*' on kbytes and files; the mount wraps (18 chars)
+            "over": {"used_kb": 6, "limit_kb": 5, "files": 4, "file_limit": 3},
+            # over the soft file quota only: '*' and a grace time
+            "soft": {"used_kb": 2, "limit_kb": 9, "files": 8, "file_soft": 5, "file_limit": 10},
+            "brackets": {
+                "used_kb": 4,
+                "limit_kb": 100,
+                "files": 2,
+                "file_limit": 10,
+                "brackets": True,
+            },
+            "wrapped": {"used_kb": 1, "limit_kb": 0, "files": 1, "file_limit": 0, "wrap": True},
+            "broken": {"fail": "lfs quota: quotactl failed: Operation not permitted"},
+        }
+    )
+    assert fetch_quota_figures("over", MOUNT, CFG) == QuotaFigures(5 * KIB, 6 * KIB, 4, 3)
+    assert fetch_quota_figures("soft", SHORT_MOUNT, CFG) == QuotaFigures(9 * KIB, 2 * KIB, 8, 10)
+    assert fetch_quota_figures("brackets", MOUNT, CFG) == QuotaFigures(100 * KIB, 4 * KIB, 2, 10)
+    assert fetch_quota_figures("wrapped", SHORT_MOUNT, CFG) == QuotaFigures(0, 1 * KIB, 1, 0)
+    assert fetch_quota_figures("broken", MOUNT, CFG) is None
+    with QuotaLookups(MOUNT, CFG) as lookups:
+        figures = lookups.figures(["over", "broken", "-x"])
+        assert figures == {"over": QuotaFigures(5 * KIB, 6 * KIB, 4, 3), "broken": None, "-x": None}
+        # The limits are the same calls' (each group is asked once).
+        assert lookups.results(["over", "broken"]) == {"over": 5 * KIB, "broken": None}
+    # One call by fetch_quota_figures, one by the look-ups: results() ran no other.
+    assert len([c for c in fake_lfs.calls() if "over" in c["argv"]]) == 2

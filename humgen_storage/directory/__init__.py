@@ -13,6 +13,10 @@ Queries (identical in both modes, so an LDIF export gives the server's answers):
 2. ``(&<humgen_filter>(gidNumber=*))``, subtree under ``group_base``: the humgen
    gids and their PI DNs (first value of ``pi_attribute``).
 3. A base-scope read of each distinct PI DN, once, for ``sn`` (first value).
+4. ``(uidNumber=*)``, subtree under ``people_base``: uid number -> ``uid`` (the
+   report's per-user table, ``people.py``). A failed search leaves every user to be
+   reported by number and says why (``users_problem``): the groups are what a run
+   cannot do without, the users' names are not.
 
 Names are data (SPEC §11): a cn or PI surname that cannot be stored or used safely
 (``humgen_storage.names``: control characters, longer than its column, not a safe
@@ -32,7 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from humgen_storage.config import LdapConfig
@@ -41,6 +45,7 @@ from humgen_storage.directory.entry import Entry
 from humgen_storage.directory.filters import FilterError, parse_filter
 from humgen_storage.directory.ldap import LdapSource
 from humgen_storage.directory.ldif import LdifSource
+from humgen_storage.directory.people import PEOPLE_ATTRIBUTES, PEOPLE_FILTER, users_by_uid
 from humgen_storage.errors import DirectoryError
 from humgen_storage.names import printable, unsafe_group_name, unsafe_text
 from humgen_storage.run import record as run_record
@@ -70,6 +75,13 @@ class GroupDirectory:
     """Every group the directory knows, by gid. Plain data: it is pickled to workers."""
 
     groups: dict[int, Group]
+    # uidNumber -> uid of the people entries under people_base (safe names only).
+    users: dict[int, str] = field(default_factory=dict)
+    # Why there are no user names (the people search failed); None when it ran.
+    users_problem: str | None = None
+
+    def user_name(self, uid: int) -> str | None:
+        return self.users.get(uid)
 
     def lookup(self, gid: int) -> Group:
         """The group with this gid; an unknown gid gives a nameless, non-humgen group."""
@@ -110,14 +122,26 @@ def load_directory(cfg: LdapConfig) -> GroupDirectory:
     humgen_query = f"(&{_checked_filter(cfg.humgen_filter)}(gidNumber=*))"
     with closing(_open_source(cfg)) as source:
         directory = _load_groups(source, cfg, humgen_query)
+        _load_people(source, cfg, directory)
     log.info(
-        "directory %s: %d groups, %d humgen, %d with a PI",
+        "directory %s: %d groups, %d humgen, %d with a PI, %d users",
         source.where,
         len(directory.groups),
         len(directory.humgen_gids()),
         sum(1 for group in directory.groups.values() if group.pi is not None),
+        len(directory.users),
     )
     return directory
+
+
+def _load_people(source: _Source, cfg: LdapConfig, directory: GroupDirectory) -> None:
+    try:
+        entries = list(source.search_subtree(cfg.people_base, PEOPLE_FILTER, PEOPLE_ATTRIBUTES))
+    except DirectoryError as exc:
+        directory.users_problem = f"no user names ([ldap] people_base): {exc}"
+        log.warning("directory: %s; users are reported by uid", directory.users_problem)
+        return
+    directory.users = users_by_uid(entries)
 
 
 # --------------------------------------------------------------------- the queries

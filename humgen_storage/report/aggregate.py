@@ -1,18 +1,30 @@
-"""Per-group usage of one volume (spec section 4): pure, records in, aggregates out.
+"""Per-group and per-user usage of one volume (spec section 4, issue 18): pure,
+records in, aggregates out.
 
 Records arrive as validated blocks; their numeric columns are cut with numpy and
-summed per gid with sort + reduceat, so no Python object is made per record. Sums are
-exact: a block's per-gid sums come out as Python ints (in two 32-bit halves when 64
-bits could overflow), and every total beyond the block is a Python int.
+summed per (gid, uid) pair with one sort + reduceat (gid and uid joined into one
+64-bit key when both fit in 32 bits), so no Python object is made per record; a
+group's figures are the sums of its pairs'. Sums are exact: a block's per-pair sums
+come out as Python ints (in two 32-bit halves when 64 bits could overflow), and every
+total beyond the block is a Python int.
 
 Hard links: an inode with nlink > 1 counts once per volume. Directories always have
 nlink >= 2 but appear once in a crawl (they cannot be hard-linked), so they are
 summed directly. Every other multi-link record is kept aside as one packed row
-(dev, inode, gid, size: 32 bytes) in a table of its own memory mapping
+(dev, inode, gid, uid, size: 40 bytes) in a table of its own memory mapping
 (``mapped.py``), deduplicated by (dev, inode) in place whenever it fills, and grown
-when that leaves it more than half full. Partial aggregates of one volume (from
-parallel workers) merge exactly: the union of their rows still counts each inode
-once. Memory grows with groups and multi-link inodes only.
+when that leaves it more than half full. The row kept decides both the group and the
+user the inode's bytes go to, so a group's users add up to the group. Partial
+aggregates of one volume (from parallel workers) merge exactly: the union of their
+rows still counts each inode once. Memory grows with (group, user) pairs and
+multi-link inodes only.
+
+Per pair, besides the bytes: ``files``, the records of type ``f`` (every name of a
+hard-linked file, nlink 0 included, as spaceman's Files counts them), the newest
+mtime (every record, a future one counting as the reference) and ``inodes``, the
+distinct inodes the pair's bytes come from (nlink-0 records none, a multi-link inode
+once, in its kept row's pair): a group's inodes are what ``usage_quota`` compares
+with the quota system's file count.
 """
 
 from __future__ import annotations
@@ -25,45 +37,22 @@ import numpy.typing as npt
 
 from humgen_storage.mpistat.columns import BlockColumns
 from humgen_storage.mpistat.patterns import Format
+from humgen_storage.report.pairs import PairRows, PairTable, no_mtimes
+from humgen_storage.report.sums import column_sums, pair_starts
 from humgen_storage.run.mapped import mapped_zeros
-from humgen_storage.units import NO_MTIME, TIB
+from humgen_storage.units import TIB
 
-_DIRECTORY = ord("d")
+_DIRECTORY, _REGULAR_FILE = ord("d"), ord("f")
+_HALF, _LOW_HALF = np.uint64(32), np.uint64(0xFFFF_FFFF)
 _FIRST_LINK_ROWS = 1 << 16  # link rows the table holds at first
-_LOW_WORD, _WORD_BITS = np.uint64(0xFFFF_FFFF), np.uint64(32)
 
-LinkRows = npt.NDArray[np.uint64]  # shape (n, 4): dev, inode, gid, size
+LinkRows = npt.NDArray[np.uint64]  # shape (n, 5): dev, inode, gid, uid, size
+_LINK_COLUMNS = 5
+_GID, _UID, _SIZE = 2, 3, 4  # columns of a link row
 
 
 def _no_links() -> LinkRows:
-    return np.empty((0, 4), dtype=np.uint64)
-
-
-def _group_starts(
-    keys: npt.NDArray[np.integer[Any]],
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """(order sorting ``keys``, start of each run of equal keys in that order)."""
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    return order, np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-
-
-def _exact_sums(values: npt.NDArray[np.uint64], starts: npt.NDArray[np.intp]) -> list[int]:
-    """The sum of each run of ``values`` (runs begin at ``starts``) as exact Python ints.
-
-    Each value is below 2**64, but a run's sum may not be: when the largest value times
-    the count could reach 2**64, the low and high 32 bits of every value are summed
-    apart (each sum below 2**64 for fewer than 2**32 values) and joined in Python, one
-    int per run, never per record. The usual block never needs it.
-    """
-    if not len(values):
-        return []
-    if int(values.max()) * len(values) < 2**64:  # Python ints: no overflow in the test
-        return np.add.reduceat(values, starts).tolist()  # type: ignore[no-any-return]
-    assert len(values) < 2**32, len(values)
-    low = np.add.reduceat(values & _LOW_WORD, starts).tolist()
-    high = np.add.reduceat(values >> _WORD_BITS, starts).tolist()
-    return [(h << 32) + lo for h, lo in zip(high, low, strict=True)]
+    return np.empty((0, _LINK_COLUMNS), dtype=np.uint64)
 
 
 def _first_of_each_inode(rows: LinkRows) -> npt.NDArray[np.intp]:
@@ -87,11 +76,11 @@ def _first_of_each_inode(rows: LinkRows) -> npt.NDArray[np.intp]:
 
 @dataclass
 class UsageAggregate:
-    """Partial per-gid sums for one volume."""
+    """Partial per-(gid, uid) sums for one volume."""
 
     reference: int  # the input file's mtime, in whole seconds: newer mtimes count as this
-    used: dict[int, int] = field(default_factory=dict)
-    newest_mtime: dict[int, int] = field(default_factory=dict)
+    pairs: PairTable = field(default_factory=PairTable.empty)
+    gids: set[int] = field(default_factory=set)  # every gid seen (the quota look-ups')
     records: int = 0
     # Multi-link rows: the first ``_link_count`` rows of ``_links`` are in use.
     _links: LinkRows = field(default_factory=_no_links)
@@ -101,12 +90,13 @@ class UsageAggregate:
     def __getstate__(self) -> dict[str, Any]:
         # A helper's partial travels pickled: its rows in use, not the table's spare room.
         rows = self.link_rows()  # compacts first: the count below is the rows'
+        self.pairs.merge_waiting()
         state = dict(self.__dict__)
         state["_links"] = rows
         return state
 
     def link_rows(self) -> LinkRows:
-        """One row (dev, inode, gid, size) per multi-link inode, in order of first name."""
+        """One row (dev, inode, gid, uid, size) per multi-link inode, in order of first name."""
         self._compact()
         return self._links[: self._link_count]
 
@@ -115,30 +105,34 @@ class UsageAggregate:
         if not block:
             return
         columns = BlockColumns.of(fmt, block)
-        gid, size, nlink, mtime = (
+        gid, uid, size, nlink, mtime = (
             columns.unsigned("gid"),
+            columns.unsigned("uid"),
             columns.unsigned("size"),
             columns.unsigned("nlink"),
             columns.times("mtime"),
         )
+        kind = columns.column("type")
         self.records += len(gid)
-        # A file with other names waits in the link rows; directories have nlink >= 2
-        # too, so the type is read for those lines only.
-        linked = nlink > 1
-        linked[linked] = columns.column("type", linked) != _DIRECTORY
+        # A file with other names waits in the link rows (directories have nlink >= 2
+        # too); nlink 0 (deleted mid-crawl) is no inode and adds 0 bytes.
+        linked = (nlink > 1) & (kind != _DIRECTORY)
+        own_inode = (nlink > 0) & ~linked
 
-        order, starts = _group_starts(gid)
-        # nlink 0 (deleted mid-crawl) adds 0 bytes; a hard-linked file waits in the link rows.
-        counted = np.where((nlink == 0) | linked, np.uint64(0), size)[order]
-        sums = _exact_sums(counted, starts)
-        # An mtime after the reference was being written as the crawler passed: it counts
-        # as the reference (0 days), so every group has a newest mtime.
-        newest = np.maximum.reduceat(np.minimum(mtime, self.reference)[order], starts)
-        used, newest_mtime = self.used, self.newest_mtime
-        for g, total, when in zip(gid[order][starts].tolist(), sums, newest.tolist(), strict=True):
-            used[g] = used.get(g, 0) + total
-            if when > newest_mtime.get(g, NO_MTIME):
-                newest_mtime[g] = when
+        order, starts = pair_starts(gid, uid)
+        firsts = order[starts]
+        block_pairs = PairRows.of_sums(
+            gid[firsts],
+            uid[firsts],
+            column_sums(np.where(own_inode, size, np.uint64(0))[order], starts),
+            # An mtime after the reference was being written as the crawler passed: it
+            # counts as the reference (0 days), so every group and user has a newest mtime.
+            np.maximum.reduceat(np.minimum(mtime, self.reference)[order], starts),
+            *_file_and_inode_counts(kind == _REGULAR_FILE, own_inode, order, starts),
+        )
+        pair_gids = block_pairs.gid  # sorted: each gid's first pair starts a run
+        self.gids.update(pair_gids[np.r_[True, pair_gids[1:] != pair_gids[:-1]]].tolist())
+        self.pairs.add(block_pairs)
 
         if linked.any():
             rows = np.stack(
@@ -146,6 +140,7 @@ class UsageAggregate:
                     columns.unsigned("dev", linked),
                     columns.unsigned("inode", linked),
                     gid[linked],
+                    uid[linked],
                     size[linked],
                 ],
                 axis=1,
@@ -157,14 +152,14 @@ class UsageAggregate:
             self._compact()
             needed = self._link_count + len(rows)
             if needed > len(self._links) // 2:  # room for as many again, at least
-                bigger = mapped_zeros((max(2 * needed, _FIRST_LINK_ROWS), 4), np.uint64)
+                bigger = mapped_zeros((max(2 * needed, _FIRST_LINK_ROWS), _LINK_COLUMNS), np.uint64)
                 bigger[: self._link_count] = self._links[: self._link_count]
                 self._links = bigger
         self._links[self._link_count : self._link_count + len(rows)] = rows
         self._link_count += len(rows)
 
     def _compact(self) -> None:
-        """Keep one row per (dev, inode); all names of an inode carry its gid and size."""
+        """Keep one row per (dev, inode); all names of an inode carry its ids and size."""
         if self._link_count == self._unique_rows:
             return  # nothing added since the last compaction
         rows = self._links[: self._link_count]
@@ -174,26 +169,48 @@ class UsageAggregate:
 
     def merge(self, other: UsageAggregate) -> None:
         """Fold another partial aggregate of the same volume into this one, exactly."""
-        for gid, size in other.used.items():
-            self.used[gid] = self.used.get(gid, 0) + size
-        for gid, when in other.newest_mtime.items():
-            if when > self.newest_mtime.get(gid, NO_MTIME):
-                self.newest_mtime[gid] = when
+        self.pairs.add(other.pairs.merge_waiting())
+        self.gids |= other.gids
         # An inode seen by both keeps one row: the union counts it once.
         self._add_links(other.link_rows())
         self.records += other.records
 
+    def _final_pairs(self) -> PairRows:
+        """Every pair's figures with the link rows added: each inode's bytes, once, to
+        the pair of the row kept for it, and one inode to that pair."""
+        links = self.link_rows()
+        if not len(links):
+            return self.pairs.merge_waiting()
+        order, starts = pair_starts(links[:, _GID], links[:, _UID])
+        firsts = order[starts]
+        inodes = np.diff(np.r_[starts, len(links)]).astype(np.int64)
+        return self.pairs.with_extra(
+            PairRows.of_sums(
+                links[firsts, _GID],
+                links[firsts, _UID],
+                column_sums(links[:, _SIZE][order], starts),
+                no_mtimes(len(firsts)),
+                np.zeros(len(firsts), dtype=np.int64),
+                inodes,
+            )
+        )
+
     def totals(self) -> dict[int, GroupTotals]:
         """Final per-gid totals, hard links counted once."""
-        used = dict(self.used)
-        links = self.link_rows()
-        if len(links):
-            order, starts = _group_starts(links[:, 2])
-            sums = _exact_sums(links[:, 3][order], starts)
-            for gid, size in zip(links[:, 2][order][starts].tolist(), sums, strict=True):
-                used[gid] = used.get(gid, 0) + size
-        # Every gid with bytes had records, so it has a newest mtime (at most the reference).
-        return {gid: GroupTotals(gid, total, self.newest_mtime[gid]) for gid, total in used.items()}
+        return _group_totals(self._final_pairs())
+
+    def user_totals(self) -> list[UserTotals]:
+        """Final per-(gid, uid) totals, hard links counted once, by gid then uid."""
+        return UserColumns.of(self._final_pairs()).totals()
+
+    def results(self) -> tuple[dict[int, GroupTotals], UserColumns]:
+        """``totals()``, and the users' as columns, the link rows summed once for both."""
+        pairs = self._final_pairs()
+        return _group_totals(pairs), UserColumns.of(pairs)
+
+    def pair_count(self) -> int:
+        """The (gid, uid) pairs seen so far (what the memory grows with)."""
+        return len(self.pairs.merge_waiting())
 
     def finish(self) -> dict[int, GroupTotals]:
         """The volume's result, as every partial aggregate gives it (run.job)."""
@@ -205,6 +222,76 @@ class GroupTotals:
     gid: int
     used: int
     newest_mtime: int  # at most the reference: later mtimes count as the reference
+    inodes: int  # distinct inodes counted in ``used`` (nlink 0 none, hard links once)
+
+
+@dataclass(frozen=True)
+class UserTotals:
+    """One user's figures within one group of a volume."""
+
+    gid: int
+    uid: int
+    used: int  # bytes: a multi-link inode once, in its kept row's (gid, uid)
+    files: int  # records of type f, every name
+    newest_mtime: int  # at most the reference
+
+
+@dataclass(frozen=True)
+class UserColumns:
+    """Every (gid, uid) pair's figures as columns, by gid then uid: no object per pair."""
+
+    gid: list[int]
+    uid: list[int]
+    used: list[int]
+    files: list[int]
+    newest_mtime: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, pairs: PairRows) -> UserColumns:
+        return cls(
+            pairs.gid.tolist(), pairs.uid.tolist(), pairs.used(), pairs.files.tolist(), pairs.newest
+        )
+
+    def __len__(self) -> int:
+        return len(self.gid)
+
+    def totals(self) -> list[UserTotals]:
+        return [
+            UserTotals(*figures)
+            for figures in zip(
+                self.gid, self.uid, self.used, self.files, self.newest_mtime.tolist(), strict=True
+            )
+        ]
+
+
+def _file_and_inode_counts(
+    is_file: npt.NDArray[np.bool_],
+    own_inode: npt.NDArray[np.bool_],
+    order: npt.NDArray[np.intp],
+    starts: npt.NDArray[np.intp],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each run's files and inodes from one gather and one reduceat: both counts in one
+    word (a block's counts are far below 2**32, so the halves never carry)."""
+    both = is_file.astype(np.uint64) | (own_inode.astype(np.uint64) << _HALF)
+    sums = np.add.reduceat(both[order], starts)
+    return (sums & _LOW_HALF).astype(np.int64), (sums >> _HALF).astype(np.int64)
+
+
+def _group_totals(pairs: PairRows) -> dict[int, GroupTotals]:
+    """A group's figures are its pairs' (the table is sorted by gid first)."""
+    if not len(pairs):
+        return {}
+    starts = np.flatnonzero(np.r_[True, pairs.gid[1:] != pairs.gid[:-1]])
+    low = column_sums(pairs.low, starts).tolist()
+    high = column_sums(pairs.high, starts).tolist()
+    newest = np.maximum.reduceat(pairs.newest, starts).tolist()
+    inodes = np.add.reduceat(pairs.inodes, starts).tolist()
+    return {
+        gid: GroupTotals(gid, (int(h) << 32) + int(lo), when, count)
+        for gid, lo, h, when, count in zip(
+            pairs.gid[starts].tolist(), low, high, newest, inodes, strict=True
+        )
+    }
 
 
 def consumption(used: int, quota: int | None) -> str:

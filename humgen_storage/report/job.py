@@ -16,21 +16,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from functools import partial
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from humgen_storage.config import ArchiveConfig, Config, QuotaConfig
-from humgen_storage.db import Database, open_database
-from humgen_storage.directory import GroupDirectory
+from humgen_storage.config import Config
+from humgen_storage.db import Cursor, Database, open_database
 from humgen_storage.errors import JobFailed, UsageError
-from humgen_storage.logs import volume_logger
-from humgen_storage.mpistat.files import InputFile
-from humgen_storage.quota import QuotaLookups
-from humgen_storage.report.aggregate import UsageAggregate
-from humgen_storage.report.rows import usage_rows
+from humgen_storage.report.quota_usage import load_quota_rows
+from humgen_storage.report.stage import StageTask, stage_volume
 from humgen_storage.report.table import (
     has_rows_for,
     load_rows,
@@ -40,19 +34,21 @@ from humgen_storage.report.table import (
     write_report_lines,
     write_report_tsv,
 )
+from humgen_storage.report.users import (
+    load_user_rows,
+    users_for,
+    users_in,
+    write_users_lines,
+    write_users_tsv,
+)
 from humgen_storage.run import driver, layout
-from humgen_storage.run.aggregate import aggregate_file
 from humgen_storage.run.atomic import prepared_text_file
 from humgen_storage.run.inputs import InputSet, add_input_arguments
 from humgen_storage.run.job import VolumePlan
 from humgen_storage.run.record import current
 from humgen_storage.run.registry import VOLUMES_KEYS
-from humgen_storage.run.staging import (
-    StagedVolume,
-    StagingArea,
-    load_usage,
-    save_usage,
-)
+from humgen_storage.run.report_staging import StagedVolume, load_usage
+from humgen_storage.run.staging import StagingArea
 from humgen_storage.run.volumes import default_workers
 
 log = logging.getLogger(__name__)
@@ -187,6 +183,14 @@ def _already_loaded(config: Config, db: Database, day: dt.date, volumes: Sequenc
             f"to load {day} again with every volume of the run",
             [f"volume {v}: no rows for {day} in {db.description}" for v in missing],
         )
+    users_tsv = layout.users_tsv(config.paths.report_dir, day)
+    if not users_tsv.exists():
+        users = users_for(db, day)
+        if users:  # a date loaded before usage_by_user existed has none: no file
+            write_users_tsv(users_tsv, users)
+            log.info(
+                "%s is already loaded; rewrote the missing %s from the database", day, users_tsv
+            )
     tsv = done_marker(config, day)
     if tsv.exists():
         log.info(
@@ -207,35 +211,66 @@ def finalise(
     replace: bool,
 ) -> None:
     """Load every staged volume (the driver checked they are all there) in one
-    transaction, and publish the TSV with it.
+    transaction (lustre_usage, usage_by_user, usage_quota), and publish the TSVs with it.
 
-    Everything that can fail for lack of space happens before the commit: the TSV is
+    Everything that can fail for lack of space happens before the commit: each TSV is
     written in full from the transaction's own view of the date and synced under a
-    temporary name beside it. After the commit only its rename is left, so a full
-    disk leaves the table and the TSV as they were. (Should the rename itself fail,
-    the next run finds the date loaded and rewrites the TSV from the database.)
+    temporary name beside it. After the commit only the renames are left, the users'
+    first and the report's (the done-marker) last, so a full disk leaves the tables
+    and the TSVs as they were. (Should a rename itself fail, the next run finds the
+    date loaded and rewrites the missing TSVs from the database.)
     """
     staged = [load_usage(area.volume_path(volume)) for volume in volumes]
     record = current()
     for volume in staged:
         record.count_volume(volume.volume, volume.lines, volume.bad_lines)
     tsv = done_marker(config, day)
-    with prepared_text_file(tsv, base=config.paths.report_dir) as prepared:
+    users_tsv = layout.users_tsv(config.paths.report_dir, day)
+    base = config.paths.report_dir
+    with (
+        prepared_text_file(tsv, base=base) as prepared,
+        prepared_text_file(users_tsv, base=base) as prepared_users,
+    ):
         with db.transaction() as cursor:
-            count = load_rows(
-                cursor,
-                day,
-                [s.volume_name for s in staged],
-                [row for s in staged for row in s.rows],
-                replace=replace,
-            )
+            counts = _load_staged(cursor, day, staged, replace)
             write_report_lines(prepared.handle, rows_in(cursor, day))
+            inserted = [(s.volume_name, s.users) for s in staged]
+            write_users_lines(prepared_users.handle, users_in(cursor, day, inserted))
             prepared.finish()
+            prepared_users.finish()
+        prepared_users.install()
         prepared.install()
-    log.info("loaded %d rows for %s into %s", count, day, db.description)
-    record.rows_written["lustre_usage"] = count
-    log.info("wrote %s", tsv)
+    for table, count in counts.items():
+        log.info("loaded %d rows for %s into %s of %s", count, day, table, db.description)
+        record.rows_written[table] = count
+    log.info("wrote %s and %s", tsv, users_tsv)
     _note_quota_failures(staged)
+    _note_users_problem(area)
+
+
+def _load_staged(
+    cursor: Cursor, day: dt.date, staged: Sequence[StagedVolume], replace: bool
+) -> dict[str, int]:
+    """Every table's rows of the run, in the caller's transaction: {table: rows}."""
+    names = [s.volume_name for s in staged]
+    return {
+        "lustre_usage": load_rows(
+            cursor, day, names, [row for s in staged for row in s.rows], replace=replace
+        ),
+        "usage_by_user": load_user_rows(
+            cursor, day, [(s.volume_name, s.users) for s in staged], replace=replace
+        ),
+        "usage_quota": load_quota_rows(
+            cursor, day, names, [row for s in staged for row in s.quotas], replace=replace
+        ),
+    }
+
+
+def _note_users_problem(area: StagingArea) -> None:
+    """Published with users by number: a person should look at [ldap] people_base."""
+    problem = area.load_directory().users_problem
+    if problem is not None:
+        current().degrade(f"{problem}; usage_by_user shows every user by uid")
 
 
 # How many group names a note lists; the log of the stage names every one.
@@ -260,74 +295,3 @@ def _note_quota_failures(staged: Sequence[StagedVolume]) -> None:
             f" groups ({shown}{more}); their Quota is NULL (or what an earlier run of the date"
             " stored), and `report --force` on a later run looks them up again"
         )
-
-
-# -- staging one volume (runs in a pool worker) ------------------------------------------
-
-
-@dataclass(frozen=True)
-class StageTask:
-    """What a pool worker needs to stage one report volume (picklable)."""
-
-    source: InputFile
-    day: dt.date  # the set's date (--date may differ from the date in the file's name)
-    staging: Path  # the run's staging area: directory.db in, volume-<V>.db out
-    max_bad_fraction: float
-    log_bad_lines: int
-    quota: QuotaConfig
-    archive: ArchiveConfig
-    block_workers: int = 1  # processes parsing this volume's blocks
-
-
-def stage_volume(task: StageTask) -> str:
-    """Aggregate one volume and stage its rows; returns the volume number."""
-    source = task.source
-    area = StagingArea(task.staging)
-    groups = area.load_directory()
-    with (
-        driver.open_reader(source, task.max_bad_fraction, task.log_bad_lines) as reader,
-        QuotaLookups(f"/lustre/{reader.volume_name}", task.quota) as quotas,
-    ):
-        reference = math.floor(reader.mtime)
-        aggregate = aggregate_file(
-            reader,
-            partial(UsageAggregate, reference),
-            workers=task.block_workers,
-            on_local_fold=_QuotaStarter(groups, quotas),
-        )
-        rows_out, quota_failures = usage_rows(
-            task, groups, aggregate, reader.volume_name, reader.mtime, quotas
-        )
-        save_usage(
-            area.new_volume_path(source.volume),
-            StagedVolume(
-                volume=source.volume,
-                volume_name=reader.volume_name,
-                source=str(source.path),
-                lines=reader.lines,
-                bad_lines=reader.bad_lines,
-                rows=tuple(rows_out),
-                quota_failures=tuple(quota_failures),
-            ),
-        )
-    volume_logger(__name__, reader.volume_name).info(
-        "staged %d groups from %d lines of %s", len(rows_out), reader.lines, source.path
-    )
-    return source.volume
-
-
-@dataclass
-class _QuotaStarter:
-    """Starts the quota look-ups of the named groups as the aggregation meets them."""
-
-    groups: GroupDirectory
-    quotas: QuotaLookups
-    seen: set[int] = field(default_factory=set)
-
-    def __call__(self, aggregate: UsageAggregate) -> None:
-        if len(aggregate.used) == len(self.seen):
-            return  # the usual case: no new gid in this block
-        new = aggregate.used.keys() - self.seen
-        self.seen.update(new)
-        names = (self.groups.lookup(gid).name for gid in sorted(new))
-        self.quotas.want(name for name in names if name is not None)

@@ -12,7 +12,7 @@ from typing import IO, Any
 from humgen_storage.db import Cursor, Database
 from humgen_storage.errors import JobFailed
 from humgen_storage.report.aggregate import consumption
-from humgen_storage.run.staging import UsageRow
+from humgen_storage.run.report_staging import UsageRow
 from humgen_storage.tsv import write_tsv, write_tsv_lines
 
 TSV_HEADER = (

@@ -2,7 +2,8 @@
 
 ``report_dir/``
   ``report-output-files/``   the TSVs: ``report-<D>.tsv`` and ``inspector-<D>.tsv``
-                             (each is its job's done-marker)
+                             (each is its job's done-marker), and the report's
+                             ``users-<D>.tsv``
   ``.staging/<job>-<D>/``    one run's staging area: ``directory.db`` and
                              ``volume-<V>.db``; the report's keeps the bare ``<D>``
                              that SPEC section 4 names
@@ -46,6 +47,11 @@ def output_files_dir(report_dir: Path) -> Path:
 
 def report_tsv(report_dir: Path, day: dt.date) -> Path:
     return output_files_dir(report_dir) / f"report-{day_stamp(day)}.tsv"
+
+
+def users_tsv(report_dir: Path, day: dt.date) -> Path:
+    """The report's per-user table, beside its TSV (issue 18)."""
+    return output_files_dir(report_dir) / f"users-{day_stamp(day)}.tsv"
 
 
 def inspector_tsv(report_dir: Path, day: dt.date) -> Path:

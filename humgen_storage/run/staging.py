@@ -7,7 +7,8 @@ and renamed when complete, so its presence means the volume was staged in full; 
 two processes ever write one SQLite file. The rows are plain data (loading them runs
 no code from the file), and every integer that may be a sum is decimal text, exact
 however large (beyond 64 bits). A leftover area from a crashed run is discarded by
-the next full run.
+the next full run. The report's volume files are ``run.report_staging``'s; the
+inspector's are here.
 
 The area lives at ``<report_dir>/.staging/<name>``: every folder below ``report_dir``
 is made and checked without following a link (``run.safe_files``), a pre-placed link
@@ -21,9 +22,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -41,37 +40,8 @@ from humgen_storage.run.safe_files import (
 DIRECTORY_FILE = "directory.db"
 
 
-@dataclass(frozen=True)
-class UsageRow:
-    """One row of lustre_usage, as staged and as loaded."""
-
-    volume_name: str
-    pi: str | None
-    group: str
-    used: int
-    quota: int | None
-    consumption: str
-    last_modified: float | None
-    archived: str | None
-    date: str  # YYYY-MM-DD
-    is_humgen: bool
-
-
-@dataclass(frozen=True)
-class StagedVolume:
-    volume: str  # the number, e.g. "118"
-    volume_name: str  # e.g. "scratch118"
-    source: str  # the input file it came from
-    lines: int
-    bad_lines: int
-    rows: tuple[UsageRow, ...]
-    # Named groups whose quota look-up failed (their Quota is NULL): the stage ran in
-    # another process, maybe another LSF job; the finaliser reports them.
-    quota_failures: tuple[str, ...] = ()
-
-
 @contextmanager
-def _atomic_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
+def atomic_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
     """A new SQLite file that appears at ``path`` only once it is complete."""
     with replaced_on_success(path, PRIVATE_FILE_MODE) as temporary:
         connection = sqlite3.connect(temporary)
@@ -115,7 +85,7 @@ class StagingArea:
 
     def save_directory(self, groups: GroupDirectory) -> None:
         self.make()
-        with _atomic_sqlite(self.directory / DIRECTORY_FILE) as db:
+        with atomic_sqlite(self.directory / DIRECTORY_FILE) as db:
             db.execute(
                 "CREATE TABLE groups"
                 " (gid INTEGER PRIMARY KEY, name TEXT, is_humgen INTEGER, pi TEXT, unsafe INTEGER)"
@@ -127,114 +97,47 @@ class StagingArea:
                     for g in groups.groups.values()
                 ],
             )
+            # uids as decimal text: a uidNumber may be beyond SQLite's 64-bit integers.
+            db.execute("CREATE TABLE users (uid TEXT PRIMARY KEY, name TEXT)")
+            db.executemany(
+                "INSERT INTO users VALUES (?, ?)",
+                [(str(uid), name) for uid, name in groups.users.items()],
+            )
+            db.execute("CREATE TABLE users_problem (problem TEXT)")
+            if groups.users_problem is not None:
+                db.execute("INSERT INTO users_problem VALUES (?)", (groups.users_problem,))
 
     def has_directory(self) -> bool:
         return is_regular_file(self.directory / DIRECTORY_FILE)
 
     def load_directory(self) -> GroupDirectory:
-        with closing(_read_staged(self.directory / DIRECTORY_FILE)) as db:
+        with closing(read_staged(self.directory / DIRECTORY_FILE)) as db:
             rows = db.execute("SELECT gid, name, is_humgen, pi, unsafe FROM groups").fetchall()
+            users = db.execute("SELECT uid, name FROM users").fetchall()
+            problem = db.execute("SELECT problem FROM users_problem").fetchone()
         return GroupDirectory(
             {
                 gid: Group(gid, name, bool(humgen), pi, bool(unsafe))
                 for gid, name, humgen, pi, unsafe in rows
-            }
+            },
+            users={int(uid): name for uid, name in users},
+            users_problem=None if problem is None else problem[0],
         )
 
 
-def _read_staged(path: Path) -> sqlite3.Connection:
+def read_staged(path: Path) -> sqlite3.Connection:
     """A staged file, opened read-only and never through a link."""
     check_not_link(path)
     return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
 
 
-def _exact(number: int | None) -> str | None:
+def exact_text(number: int | None) -> str | None:
     """An integer as decimal text: exact whatever its size (SQLite's are 64 bits)."""
     return None if number is None else str(number)
 
 
-def _integer(text: str | None) -> int | None:
+def integer_or_none(text: str | None) -> int | None:
     return None if text is None else int(text)
-
-
-# -- the report's staged volumes ------------------------------------------------------
-
-
-def save_usage(path: Path, staged: StagedVolume) -> None:
-    """Stage one report volume's rows in a file that appears only once complete."""
-    with _atomic_sqlite(path) as db:
-        db.execute(
-            "CREATE TABLE volume (volume TEXT, volume_name TEXT, source TEXT, lines INTEGER, bad_lines INTEGER)"
-        )
-        db.execute(
-            "INSERT INTO volume VALUES (?, ?, ?, ?, ?)",
-            (staged.volume, staged.volume_name, staged.source, staged.lines, staged.bad_lines),
-        )
-        db.execute("CREATE TABLE quota_failures (grp TEXT)")
-        db.executemany(
-            "INSERT INTO quota_failures VALUES (?)", [(g,) for g in staged.quota_failures]
-        )
-        db.execute(
-            "CREATE TABLE usage (volume_name TEXT, pi TEXT, grp TEXT, used TEXT, quota TEXT,"
-            " consumption TEXT, last_modified REAL, archived TEXT, date TEXT, is_humgen INTEGER)"
-        )
-        db.executemany(
-            "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    r.volume_name,
-                    r.pi,
-                    r.group,
-                    _exact(r.used),
-                    _exact(r.quota),
-                    r.consumption,
-                    r.last_modified,
-                    r.archived,
-                    r.date,
-                    int(r.is_humgen),
-                )
-                for r in staged.rows
-            ],
-        )
-
-
-def load_usage(path: Path) -> StagedVolume:
-    """The volume as ``save_usage`` staged it."""
-    with closing(_read_staged(path)) as db:
-        volume_row = db.execute(
-            "SELECT volume, volume_name, source, lines, bad_lines FROM volume"
-        ).fetchone()
-        rows = db.execute(
-            "SELECT volume_name, pi, grp, used, quota, consumption, last_modified, archived, date, is_humgen"
-            " FROM usage"
-        ).fetchall()
-        quota_failures = db.execute("SELECT grp FROM quota_failures ORDER BY rowid").fetchall()
-    number, volume_name, source, lines, bad_lines = volume_row
-    return StagedVolume(
-        volume=number,
-        volume_name=volume_name,
-        source=source,
-        lines=lines,
-        bad_lines=bad_lines,
-        rows=tuple(_usage_row(row) for row in rows),
-        quota_failures=tuple(group for (group,) in quota_failures),
-    )
-
-
-def _usage_row(row: tuple[Any, ...]) -> UsageRow:
-    volume_name, pi, group, used, quota, consumption, last_modified, archived, date, is_humgen = row
-    return UsageRow(
-        volume_name,
-        pi,
-        group,
-        int(used),
-        _integer(quota),
-        consumption,
-        last_modified,
-        archived,
-        date,
-        bool(is_humgen),
-    )
 
 
 # -- the inspector's staged volumes ---------------------------------------------------
@@ -244,7 +147,7 @@ def save_inspection(path: Path, volume: str, rows: InspectorRows) -> None:
     """Stage one inspector volume's rows (``finish``'s columns) in a file that appears
     only once complete; sizes and gids as decimal text."""
     has_gid = rows.has_gid.tolist()
-    with _atomic_sqlite(path) as db:
+    with atomic_sqlite(path) as db:
         db.execute("CREATE TABLE inspection (volume TEXT, reference REAL, class_names TEXT)")
         db.execute(
             "INSERT INTO inspection VALUES (?, ?, ?)",
@@ -262,7 +165,7 @@ def save_inspection(path: Path, volume: str, rows: InspectorRows) -> None:
                 rows.files.tolist(),
                 rows.newest.tolist(),
                 [
-                    _exact(gid) if named else None
+                    exact_text(gid) if named else None
                     for gid, named in zip(rows.gids.tolist(), has_gid, strict=True)
                 ],
                 rows.project.tolist(),
@@ -274,7 +177,7 @@ def save_inspection(path: Path, volume: str, rows: InspectorRows) -> None:
 
 def load_inspection(path: Path) -> tuple[str, InspectorRows]:
     """(volume, rows) as ``save_inspection`` staged them."""
-    with closing(_read_staged(path)) as db:
+    with closing(read_staged(path)) as db:
         volume, reference, class_names = db.execute(
             "SELECT volume, reference, class_names FROM inspection"
         ).fetchone()

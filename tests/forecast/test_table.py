@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,7 @@ DAY = dt.date(2026, 11, 20)
 NIGHTS = [DAY - dt.timedelta(days=n) for n in range(9, -1, -1)]  # ten nights to DAY
 TIB = 2**40
 
-# Exactly the columns of the usage_quota table another change adds to db.py.
-USAGE_QUOTA = (
-    "CREATE TABLE `usage_quota` (`date` DATE NOT NULL, `Lustre Volume` VARCHAR(255) NOT NULL,"
-    " `Unix Group` VARCHAR(255) NOT NULL, `Files` BIGINT, `Quota Used (bytes)` BIGINT,"
-    " `Quota Used (files)` BIGINT, `Inode Quota` BIGINT)"
-)
+# usage_quota as the report fills it (db.py creates the table with the others).
 INSERT_QUOTA = (
     "INSERT INTO `usage_quota` (`date`, `Lustre Volume`, `Unix Group`, `Files`,"
     " `Quota Used (bytes)`, `Quota Used (files)`, `Inode Quota`)"
@@ -56,7 +52,6 @@ def fill_history(db: Database, inodes: bool) -> None:
     with db.transaction() as cursor:
         cursor.executemany(INSERT_ROW, rows)
         if inodes:
-            cursor.execute(USAGE_QUOTA)
             cursor.executemany(
                 INSERT_QUOTA,
                 [
@@ -100,7 +95,7 @@ def test_bytes_and_inodes_into_the_table_and_the_tsv(sqlite_db: Database, tmp_pa
 
 
 def test_a_selection_replaces_only_its_rows(sqlite_db: Database, tmp_path: Path) -> None:
-    fill_history(sqlite_db, inodes=False)  # no usage_quota table: bytes only
+    fill_history(sqlite_db, inodes=False)  # no usage_quota rows: bytes only
     every = compute(sqlite_db, DAY, ForecastConfig(), Selection())
     assert [(r.group, r.measure) for r in every] == [("hgi", "bytes"), ("team1", "bytes")]
     publish(sqlite_db, tmp_path, DAY, every, Selection())
@@ -170,8 +165,28 @@ def test_manage_report_forecasts_after_publishing(site: Site) -> None:
         for volume, _, group, used, quota, *_ in site.usage_rows()
     )
     lines = [line.split("\t") for line in tsv.read_text().splitlines()[1:]]
-    assert sorted(tuple(line[:5] + line[9:10]) for line in lines) == expected
-    assert {line[9] for line in lines} == {"unlimited", "full", "not enough history"}
+    bytes_lines = [line for line in lines if line[2] == "bytes"]
+    assert sorted(tuple(line[:5] + line[9:10]) for line in bytes_lines) == expected
+    assert {line[9] for line in bytes_lines} == {"unlimited", "full", "not enough history"}
+    # Inodes: one line per usage_quota row the report wrote, its used figure the quota
+    # system's file count, else the crawl's distinct inodes.
+    with sqlite3.connect(site.database) as db:
+        quota_rows = db.execute(
+            "SELECT `Lustre Volume`, `Unix Group`, `Files`, `Quota Used (files)`, `Inode Quota`"
+            " FROM `usage_quota` WHERE `date` = ?",
+            (day.isoformat(),),
+        ).fetchall()
+    inode_lines = sorted(tuple(line[:5]) for line in lines if line[2] == "inodes")
+    assert inode_lines == sorted(
+        (
+            v,
+            g,
+            "inodes",
+            str(counted if counted is not None else files),
+            "-" if lim is None else str(lim),
+        )
+        for v, g, files, counted, lim in quota_rows
+    )
 
 
 def test_a_failed_forecast_leaves_the_report_published_and_degraded(

@@ -64,11 +64,14 @@ def test_the_pages_in_a_browser(site: Site, chromium_binary: str) -> None:
         assert f"+{HGI_CHANGE} +{TEAM113_CHANGE} + elsewhere 0 = +{total} bytes" in conservation
 
         page.open(file_url(out / "group-scratch118-hgi.html"))
-        assert page.evaluate("document.querySelectorAll('svg.chart').length") == 1
-        assert page.evaluate("document.querySelectorAll('svg.chart circle.point').length") == 2
+        # Bytes and inodes (the report fills usage_quota), two nights each.
+        assert page.evaluate("document.querySelectorAll('svg.chart').length") == 2
+        assert page.evaluate("document.querySelectorAll('svg.chart circle.point').length") == 4
         points = page.evaluate(
-            "[...document.querySelectorAll('circle.point title')].map(t => t.textContent)"
+            "[...document.querySelectorAll('svg.chart')[0].querySelectorAll('circle.point title')]"
+            ".map(t => t.textContent)"
         )
+        assert len(points) == 2
         hgi = used[("scratch118", "hgi")]
         assert points[-1] == f"{days_ago(0).isoformat()}: {human_size(hgi)} ({hgi} bytes)"
         assert page.evaluate("document.querySelectorAll('table.directories tr').length") == 5

@@ -24,7 +24,7 @@ from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.report.job import _note_quota_failures
 from humgen_storage.run import record
-from humgen_storage.run.staging import StagedVolume
+from humgen_storage.run.report_staging import StagedVolume
 from tests.helpers import LFS_STANDIN, base_sections, write_ini, write_mpistat
 from tests.services.tmpfs import small_disk
 
@@ -301,19 +301,24 @@ def test_full_disk_leaves_the_table_and_the_tsv_as_they_were(
         )  # the site fails two quotas on purpose
         rows_before = db_rows(site["config"])
         tsv_before = tsv.read_bytes()
+        users_tsv = tsv.with_name(f"users-{DAY}.tsv")
+        users_before = users_tsv.read_bytes()
         smaller = write_mpistat(site["mpistat"], DAY, "118", volume_118()[:2], mtime=R)
 
         disk.fill()
         caplog.clear()
         assert main(["--config", site["config"], "report", "--force", str(smaller)]) == 1
-        # the TSV could not be written in full: nothing was committed, nothing renamed
+        # the TSVs could not be written in full: nothing was committed, nothing renamed
         assert db_rows(site["config"]) == rows_before
         assert tsv.read_bytes() == tsv_before
-        assert disk.files() == [tsv.name]  # no temporary left behind
+        assert users_tsv.read_bytes() == users_before
+        assert disk.files() == sorted([tsv.name, users_tsv.name])  # no temporary left behind
         errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-        assert errors == [
-            f"report: cannot write {tsv}: No space left on device (ENOSPC); nothing was written"
-        ]
+        # Whichever of the two the disk refused first is named.
+        assert errors in (
+            [f"report: cannot write {path}: No space left on device (ENOSPC); nothing was written"]
+            for path in (tsv, users_tsv)
+        )
 
         disk.free()
         assert main(["--config", site["config"], "report", "--force", str(smaller)]) == 0
@@ -401,7 +406,7 @@ def test_newest_complete_set_without_files(site: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("group", ["", ".hidden", "a/b", "../etc", "x\0y"])
 def test_unsafe_group_names_are_never_looked_up_in_the_archive(tmp_path: Path, group: str) -> None:
-    from humgen_storage.report.rows import find_archived
+    from humgen_storage.report.stage import find_archived
 
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / ".imirrored").touch()

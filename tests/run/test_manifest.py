@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,16 @@ def test_a_successful_run(site: Site) -> None:
         "115": {"lines": lines_of(files[1]), "malformed": 0},
         "118": {"lines": lines_of(files[0]), "malformed": 0},
     }
-    # The forecast manage runs after the report: one bytes row per report row.
-    rows = len(site.usage_rows())
-    assert run["rows_written"] == {"lustre_usage": rows, "forecast": rows}
+    # Every table the report loads, counted from the database, and the forecast manage
+    # runs after the report: one bytes row per report row (inodes too when usage_quota
+    # gives an inode quota).
+    with sqlite3.connect(site.database) as db:
+        counts = {
+            table: db.execute(f"SELECT COUNT(*) FROM `{table}`").fetchone()[0]  # noqa: S608
+            for table in ("usage_by_user", "usage_quota", "forecast")
+        }
+    assert run["rows_written"] == {"lustre_usage": len(site.usage_rows()), **counts}
+    assert counts["usage_quota"] == len(site.usage_rows())  # one per group of lustre_usage
     assert len(site.usage_rows()) == 11  # 7 groups on 118, 4 on 115
     assert run["quota_failures"] == [] and run["needs_a_person"] == []
     assert set(run["durations_seconds"]) == {"directory", "read", "publish", "forecast"}

@@ -124,11 +124,11 @@ def test_on_local_fold_sees_the_aggregate_grow(tmp_path: Path) -> None:
             reader,
             partial(UsageAggregate, R),
             workers=1,
-            on_local_fold=lambda agg: seen.append(len(agg.used)),
+            on_local_fold=lambda agg: seen.append(len(agg.gids)),
         )
     assert len(seen) > 100  # once per block
     assert seen == sorted(seen)
-    assert seen[0] < seen[-1] == len(result.used) == 31  # gid 0 (the root) and 30 more
+    assert seen[0] < seen[-1] == len(result.gids) == 31  # gid 0 (the root) and 30 more
 
 
 def _lines_and_sizes(fmt: object, block: bytes, first_line: int) -> tuple[Any, list[Any]]:

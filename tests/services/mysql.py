@@ -306,6 +306,8 @@ def mysql_db(mysql_url: str) -> Iterator[Database]:
         cursor.execute("DELETE FROM `lustre_usage`")
         cursor.execute("DELETE FROM `spaceman`")
         cursor.execute("DELETE FROM `spaceman_tmp`")
+        cursor.execute("DELETE FROM `usage_by_user`")
+        cursor.execute("DELETE FROM `usage_quota`")
     try:
         yield database
     finally:
