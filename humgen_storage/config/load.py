@@ -34,6 +34,7 @@ from humgen_storage.config import (
     SplitterConfig,
     VolumesConfig,
 )
+from humgen_storage.config.feeds import parse_feeds, parse_notify
 from humgen_storage.config.reader import SectionReader, resolve, resolve_command
 from humgen_storage.directory.filters import FilterError, matches_every_group, parse_filter
 from humgen_storage.errors import ConfigError
@@ -87,6 +88,8 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
         lsf=_lsf(r),
         workers=r.number("jobs", "workers", 0, minimum=0) or Config.workers,
         metrics=MetricsConfig(textfile=r.path("metrics", "textfile")),
+        feeds=parse_feeds(r),
+        notify=parse_notify(r),
     )
     r.check_unknown()
     _warn_if_secret_readable(parser, source)
