@@ -113,7 +113,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
             " ".join(input_set.volumes),
             " with --force" if args.force else "",
         )
-        return driver.run_job(config, job, input_set, default_workers(config.workers))
+        status = driver.run_job(config, job, input_set, default_workers(config.workers))
+        if job.name == "report" and status == 0:
+            from humgen_storage.feeds.publish import write_feeds
+
+            write_feeds(config, input_set.date)  # a failure degrades the run, never fails it
+        return status
 
     try:
         return driver.run_locked(config, job.name, run_once)
