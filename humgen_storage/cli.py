@@ -124,6 +124,12 @@ def _schema() -> Command:
     return schema
 
 
+def _notify() -> Command:
+    from humgen_storage.notify import command
+
+    return command
+
+
 def _crawl() -> StandaloneCommand:
     from humgen_storage import crawl
 
@@ -154,6 +160,9 @@ COMMANDS: dict[str, CommandEntry | StandaloneEntry] = {
             "manage", "run a job on the newest complete set of inputs, once per date", _manage
         ),
         CommandEntry("schema", "create the database tables (idempotent)", _schema),
+        CommandEntry(
+            "notify", "mail PIs whose groups' quota is full or filling (once a day)", _notify
+        ),
         StandaloneEntry("crawl", "walk a directory tree and write an mpistat file", _crawl),
         CommandEntry(
             "submit",
