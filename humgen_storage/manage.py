@@ -114,7 +114,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
             " with --force" if args.force else "",
         )
         status = driver.run_job(config, job, input_set, default_workers(config.workers))
-        if job.name == "report" and status == 0:
+        if job.name == "report" and status == 0 and not current().nothing_to_do:
             from humgen_storage.feeds.publish import write_feeds
 
             write_feeds(config, input_set.date)  # a failure degrades the run, never fails it

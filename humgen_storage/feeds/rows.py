@@ -43,7 +43,7 @@ class GroupForecast:
 
     volume: str
     group: str
-    measure: str  # "bytes" or "files"
+    measure: str  # "bytes" or "inodes" (the forecast's names)
     used: int
     limit: int | None
     status: str

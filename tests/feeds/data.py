@@ -27,20 +27,23 @@ DAY_BEFORE = dt.date(2026, 11, 19)
 LONG_GROUP = "a-very-long-group-name-for-testing-xdmod"  # 40 characters
 LONG_USER = "a-very-long-user-name-beyond-thirty-chars"  # 41 characters
 
+# As the report's and the forecast's branches make them (db_tables.py there), with `id`.
 _EXTRA_TABLES = (
-    "CREATE TABLE IF NOT EXISTS `usage_by_user` (`date` DATE NOT NULL,"
-    " `Lustre Volume` TEXT NOT NULL, `Unix Group` TEXT NOT NULL, `User` TEXT NOT NULL,"
-    " `Used (bytes)` BIGINT NOT NULL, `Files` BIGINT NOT NULL,"
-    " `Last Modified (days)` DECIMAL(12,1),"
+    "CREATE TABLE IF NOT EXISTS `usage_by_user` (`id` INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " `date` DATE NOT NULL, `Lustre Volume` TEXT NOT NULL, `Unix Group` TEXT NOT NULL,"
+    " `User` TEXT NOT NULL, `Used (bytes)` BIGINT NOT NULL, `Files` BIGINT NOT NULL,"
+    " `Last Modified (days)` DECIMAL(12,1) NOT NULL,"
     " UNIQUE (`date`, `Lustre Volume`, `Unix Group`, `User`))",
-    "CREATE TABLE IF NOT EXISTS `usage_quota` (`date` DATE NOT NULL,"
-    " `Lustre Volume` TEXT NOT NULL, `Unix Group` TEXT NOT NULL, `Files` BIGINT,"
-    " `Quota Used (bytes)` BIGINT, `Quota Used (files)` BIGINT, `Inode Quota` BIGINT,"
-    " UNIQUE (`date`, `Lustre Volume`, `Unix Group`))",
-    "CREATE TABLE IF NOT EXISTS `forecast` (`date` DATE NOT NULL,"
-    " `Lustre Volume` TEXT NOT NULL, `Unix Group` TEXT NOT NULL, `Measure` TEXT NOT NULL,"
-    " `Used` BIGINT NOT NULL, `Limit` BIGINT, `Status` TEXT NOT NULL,"
-    " `Days Until Full` DOUBLE, UNIQUE (`date`, `Lustre Volume`, `Unix Group`, `Measure`))",
+    "CREATE TABLE IF NOT EXISTS `usage_quota` (`id` INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " `date` DATE NOT NULL, `Lustre Volume` TEXT NOT NULL, `Unix Group` TEXT NOT NULL,"
+    " `Files` BIGINT NOT NULL, `Quota Used (bytes)` BIGINT, `Quota Used (files)` BIGINT,"
+    " `Inode Quota` BIGINT, UNIQUE (`date`, `Lustre Volume`, `Unix Group`))",
+    "CREATE TABLE IF NOT EXISTS `forecast` (`id` INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " `date` DATE NOT NULL, `Lustre Volume` TEXT NOT NULL, `Unix Group` TEXT NOT NULL,"
+    " `Measure` TEXT NOT NULL, `Used` BIGINT NOT NULL, `Limit` BIGINT,"
+    " `Growth (per day)` DOUBLE, `Days Until Full` DOUBLE, `Days Until Full (low)` DOUBLE,"
+    " `Days Until Full (high)` DOUBLE, `Status` TEXT NOT NULL, `Nights` INT NOT NULL,"
+    " UNIQUE (`date`, `Lustre Volume`, `Unix Group`, `Measure`))",
 )
 
 # (volume, PI, group, used, quota)
@@ -67,7 +70,7 @@ MEMBERS = [
 # (volume, group, measure, used, limit, status, days until full)
 FORECAST = [
     ("scratch118", "hgi", "bytes", 10_000_000, 20_000_000, "warning", 20.5),
-    ("scratch118", "hgi", "files", 31, 1000, "ok", None),
+    ("scratch118", "hgi", "inodes", 31, 1000, "ok", None),
     ("scratch118", LONG_GROUP, "bytes", 2049, 0, "unlimited", None),
     ("scratch118", "carol", "bytes", 5000, 6000, "critical", 3.0),
     ("scratch115", "hgi", "bytes", 1_000_000, 1_000_000, "full", 0.0),
@@ -104,16 +107,22 @@ def fill_database(db: Database) -> None:
                 [(v, pi, g, used // shrink, q, day.isoformat()) for v, pi, g, used, q in USAGE],
             )
             cursor.executemany(
-                "INSERT INTO `usage_quota` VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO `usage_quota` (`date`, `Lustre Volume`, `Unix Group`, `Files`,"
+                " `Quota Used (bytes)`, `Quota Used (files)`, `Inode Quota`)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 [(day.isoformat(), *row) for row in QUOTA],
             )
             cursor.executemany(
-                "INSERT INTO `usage_by_user` VALUES (%s, %s, %s, %s, %s, %s, 1.0)",
+                "INSERT INTO `usage_by_user` (`date`, `Lustre Volume`, `Unix Group`, `User`,"
+                " `Used (bytes)`, `Files`, `Last Modified (days)`)"
+                " VALUES (%s, %s, %s, %s, %s, %s, 1.0)",
                 [(day.isoformat(), v, g, u, used // shrink, f) for v, g, u, used, f in MEMBERS],
             )
             status = "ok" if day == DAY_BEFORE else None
             cursor.executemany(
-                "INSERT INTO `forecast` VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO `forecast` (`date`, `Lustre Volume`, `Unix Group`, `Measure`,"
+                " `Used`, `Limit`, `Status`, `Days Until Full`, `Nights`)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 14)",
                 [
                     (day.isoformat(), v, g, m, u, lim, status or s, d)
                     for v, g, m, u, lim, s, d in FORECAST

@@ -60,10 +60,10 @@ def test_the_samples_are_the_hand_computed_figures(tmp_path: Path) -> None:
     assert s[f'humgen_storage_group_full_in_seconds{{{hgi118},measure="bytes"}}'] == 1_771_200
     assert s[f'humgen_storage_group_full_in_seconds{{{carol},measure="bytes"}}'] == 259_200
     assert s[f'humgen_storage_group_full_in_seconds{{{hgi115},measure="bytes"}}'] == 0
-    assert s[f'humgen_storage_group_forecast_status{{{hgi118},measure="files",status="ok"}}'] == 1
+    assert s[f'humgen_storage_group_forecast_status{{{hgi118},measure="inodes",status="ok"}}'] == 1
     # No limit (0) and a failed look-up (NULL) have no quota series; no number, no days.
     assert not [k for k in s if "quota_" in k and ("carol" in k or LONG_GROUP in k)]
-    assert f'humgen_storage_group_full_in_seconds{{{hgi118},measure="files"}}' not in s
+    assert f'humgen_storage_group_full_in_seconds{{{hgi118},measure="inodes"}}' not in s
     assert len([k for k in s if k.startswith("humgen_storage_group_forecast_status")]) == 5
 
 
