@@ -25,10 +25,13 @@ from typing import TYPE_CHECKING, Protocol
 from humgen_storage import __version__
 from humgen_storage.errors import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_TERMINATED,
     ConfigError,
     HumgenError,
     JobFailed,
+    Terminated,
     UsageError,
 )
 from humgen_storage.logs import setup_logging
@@ -39,7 +42,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("humgen_storage")
 
 PROG = "humgen-storage"
-EXIT_INTERRUPTED = 130
+# A signal stopped the run (run/processes.py): what the log line says, the exit status.
+_STOPPED_BY: dict[type[BaseException], tuple[str, int]] = {
+    KeyboardInterrupt: ("interrupted (SIGINT)", EXIT_INTERRUPTED),
+    Terminated: ("terminated (SIGTERM)", EXIT_TERMINATED),
+}
 
 
 class Command(Protocol):
@@ -247,11 +254,13 @@ def run_command(
     ``<command>: <one line>; nothing was written``.
     """
     from humgen_storage.run.manifest import leave_records
+    from humgen_storage.run.processes import stop_on_signals
     from humgen_storage.run.record import EXIT_DEGRADED, begin
 
     name = entry.name
     record = begin(name, job=getattr(args, "job", None) if name == "manage" else name)
-    status = _run_and_map(entry, args, parser)
+    with stop_on_signals():  # SIGINT, SIGTERM: the run unwinds, writing nothing
+        status = _run_and_map(entry, args, parser)
     if status == EXIT_OK and record.degraded:
         # Published, but something needs a person: said last, where a reader looks.
         for note in record.needs_a_person:
@@ -288,9 +297,10 @@ def _run_and_map(
             log.exception("%s failed", name)
         log.error("%s: %s; %s", name, exc, exc.outcome)
         return exc.exit_status
-    except KeyboardInterrupt:
-        log.error("interrupted; nothing was written")
-        return EXIT_INTERRUPTED
+    except (KeyboardInterrupt, Terminated) as exc:
+        stopped, status = _STOPPED_BY[type(exc)]
+        log.error("%s: %s; nothing was written", name, stopped)
+        return status
     except Exception as exc:  # an expected failure is a HumgenError; this is a bug
         if args.verbose:
             log.exception("%s failed", name)

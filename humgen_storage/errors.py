@@ -10,6 +10,7 @@ layer (the input format, the directory, the database, the jobs) can raise these.
 from __future__ import annotations
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM (SPEC §8)
 
 
 class HumgenError(Exception):
@@ -72,3 +73,11 @@ class JobFailed(HumgenError):
 class UnsafePathError(HumgenError):
     """A path under report_dir or output_dir that the product did not make: a symbolic
     link, or not a directory or file owned as expected. The message names it."""
+
+
+class Terminated(BaseException):  # noqa: N818 - named like KeyboardInterrupt, its sibling
+    """SIGTERM reached the run's main process: the run stops, nothing is written (exit
+    status 143). A BaseException, like KeyboardInterrupt for SIGINT, so that no
+    ``except Exception`` on the way reports it as a failure and carries on."""
+
+    exit_status = EXIT_TERMINATED

@@ -121,7 +121,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         return status
 
     try:
-        return driver.run_locked(config, job.name, run_once)
+        return driver.run_locked(config, job.name, run_once, managed=True)
     finally:
         prune.prune(config)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from humgen_storage.errors import (
     HumgenError,
     InputError,
     JobFailed,
+    Terminated,
     UploadError,
     UsageError,
 )
@@ -155,9 +157,11 @@ def test_a_bug_is_named_with_its_type(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.ERROR):
         assert _run(ZeroDivisionError("division by zero")) == 1
         assert _run(KeyboardInterrupt()) == 130
+        assert _run(Terminated(signal.SIGTERM)) == 143
     assert [r.getMessage() for r in caplog.records] == [
         "report failed: ZeroDivisionError: division by zero (run with -v for details)",
-        "interrupted; nothing was written",
+        "report: interrupted (SIGINT); nothing was written",
+        "report: terminated (SIGTERM); nothing was written",
     ]
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 from humgen_storage.db import Cursor, Database
 from humgen_storage.errors import JobFailed
+from humgen_storage.report.aggregate import consumption
 from humgen_storage.run.staging import UsageRow
 from humgen_storage.tsv import write_tsv, write_tsv_lines
 
@@ -73,8 +75,14 @@ def load_rows(
     replace: bool,
 ) -> int:
     """Insert a run's rows inside the caller's transaction; with ``replace``, first delete
-    that date's rows of the run's volumes (and only those)."""
+    that date's rows of the run's volumes (and only those).
+
+    A group whose quota look-up failed in this run keeps the quota an earlier run of
+    the same date stored, if any: ``--force`` after a quota outage must not replace
+    good numbers with NULL."""
     if replace:
+        stored = _stored_quotas(cursor, day, volume_names)
+        rows = [_with_stored_quota(row, stored) for row in rows]
         for name in volume_names:
             cursor.execute(
                 "DELETE FROM `lustre_usage` WHERE `date` = %s AND `Lustre Volume` = %s",
@@ -97,6 +105,27 @@ def load_rows(
     ]
     cursor.executemany(INSERT_ROW, values)
     return len(values)
+
+
+def _stored_quotas(
+    cursor: Cursor, day: dt.date, volume_names: Sequence[str]
+) -> dict[tuple[str, str], int]:
+    stored: dict[tuple[str, str], int] = {}
+    for name in volume_names:
+        cursor.execute(
+            "SELECT `Unix Group`, `Quota (bytes)` FROM `lustre_usage`"
+            " WHERE `date` = %s AND `Lustre Volume` = %s AND `Quota (bytes)` IS NOT NULL",
+            (day.isoformat(), name),
+        )
+        stored.update({(name, group): int(quota) for group, quota in cursor.fetchall()})
+    return stored
+
+
+def _with_stored_quota(row: UsageRow, stored: dict[tuple[str, str], int]) -> UsageRow:
+    quota = stored.get((row.volume_name, row.group))
+    if row.quota is not None or quota is None:
+        return row
+    return replace(row, quota=quota, consumption=consumption(row.used, quota))
 
 
 def _number(value: Decimal | float | None) -> float | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import mmap
 import multiprocessing
+import os
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 
 from humgen_storage.mpistat.patterns import Format, count_lines
 from humgen_storage.mpistat.reader import MpistatReader
+from humgen_storage.run.processes import die_with_parent
 
 R = TypeVar("R")
 
@@ -156,6 +158,7 @@ class _MapHelpers:
         self.results, sending_end = context.Pipe(duplex=False)
         self.sender = _Sender(sending_end, context.Lock())
         self.finished = False
+        self.parent_pid = os.getpid()
         # Forked: the function (a closure or bound method) is inherited, not pickled.
         self.processes = [context.Process(target=self._serve, daemon=True) for _ in range(count)]
         for process in self.processes:
@@ -214,8 +217,13 @@ class _MapHelpers:
             for _ in self.processes:
                 self.tasks.put(None)
 
-    def close(self) -> None:
-        self.finish()  # (after an error: helpers stop once their current block is done)
+    def close(self, abort: bool = False) -> None:
+        """``abort``: interrupted, or the reading failed; nobody waits for the helpers'
+        blocks, so they are killed rather than let finish."""
+        if abort:
+            for process in self.processes:
+                process.kill()
+        self.finish()
         for process in self.processes:
             process.join(timeout=5)
             if process.is_alive():
@@ -229,6 +237,7 @@ class _MapHelpers:
     # -- in a helper
 
     def _serve(self) -> None:
+        die_with_parent(self.parent_pid)
         _serve(self._handle, self._last_word, self.tasks, self.sender)
 
     def _last_word(self) -> _Result | None:
@@ -290,6 +299,7 @@ def map_raw_blocks(
     ready: dict[int, Any] = {}
     submitted = next_out = 0
     last_line, last_block = 1, b""
+    completed = False
 
     def take(sequence: int, value: Any, block_counts: _LineCounts) -> None:
         counts.absorb(block_counts)
@@ -319,8 +329,10 @@ def map_raw_blocks(
             next_out += 1
         if finals is not None:
             finals.extend(helpers.collect_finals())
+        completed = True
     finally:
-        helpers.close()
+        # Not completed: an error, an interrupt, or the consumer stopped reading.
+        helpers.close(abort=not completed)
     # Blocks are numbered by their first line: only the last one needs counting.
     counts.lines = last_line - 1 + count_lines(last_block)
     counts.settle(reader)

@@ -1,6 +1,6 @@
 """The run frame every job runs in, written once.
 
-A run: take the job's lock (held: say so, exit 0); choose the input set (FILEs or
+A run: take the job's lock (held: see ``run_locked``); choose the input set (FILEs or
 the newest complete set); discard a crashed run's staging area; load the group
 directory once, before any volume is read, and stage it as ``directory.db`` for the
 tasks to read; plan the processes; run one task per volume in a pool, each staging
@@ -42,16 +42,23 @@ log = logging.getLogger(__name__)
 # ------------------------------------------------------------------ pieces every job uses
 
 
-def run_locked(config: Config, job: str, work: Callable[[], int]) -> int:
-    """``work()`` under the job's lock; when another run holds it, nothing to do (0)."""
-    with job_lock(layout.lock_dir(config), job) as held_by:
-        if held_by:
+def run_locked(config: Config, job: str, work: Callable[[], int], managed: bool = False) -> int:
+    """``work()`` under the job's lock. Held by a running run: a manager (``managed``)
+    has nothing to do (0, naming the holder); a job run by hand fails (1), since what it
+    was asked to do is not done. Held after its run has ended (processes left holding
+    the file): a failure for both, naming them, never "another run is working"."""
+    with job_lock(layout.lock_dir(config), job) as holder:
+        if holder is None:
+            return work()
+        if not holder.running:
+            raise JobFailed(f"the {job} lock cannot be taken: {holder}")
+        if managed:
             log.info(
-                "%s: the lock is held (%s); another run is working, nothing to do", job, held_by
+                "%s: the lock is held (%s); another run is working, nothing to do", job, holder
             )
             current().nothing_to_do = True
             return 0
-        return work()
+        raise JobFailed(f"another {job} is running ({holder})")
 
 
 def choose_inputs(

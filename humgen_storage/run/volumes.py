@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from humgen_storage.errors import InputError, JobFailed
 from humgen_storage.logs import Progress
+from humgen_storage.run.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,8 @@ def report_progress(compressed_bytes: int) -> None:
             counter.value += compressed_bytes
 
 
-def _init_worker(counter: Any) -> None:
+def _init_worker(counter: Any, parent_pid: int) -> None:
+    die_with_parent(parent_pid)
     global _progress_counter
     _progress_counter = counter
 
@@ -102,18 +104,7 @@ def run_per_volume(
             _local_progress = progress
             outcomes = [_run_task(func, t, lb) for t, lb in zip(tasks, labels, strict=True)]
         else:
-            # ProcessPoolExecutor's workers are not daemons, so a volume's task may
-            # start its own block-parsing processes (mpistat/parallel.py).
-            with ProcessPoolExecutor(
-                processes, mp_context=context, initializer=_init_worker, initargs=(counter,)
-            ) as pool:
-                futures = [
-                    pool.submit(_run_task, func, t, lb) for t, lb in zip(tasks, labels, strict=True)
-                ]
-                while not all(f.done() for f in futures):
-                    wait(futures, timeout=0.5, return_when=ALL_COMPLETED)
-                    progress.update(counter.value - progress.done)
-                outcomes = [f.result() for f in futures]
+            outcomes = _run_in_pool(func, tasks, labels, processes, counter, progress)
     finally:
         _progress_counter = _local_progress = None
         progress.close()
@@ -121,3 +112,36 @@ def run_per_volume(
     if failures:
         raise JobFailed(f"{len(failures)} of {len(tasks)} volumes failed", failures)
     return [o.result for o in outcomes]  # type: ignore[misc]
+
+
+def _run_in_pool(
+    func: Callable[[T], R],
+    tasks: Sequence[T],
+    labels: Sequence[str],
+    processes: int,
+    counter: Any,
+    progress: Progress,
+) -> list[_Outcome[R]]:
+    # ProcessPoolExecutor's workers are not daemons, so a volume's task may start its
+    # own block-parsing processes (run/blocks.py).
+    pool = ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_init_worker,
+        initargs=(counter, os.getpid()),
+    )
+    try:
+        futures = [pool.submit(_run_task, func, t, lb) for t, lb in zip(tasks, labels, strict=True)]
+        while not all(f.done() for f in futures):
+            wait(futures, timeout=0.5, return_when=ALL_COMPLETED)
+            progress.update(counter.value - progress.done)
+        return [f.result() for f in futures]
+    except BaseException:
+        # Interrupted (SIGINT, SIGTERM) or failed here: nobody waits for the workers'
+        # volumes. Killed, not asked: a worker is deep in a read; its block helpers
+        # die with it (run/processes.py).
+        for worker in list(pool._processes.values()):
+            worker.kill()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

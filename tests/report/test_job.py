@@ -401,7 +401,7 @@ def test_newest_complete_set_without_files(site: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("group", ["", ".hidden", "a/b", "../etc", "x\0y"])
 def test_unsafe_group_names_are_never_looked_up_in_the_archive(tmp_path: Path, group: str) -> None:
-    from humgen_storage.report.job import find_archived
+    from humgen_storage.report.rows import find_archived
 
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / ".imirrored").touch()
@@ -469,10 +469,28 @@ def test_a_quota_outage_publishes_and_exits_3_with_the_notes_last(
     messages = [r.getMessage() for r in caplog.records]
     assert messages[-2:] == [
         "needs a person: volume scratch118: quota look-ups failed for 5 of 5 groups"
-        " (cellgen, hgi, team113, tol, vr-projects); their Quota is NULL, and"
-        " `report --force` on a later run looks them up again",
+        " (cellgen, hgi, team113, tol, vr-projects); their Quota is NULL (or what an earlier"
+        " run of the date stored), and `report --force` on a later run looks them up again",
         "report: written but degraded (exit status 3)",
     ]
+
+
+def test_force_after_a_quota_outage_keeps_the_quotas_the_date_already_had(
+    site: dict[str, Any],
+) -> None:
+    """Issue 15: with --force, a quota outage replaced the day's stored quotas by NULL."""
+    path = write_mpistat(site["mpistat"], DAY, "118", volume_118(), mtime=R)
+    assert main(["--config", site["config"], "report", str(path)]) == DEGRADED  # tol, cellgen
+    before = {row[2]: (row[4], row[5]) for row in db_rows(site["config"])}
+    assert before["team113"] == (4 * TIB, "3.0 TiB of 4.0 TiB (75.0%)")
+    failing = {name: {"fail": "lfs: cannot connect"} for name in QUOTAS}
+    (site["tmp"] / "quotas.json").write_text(json.dumps(failing))
+
+    assert main(["--config", site["config"], "report", "--force", str(path)]) == DEGRADED
+    after = {row[2]: (row[4], row[5]) for row in db_rows(site["config"])}
+    assert after == before  # hgi, team113 and vr-projects (0: unlimited) kept; others NULL
+    assert after["vr-projects"] == (0, "0.0 TiB (Unlimited)")
+    assert after["tol"] == (None, "0.0 TiB")
 
 
 def test_a_quota_note_names_the_first_ten_groups() -> None:
@@ -481,7 +499,7 @@ def test_a_quota_note_names_the_first_ten_groups() -> None:
     _note_quota_failures([StagedVolume("118", "scratch118", "x", 1, 0, (), failed)])
     assert run.needs_a_person == [
         "volume scratch118: quota look-ups failed for 12 of 12 groups (g00, g01, g02, g03,"
-        " g04, g05, g06, g07, g08, g09 and 2 more); their Quota is NULL, and `report --force`"
-        " on a later run looks them up again"
+        " g04, g05, g06, g07, g08, g09 and 2 more); their Quota is NULL (or what an earlier"
+        " run of the date stored), and `report --force` on a later run looks them up again"
     ]
     assert run.quota_failures == [f"scratch118:{group}" for group in failed]

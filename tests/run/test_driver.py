@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +123,9 @@ def test_the_protocols_are_met() -> None:
     assert job.name == "inspect" and usage.finish() == {} and len(inspector.finish()) == 0
 
 
-def test_a_held_lock_is_nothing_to_do(config: Config, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_held_lock_is_nothing_to_do_for_a_manager_and_a_failure_by_hand(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
     ran: list[int] = []
 
     def work() -> int:
@@ -132,9 +135,12 @@ def test_a_held_lock_is_nothing_to_do(config: Config, caplog: pytest.LogCaptureF
     caplog.set_level(logging.INFO)
     with job_lock(layout.lock_dir(config), "inspect") as held_by:
         assert held_by is None
-        status = driver.run_locked(config, "inspect", work)
+        status = driver.run_locked(config, "inspect", work, managed=True)
+        with pytest.raises(JobFailed, match=rf"another inspect is running .*process {os.getpid()}"):
+            driver.run_locked(config, "inspect", work)
     assert (status, ran) == (0, [])
     assert "inspect: the lock is held" in caplog.text
+    assert f"held by process {os.getpid()}, started " in caplog.text
     # Free again: the work runs, and its status is the run's.
     assert driver.run_locked(config, "inspect", lambda: 5) == 5
 
