@@ -143,6 +143,12 @@ def _history() -> Command:
     return command
 
 
+def _notify() -> Command:
+    from humgen_storage.notify import command
+
+    return command
+
+
 def _crawl() -> StandaloneCommand:
     from humgen_storage import crawl
 
@@ -193,6 +199,9 @@ COMMANDS: dict[str, CommandEntry | StandaloneEntry] = {
             _changes,
         ),
         CommandEntry("html", "the HTML report: an overview, a page per PI and per group", _html),
+        CommandEntry(
+            "notify", "mail PIs whose groups' quota is full or filling (once a day)", _notify
+        ),
         StandaloneEntry("crawl", "walk a directory tree and write an mpistat file", _crawl),
         CommandEntry(
             "submit",

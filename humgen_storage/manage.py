@@ -115,12 +115,15 @@ def run(args: argparse.Namespace, config: Config) -> int:
         )
         status = driver.run_job(config, job, input_set, default_workers(config.workers))
         if job.name == "report" and status == 0 and not current().nothing_to_do:
+            from humgen_storage.feeds.publish import write_feeds
             from humgen_storage.forecast.command import after_report
             from humgen_storage.html.site import write_after_report
 
+            # Each step after the publish degrades the run when it fails, never fails it:
+            # the forecast first (the HTML and the feeds show it).
             after_report(config, input_set.date)
-            # [html] output_dir, after the forecast it shows; never fails the run.
-            write_after_report(config, input_set.date)
+            write_after_report(config, input_set.date)  # [html] output_dir
+            write_feeds(config, input_set.date)  # [feeds] paths
         return status
 
     try:

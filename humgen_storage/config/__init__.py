@@ -206,6 +206,37 @@ class HtmlConfig:
 
 
 @dataclass(frozen=True)
+class FeedsConfig:
+    """Files for the systems a site already runs (humgen_storage/feeds/); None: not written."""
+
+    xdmod_dir: Path | None = None  # XDMoD storage realm JSON, <dir>/<YYYY-MM-DD>.json
+    xdmod_resource: str = "{volume}"  # XDMoD's resource code; {volume}: scratch118
+    ondemand_file: Path | None = None  # Open OnDemand quota JSON (version 1)
+    # OnDemand shows this as the quota's path; a Lustre group quota covers the volume.
+    ondemand_path: str = "/lustre/{volume} ({group})"
+    prometheus_usage: Path | None = None  # textfile of usage, beside [metrics] textfile
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """``notify``: mail PIs whose groups' forecast is bad (humgen_storage/notify/)."""
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_timeout: float = 30.0  # seconds per SMTP call
+    starttls: bool = False
+    sender: str = "humgen-storage@localhost"
+    recipient: str = "{pi}@localhost"  # {pi}: lustre_usage.PI
+    # Members using at least this share of a listed group's bytes get their own mail;
+    # 0: no member is mailed.
+    member_share: float = 0.0
+    member_recipient: str = "{user}@localhost"
+    statuses: tuple[str, ...] = ("full", "critical", "warning")
+    opt_out: frozenset[str] = frozenset()  # PIs, users or addresses never mailed
+    largest: int = 5  # members and directories listed per group
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     paths: PathsConfig
@@ -223,3 +254,5 @@ class Config:
     metrics: MetricsConfig = MetricsConfig()
     forecast: ForecastConfig = ForecastConfig()
     html: HtmlConfig = HtmlConfig()
+    feeds: FeedsConfig = FeedsConfig()
+    notify: NotifyConfig = NotifyConfig()

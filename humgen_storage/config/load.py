@@ -36,6 +36,7 @@ from humgen_storage.config import (
     SplitterConfig,
     VolumesConfig,
 )
+from humgen_storage.config.feeds import parse_feeds, parse_notify
 from humgen_storage.config.reader import SectionReader, resolve, resolve_command
 from humgen_storage.directory.filters import FilterError, matches_every_group, parse_filter
 from humgen_storage.errors import ConfigError
@@ -91,6 +92,8 @@ def parse_config(parser: configparser.ConfigParser, source: Path) -> Config:
         metrics=MetricsConfig(textfile=r.path("metrics", "textfile")),
         forecast=_forecast(r),
         html=HtmlConfig(output_dir=r.path("html", "output_dir")),
+        feeds=parse_feeds(r),
+        notify=parse_notify(r),
     )
     r.check_unknown()
     _warn_if_secret_readable(parser, source)
