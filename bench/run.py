@@ -559,8 +559,9 @@ print(time.perf_counter() - started)
 """
 
 
-def fixed_costs(ws: Workspace) -> tuple[float | None, float | None, int]:
-    """(interpreter + imports, the report's lfs quota calls for every named group, groups)."""
+def fixed_costs(ws: Workspace) -> tuple[float | None, float | None, int, float]:
+    """(interpreter + imports, the report's lfs quota calls for every named group, groups,
+    the CPU seconds of those calls: the stand-ins' and their caller's)."""
     startup: float | None = None
     log = ws.run_dir / "logs" / "startup.log"
     m = measure(
@@ -572,6 +573,7 @@ def fixed_costs(ws: Workspace) -> tuple[float | None, float | None, int]:
     names = sorted(g["name"] for g in groups.values() if g["name"])
     mount = "/lustre/" + generate.VOLUME_ROOT.decode().rsplit("/", 1)[1]
     command = [sys.executable, "-c", QUOTA_PROBE, str(ws.config(1)), mount, *names]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         done = subprocess.run(
             command, env=ws.env, cwd=REPO, capture_output=True, text=True, timeout=600
@@ -579,7 +581,9 @@ def fixed_costs(ws: Workspace) -> tuple[float | None, float | None, int]:
         quota: float | None = float(done.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         quota = None
-    return startup, quota, len(names)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    quota_cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return startup, quota, len(names), quota_cpu
 
 
 # ----------------------------------------------------------------------------- checks
@@ -799,7 +803,7 @@ def run_size(args: argparse.Namespace, lines: int) -> dict[tuple[str, int], Resu
     sys.stdout.flush()
 
     ws = prepare(dataset)
-    startup, quota, named = fixed_costs(ws)
+    startup, quota, named, quota_cpu = fixed_costs(ws)
     print(
         f"fixed costs: interpreter + imports {_seconds(startup)}; report only: lfs quota for {named} groups "
         f"with the Python stand-in {_seconds(quota)}"
@@ -844,7 +848,9 @@ def run_size(args: argparse.Namespace, lines: int) -> dict[tuple[str, int], Resu
             if job == "report" and result.ok and quota and result.wall > quota:
                 checks.append(
                     f"  {job} w={workers}: without the {quota:.1f} s of lfs calls: "
-                    f"{_rate(dataset.lines, result.wall - quota)} lines/s"
+                    f"{_rate(dataset.lines, result.wall - quota)} lines/s, "
+                    f"CPU {(result.cpu - quota_cpu) / dataset.lines * 1e6:.2f} µs a line "
+                    f"(the calls took {quota_cpu:.2f} s of CPU)"
                 )
             if result.status.startswith("failed"):
                 checks.append(f"  {job} w={workers}: see {result.log}")
