@@ -20,6 +20,7 @@ import gzip
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -88,9 +89,23 @@ def machine_summary() -> list[str]:
     return [
         f"machine: {usable} cores usable ({os.cpu_count()} online), {model}, {memory} RAM, "
         f"{platform.system()} {platform.release()}",
-        f"python {platform.python_version()}, isal {isal_version}, repo at {commit or '?'}{dirty}",
+        f"python {platform.python_version()}, isal {isal_version}, repo at {commit or '?'}{dirty}, "
+        f"kernel: {_kernel_path()}",
         f"load average before the run: {load_average()}",
     ]
+
+
+def _kernel_path() -> str:
+    """The path the jobs' blocks take (``compiled`` or ``numpy``), as the product says."""
+    probe = "from humgen_storage.mpistat import kernel; print(kernel.active())"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() or "unknown"
 
 
 def load_average() -> str:
@@ -118,6 +133,7 @@ class Measurement:
     peak_process_kib: int  # the largest single process of the tree
     peak_sum_kib: int  # the largest sum over the tree at one sample
     processes: int  # distinct processes seen in the tree
+    cpu: float  # user + system seconds of the whole tree (waited-for processes)
 
 
 def _process_tree(root: int) -> list[int]:
@@ -175,6 +191,7 @@ def measure(
     stand_ins: set[int] = set()
     peak_sum = 0
     with open(stdout, "wb") as out, open(stderr, "wb") as err:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         # In its own session, so that an interrupted run is stopped with its workers.
         proc = subprocess.Popen(
@@ -205,10 +222,16 @@ def measure(
             proc.wait()
             raise
     proc.returncode = os.waitstatus_to_exitcode(status)
+    # Every process of the tree that was waited for (the job waits for its workers)
+    # counts here: the job's CPU, lfs stand-ins included.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     # Not wait4's ru_maxrss: on Linux it includes the high-water mark of the memory the
     # child had before exec, i.e. this (parent) process's, so it overstates small jobs.
     peak_process = max(peaks.values(), default=0)
-    return Measurement(wall, proc.returncode, peak_process, max(peak_sum, peak_process), len(peaks))
+    return Measurement(
+        wall, proc.returncode, peak_process, max(peak_sum, peak_process), len(peaks), cpu
+    )
 
 
 @dataclasses.dataclass
@@ -217,6 +240,7 @@ class Result:
 
     label: str
     walls: list[float] = dataclasses.field(default_factory=list)
+    cpus: list[float] = dataclasses.field(default_factory=list)
     peak_process_kib: int = 0
     peak_sum_kib: int = 0
     status: str = "ok"  # "ok", "not available (...)", "failed (...)"
@@ -231,8 +255,13 @@ class Result:
     def wall(self) -> float:
         return statistics.median(self.walls)
 
+    @property
+    def cpu(self) -> float:
+        return statistics.median(self.cpus)
+
     def add(self, m: Measurement) -> None:
         self.walls.append(m.wall)
+        self.cpus.append(m.cpu)
         self.peak_process_kib = max(self.peak_process_kib, m.peak_process_kib)
         self.peak_sum_kib = max(self.peak_sum_kib, m.peak_sum_kib)
 
@@ -499,6 +528,24 @@ def decompression(path: Path, repeat: int) -> list[tuple[str, float, int, int]]:
     return out
 
 
+def split_floor(output: Path, decompress_seconds: float, level: int = 1) -> tuple[float, int]:
+    """(seconds, bytes) of the split's physical floor: decompressing the input
+    (``decompress_seconds``, measured above) plus compressing the lines the split
+    selected (what its group files hold) at the configured level, with isal, in 4 MiB
+    gzip members as the split writes them. The group files are read untimed."""
+    from isal import isal_zlib
+
+    selected = [gzip.decompress(path.read_bytes()) for path in sorted(output.rglob("*.dat.gz"))]
+    size = sum(map(len, selected))
+    started = time.perf_counter()
+    for data in selected:
+        for start in range(0, len(data), 4 * MIB):
+            compressor = isal_zlib.compressobj(level, isal_zlib.DEFLATED, 16 + 15)
+            compressor.compress(data[start : start + 4 * MIB])
+            compressor.flush()
+    return decompress_seconds + time.perf_counter() - started, size
+
+
 QUOTA_PROBE = """
 import json, sys, time
 from humgen_storage.config.load import load_config
@@ -512,8 +559,9 @@ print(time.perf_counter() - started)
 """
 
 
-def fixed_costs(ws: Workspace) -> tuple[float | None, float | None, int]:
-    """(interpreter + imports, the report's lfs quota calls for every named group, groups)."""
+def fixed_costs(ws: Workspace) -> tuple[float | None, float | None, int, float]:
+    """(interpreter + imports, the report's lfs quota calls for every named group, groups,
+    the CPU seconds of those calls: the stand-ins' and their caller's)."""
     startup: float | None = None
     log = ws.run_dir / "logs" / "startup.log"
     m = measure(
@@ -525,6 +573,7 @@ def fixed_costs(ws: Workspace) -> tuple[float | None, float | None, int]:
     names = sorted(g["name"] for g in groups.values() if g["name"])
     mount = "/lustre/" + generate.VOLUME_ROOT.decode().rsplit("/", 1)[1]
     command = [sys.executable, "-c", QUOTA_PROBE, str(ws.config(1)), mount, *names]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         done = subprocess.run(
             command, env=ws.env, cwd=REPO, capture_output=True, text=True, timeout=600
@@ -532,7 +581,9 @@ def fixed_costs(ws: Workspace) -> tuple[float | None, float | None, int]:
         quota: float | None = float(done.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         quota = None
-    return startup, quota, len(names)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    quota_cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return startup, quota, len(names), quota_cpu
 
 
 # ----------------------------------------------------------------------------- checks
@@ -603,12 +654,20 @@ def _rss(result: Result) -> str:
 
 
 HEADER = (
-    f"{'job':<8} {'workers':>7} {'lines/s':>11} {'MB/s':>7} {'RSS MiB':>11}  | "
+    f"{'job':<8} {'workers':>7} {'lines/s':>11} {'MB/s':>7} {'floor':>6} {'CPU µs/l':>8} {'RSS MiB':>11}  | "
     f"{'legacy lines/s':>14} {'MB/s':>6} {'RSS MiB':>9}  | {'ratio':>6}"
 )
 
 
-def row(job: str, workers: int, result: Result, legacy: Result, ds: generate.Dataset) -> str:
+def row(
+    job: str,
+    workers: int,
+    result: Result,
+    legacy: Result,
+    ds: generate.Dataset,
+    floor: float | None,
+) -> str:
+    """One job's line; ``floor``: the seconds of its physical floor on this input."""
     n, size = ds.lines, ds.uncompressed_bytes
     if legacy.ok:
         right = f"{_rate(n, legacy.wall):>14} {_mbs(size, legacy.wall):>6} {legacy.peak_process_kib / 1024:>9,.0f}"
@@ -617,8 +676,11 @@ def row(job: str, workers: int, result: Result, legacy: Result, ds: generate.Dat
     if not result.ok:
         return f"{job:<8} {workers:>7} {result.status[:32]:<32}  | {right}  |"
     ratio = f"{legacy.wall / result.wall:.2f}x" if legacy.ok else "-"
+    fraction = f"{floor / result.wall:.0%}" if floor else "-"
+    cpu = f"{result.cpu / n * 1e6:.2f}"
     return (
-        f"{job:<8} {workers:>7} {_rate(n, result.wall):>11} {_mbs(size, result.wall):>7} {_rss(result):>11}  | "
+        f"{job:<8} {workers:>7} {_rate(n, result.wall):>11} {_mbs(size, result.wall):>7} "
+        f"{fraction:>6} {cpu:>8} {_rss(result):>11}  | "
         f"{right}  | {ratio:>6}"
     )
 
@@ -728,9 +790,12 @@ def run_size(args: argparse.Namespace, lines: int) -> dict[tuple[str, int], Resu
         f"seed {dataset.seed}"
     )
     gzip_rate: float | None = None
+    floors: dict[str, float] = {}
     for name, seconds, count, size in decompression(dataset.mpistat, args.repeat):
         if name == "gzip":
             gzip_rate = count / seconds
+        elif name == "isal":  # the report's and inspect's floor: they read every line
+            floors["report"] = floors["inspect"] = floors["isal"] = seconds
         print(
             f"decompression only ({name}): {_rate(count, seconds)} lines/s, {_mbs(size, seconds)} MB/s "
             f"({seconds:.2f} s)"
@@ -738,7 +803,7 @@ def run_size(args: argparse.Namespace, lines: int) -> dict[tuple[str, int], Resu
     sys.stdout.flush()
 
     ws = prepare(dataset)
-    startup, quota, named = fixed_costs(ws)
+    startup, quota, named, quota_cpu = fixed_costs(ws)
     print(
         f"fixed costs: interpreter + imports {_seconds(startup)}; report only: lfs quota for {named} groups "
         f"with the Python stand-in {_seconds(quota)}"
@@ -767,7 +832,15 @@ def run_size(args: argparse.Namespace, lines: int) -> dict[tuple[str, int], Resu
         for workers in args.workers:
             result = run_job(ws, job, workers, args.repeat)
             results[(job, workers)] = result
-            print(row(job, workers, result, legacy, dataset))
+            if job == "split" and "split" not in floors and result.ok and "isal" in floors:
+                output = ws.run_dir / "out" / f"split-w{workers}"
+                floors["split"], selected = split_floor(output, floors["isal"])
+                checks.append(
+                    f"  split floor: decompression plus recompressing the {selected / 1e6:,.1f} MB "
+                    f"selected at level 1: {_rate(dataset.lines, floors['split'])} lines/s "
+                    f"({floors['split']:.2f} s)"
+                )
+            print(row(job, workers, result, legacy, dataset, floors.get(job)))
             sys.stdout.flush()
             check = job_check(ws, job, result, summary, workers)
             if check:
@@ -775,7 +848,9 @@ def run_size(args: argparse.Namespace, lines: int) -> dict[tuple[str, int], Resu
             if job == "report" and result.ok and quota and result.wall > quota:
                 checks.append(
                     f"  {job} w={workers}: without the {quota:.1f} s of lfs calls: "
-                    f"{_rate(dataset.lines, result.wall - quota)} lines/s"
+                    f"{_rate(dataset.lines, result.wall - quota)} lines/s, "
+                    f"CPU {(result.cpu - quota_cpu) / dataset.lines * 1e6:.2f} µs a line "
+                    f"(the calls took {quota_cpu:.2f} s of CPU)"
                 )
             if result.status.startswith("failed"):
                 checks.append(f"  {job} w={workers}: see {result.log}")

@@ -237,6 +237,13 @@ def _global_options(parser: argparse.ArgumentParser, top: bool) -> None:
     )
 
 
+def _version() -> str:
+    """The version and the path blocks take: ``kernel: compiled`` or ``kernel: numpy``."""
+    from humgen_storage.mpistat import kernel  # light: the standard library and the kernel
+
+    return f"{__version__} (kernel: {kernel.active()})"
+
+
 def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
     """The parser, with the options of ``commands`` (of every command when None).
 
@@ -246,7 +253,7 @@ def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentPa
     parser = argparse.ArgumentParser(
         prog=PROG, description="Nightly Lustre storage accounting from mpistat crawls."
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     _global_options(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, entry in COMMANDS.items():

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from humgen_storage.mpistat import kernel
 from tests.sites import DEMO_QUOTAS, Site, make_site
 
 pytest_plugins = [
@@ -31,3 +34,23 @@ def lfs_quotas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def site(tmp_path: Path, lfs_quotas: None) -> Site:
     """The demo installation under tmp_path, its quotas answered by the lfs stand-in."""
     return make_site(tmp_path)
+
+
+@pytest.fixture(params=[kernel.COMPILED, kernel.NUMPY])
+def kernel_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The test runs twice: on the compiled kernel, and on the numpy path
+    (``HUMGEN_STORAGE_KERNEL=numpy``). An unbuilt kernel fails the first, never
+    passing for it on the numpy path."""
+    before = os.environ.get(kernel.KERNEL_ENV)
+    os.environ[kernel.KERNEL_ENV] = request.param
+    kernel.reset()
+    try:
+        if kernel.active() != request.param:
+            pytest.fail("the compiled kernel is not built: pip install -e . (gcc, Python headers)")
+        yield request.param
+    finally:
+        if before is None:
+            del os.environ[kernel.KERNEL_ENV]
+        else:
+            os.environ[kernel.KERNEL_ENV] = before
+        kernel.reset()

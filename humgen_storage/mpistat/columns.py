@@ -18,6 +18,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
+from humgen_storage.mpistat import kernel
 from humgen_storage.mpistat.patterns import Format
 
 _TAB, _NEWLINE, _MINUS = 9, 10, 45
@@ -56,6 +57,10 @@ class BlockColumns:
     def of(cls, fmt: Format, block: bytes) -> BlockColumns:
         data = np.frombuffer(block, dtype=np.uint8)
         fields = fmt.field_names
+        compiled = kernel.compiled()
+        if compiled is not None:  # the same offsets, from one pass over each line
+            cut = kernel.take_separators(block) or compiled.separators(block, fmt is Format.WRSTAT)
+            return cls(data, np.frombuffer(cut, dtype=np.intp).reshape(-1, len(fields)), fields)
         if fmt is Format.BASE64:
             # A clean base64 line holds no byte below the tab but the newline: one comparison.
             is_separator = data <= _NEWLINE
@@ -77,6 +82,13 @@ class BlockColumns:
             return self.data[separators[:, index - 1] + 1].astype(np.int64)
         if not len(separators):
             return np.zeros(0, dtype=np.int64 if name in _SIGNED else np.uint64)
+        compiled = kernel.compiled()
+        if compiled is not None:
+            signed = name in _SIGNED
+            numbers = compiled.column(
+                self.data, np.ascontiguousarray(separators), len(self.fields), index, signed
+            )
+            return np.frombuffer(numbers, dtype=np.int64 if signed else np.uint64)
         return _parse(self.data, separators, index, signed=name in _SIGNED)
 
     def unsigned(self, name: str, rows: Rows | None = None) -> npt.NDArray[np.uint64]:

@@ -15,7 +15,9 @@ import enum
 import functools
 import operator
 import re
+from types import ModuleType
 
+from humgen_storage.mpistat import kernel
 from humgen_storage.mpistat.paths import (
     BASE64_FIELD,
     QUOTED_FIELD,
@@ -208,6 +210,9 @@ def clean_block(fmt: Format, data: bytes, first_line: int) -> tuple[bytes, list[
     Lines are not counted here: the reading process numbers blocks by their first line
     anyway, and a count in every parsing process would be a pass over every byte again.
     """
+    compiled = kernel.compiled()
+    if compiled is not None:
+        return _clean_compiled(compiled, fmt, data, first_line, cut=True)
     if (
         block_pattern(fmt, common=True).fullmatch(data) is not None
         or block_pattern(fmt).fullmatch(data) is not None
@@ -233,6 +238,24 @@ def clean_block(fmt: Format, data: bytes, first_line: int) -> tuple[bytes, list[
         return valid, bad
     valid, more_bad = _without_undecodable(fmt, valid, numbers, undecodable)
     return valid, sorted(bad + more_bad)
+
+
+def _clean_compiled(
+    compiled: ModuleType, fmt: Format, data: bytes, first_line: int, cut: bool = False
+) -> tuple[bytes, list[tuple[int, str]]]:
+    """``clean_block`` by the compiled kernel: one pass over each line's bytes checks
+    every rule the patterns and ``undecodable_lines`` check. With ``cut``, a clean
+    block's field separators, made in that pass, are kept for ``BlockColumns.of``."""
+    bad_lines: list[int]
+    bad_lines, separators = compiled.validate(data, fmt is Format.WRSTAT, cut)
+    if not bad_lines and data[-1:] in (b"\n", b""):
+        if separators is not None:
+            kernel.keep_separators(data, separators)
+        return data, []
+    lines = data.split(b"\n")[:-1]  # bytes after the last newline are no line, as above
+    dropped = set(bad_lines)
+    valid = b"".join(line + b"\n" for n, line in enumerate(lines) if n not in dropped)
+    return valid, [(first_line + n, explain_bad_line(fmt, lines[n])) for n in bad_lines]
 
 
 def _without_undecodable(
@@ -295,6 +318,13 @@ def field_runs(
     the rest. Runs keep a job's per-line work in the engine: lines of one directory
     mostly share their owner, so there are several lines per run.
     """
+    compiled = kernel.compiled()
+    if compiled is not None:
+        valid, bad = _clean_compiled(compiled, fmt, data, first_line)
+        runs_: list[tuple[bytes, bytes]] = compiled.runs(
+            valid, fmt is Format.WRSTAT, fmt.field_names.index(field)
+        )
+        return runs_, bad
     runs = run_pattern(fmt, field, common=True).findall(data)
     # The runs tile the block, and every path decodes (what the pattern cannot see).
     if sum(map(len, map(_RUN, runs))) == len(data) and not undecodable_lines(fmt, data):

@@ -24,6 +24,8 @@ R = 1_800_000_000
 ROOT = b"/lustre/scratch118"
 PROJECT = ROOT + b"/humgen/projects/p1"
 JOBS = ("report", "inspect", "split")
+# Every test here runs on the compiled kernel and on the numpy path.
+pytestmark = pytest.mark.usefixtures("kernel_path")
 
 
 def _b64(path: bytes) -> bytes:

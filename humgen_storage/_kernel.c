@@ -1,0 +1,546 @@
+/* The compiled kernel of the mpistat format: validation of whole blocks of lines, the
+ * separators that cut a valid block into fields, number columns and runs of one field.
+ *
+ * The rules are those of humgen_storage/mpistat/patterns.py and paths.py (SPEC 2.2,
+ * 2.3 and 11), written as one pass over the bytes of each line; mpistat/kernel.py
+ * chooses this module or the numpy path, and the tests run both on the same inputs.
+ * Every loop runs without the GIL on plain buffers; Python objects are made only for
+ * results (a list of malformed lines, a bytearray of numbers, the runs).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef unsigned char uchar;
+
+enum { PATH, SIZE, UNSIGNED, SIGNED, TYPE };
+
+/* Field kinds in line order: mpistat's 11 fields; wrstat adds a 12th, unsigned. */
+static const uchar KINDS[12] = {PATH,   SIZE, UNSIGNED, UNSIGNED, SIGNED,   SIGNED,
+                                SIGNED, TYPE, UNSIGNED, UNSIGNED, UNSIGNED, UNSIGNED};
+
+/* The largest values, as the digits a field may hold at most (no sign). */
+static const char UNSIGNED_MAX[] = "18446744073709551615"; /* 2**64 - 1 */
+static const char SIGNED_MAX[] = "9223372036854775807";    /* 2**63 - 1 */
+
+static uchar BASE64_VALUE[256]; /* the 6-bit value of each alphabet character, else 0x80 */
+static uchar FILE_TYPE[256];    /* fdlsbcFX */
+static uchar HEX_VALUE[256];    /* the value + 1 of each hex digit, else 0 */
+static uchar QUOTE_STOP[256];   /* what ends a quoted path's run of plain bytes */
+
+static void
+init_tables(void)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    memset(BASE64_VALUE, 0x80, sizeof BASE64_VALUE);
+    for (int i = 0; i < 64; i++)
+        BASE64_VALUE[(uchar)alphabet[i]] = (uchar)i;
+    for (const char *t = "fdlsbcFX"; *t; t++)
+        FILE_TYPE[(uchar)*t] = 1;
+    for (int i = 0; i < 10; i++)
+        HEX_VALUE['0' + i] = (uchar)(i + 1);
+    for (int i = 0; i < 6; i++) {
+        HEX_VALUE['a' + i] = (uchar)(i + 11);
+        HEX_VALUE['A' + i] = (uchar)(i + 11);
+    }
+    for (const char *t = "\"\\\t\n"; *t; t++)
+        QUOTE_STOP[(uchar)*t] = 1;
+    QUOTE_STOP[0] = 1;
+}
+
+/* Every scan below stops at a newline, and the lines looked at end with one (the block
+ * is cut after its last newline), so none reads past the end of the block. */
+
+/* The end of a number of at most the digits of `limit` (and at most its value when it
+ * has as many), or NULL. */
+static inline const uchar *
+number_end(const uchar *p, const char *limit, size_t limit_digits)
+{
+    const uchar *start = p;
+    while ((unsigned)(*p - '0') < 10)
+        p++;
+    size_t digits = (size_t)(p - start);
+    if (digits == 0 || digits > limit_digits)
+        return NULL;
+    if (digits == limit_digits && memcmp(start, limit, digits) > 0)
+        return NULL;
+    return p;
+}
+
+/* Whether the group of four 6-bit values decodes to a NUL byte: 8 zero bits in a row at
+ * a byte boundary. */
+static inline int
+group_has_nul(unsigned v0, unsigned v1, unsigned v2, unsigned v3)
+{
+    unsigned bits = v0 << 18 | v1 << 12 | v2 << 6 | v3;
+    return !(bits & 0xFF0000u) | !(bits & 0xFF00u) | !(bits & 0xFFu);
+}
+
+/* A base64 path field: characters of the standard alphabet, then "==" after one of AQgw
+ * or "=" after one of AEIMQUYcgkosw048 (zero padding bits), whole groups of four, and no
+ * group decoding to a NUL byte. Returns the field's end, or NULL. */
+static inline const uchar *
+base64_end(const uchar *p, const uchar *end)
+{
+    const uchar *start = p;
+    int nul = 0;
+    while (end - p >= 4) { /* whole groups */
+        unsigned v0 = BASE64_VALUE[p[0]], v1 = BASE64_VALUE[p[1]], v2 = BASE64_VALUE[p[2]],
+                 v3 = BASE64_VALUE[p[3]];
+        if ((v0 | v1 | v2 | v3) & 0x80u)
+            break;
+        nul |= group_has_nul(v0, v1, v2, v3);
+        p += 4;
+    }
+    /* The last group: 0 to 3 characters of the alphabet, then padding. */
+    unsigned v[3] = {0, 0, 0};
+    int characters = 0;
+    while (characters < 3 && !(BASE64_VALUE[p[characters]] & 0x80u)) {
+        v[characters] = BASE64_VALUE[p[characters]];
+        characters++;
+    }
+    if (characters == 3 && p[3] == '=') {
+        if (v[2] & 3u) /* the padding bits: AEIMQUYcgkosw048 before "=" */
+            return NULL;
+        nul |= !(v[0] << 2 | v[1] >> 4) | !((v[1] & 15u) << 4 | v[2] >> 2);
+        p += 4;
+    } else if (characters == 2 && p[2] == '=' && p[3] == '=') {
+        if (v[1] & 15u) /* AQgw before "==" */
+            return NULL;
+        nul |= !(v[0] << 2 | v[1] >> 4);
+        p += 4;
+    } else if (characters || p == start) {
+        return NULL; /* not whole groups, a character outside the alphabet, or nothing */
+    }
+    return nul ? NULL : p;
+}
+
+/* The value of `count` hex digits at p, or -1. */
+static inline long
+hex_value(const uchar *p, const uchar *end, int count)
+{
+    if (end - p < count)
+        return -1;
+    long value = 0;
+    for (int i = 0; i < count; i++) {
+        unsigned digit = HEX_VALUE[p[i]];
+        if (!digit)
+            return -1;
+        value = value * 16 + (long)(digit - 1);
+    }
+    return value;
+}
+
+/* The length of the Go escape at p (p[0] is the backslash) if it stands for a byte or a
+ * code point a path can hold (no NUL, no surrogate, nothing above U+10FFFF), else 0. */
+static inline int
+escape_length(const uchar *p, const uchar *end)
+{
+    if (end - p < 2)
+        return 0;
+    long code;
+    switch (p[1]) {
+    case 'a': case 'b': case 'f': case 'n': case 'r': case 't': case 'v':
+    case '\\': case '"':
+        return 2;
+    case 'x':
+        return hex_value(p + 2, end, 2) > 0 ? 4 : 0;
+    case 'u':
+        code = hex_value(p + 2, end, 4);
+        return code > 0 && (code < 0xD800 || code > 0xDFFF) ? 6 : 0;
+    case 'U':
+        code = hex_value(p + 2, end, 8);
+        return code > 0 && code <= 0x10FFFF && (code < 0xD800 || code > 0xDFFF) ? 10 : 0;
+    default:
+        return 0;
+    }
+}
+
+/* A Go-quoted path field (wrstat): '"', one or more bytes but '"', '\\', tab, newline
+ * and NUL or allowed escapes, '"'. Returns the field's end, or NULL. */
+static inline const uchar *
+quoted_end(const uchar *p, const uchar *end)
+{
+    if (p >= end || *p != '"')
+        return NULL;
+    const uchar *contents = ++p;
+    while (p < end) {
+        uchar c = *p;
+        if (!QUOTE_STOP[c]) {
+            p++;
+        } else if (c == '"') {
+            return p == contents ? NULL : p + 1;
+        } else if (c == '\\') {
+            int length = escape_length(p, end);
+            if (!length)
+                return NULL;
+            p += length;
+        } else { /* tab, newline, NUL */
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* The newline ending the line at p if it is a valid record of `fields` fields (11:
+ * base64 mpistat, 12: wrstat), else NULL. `end` is just after the block's last newline.
+ * When `separators` is given, it receives the offset from `base` of the tab or newline
+ * ending each field. */
+static inline const uchar *
+valid_line(const uchar *p, const uchar *end, int fields, const uchar *base, Py_ssize_t *separators)
+{
+    for (int field = 0; field < fields; field++) {
+        const uchar *after;
+        switch (KINDS[field]) {
+        case PATH:
+            after = fields == 12 ? quoted_end(p, end) : base64_end(p, end);
+            break;
+        case SIZE:
+            after = number_end(p, SIGNED_MAX, sizeof SIGNED_MAX - 1);
+            break;
+        case UNSIGNED:
+            after = number_end(p, UNSIGNED_MAX, sizeof UNSIGNED_MAX - 1);
+            break;
+        case SIGNED:
+            after = number_end(p + (*p == '-'), SIGNED_MAX, sizeof SIGNED_MAX - 1);
+            break;
+        default: /* TYPE */
+            after = FILE_TYPE[*p] ? p + 1 : NULL;
+        }
+        if (after == NULL || *after != (field == fields - 1 ? '\n' : '\t'))
+            return NULL;
+        if (separators)
+            separators[field] = after - base;
+        p = after + 1;
+    }
+    return p - 1;
+}
+
+static int
+field_count(int wrstat)
+{
+    return wrstat ? 12 : 11;
+}
+
+/* A growing array of line numbers, filled without the GIL. */
+typedef struct {
+    Py_ssize_t *items;
+    Py_ssize_t count, room;
+} Numbers;
+
+static int
+numbers_add(Numbers *numbers, Py_ssize_t value)
+{
+    if (numbers->count == numbers->room) {
+        Py_ssize_t room = numbers->room ? 2 * numbers->room : 64;
+        Py_ssize_t *items = realloc(numbers->items, (size_t)room * sizeof *items);
+        if (!items)
+            return 0;
+        numbers->items = items;
+        numbers->room = room;
+    }
+    numbers->items[numbers->count++] = value;
+    return 1;
+}
+
+static PyObject *
+numbers_list(Numbers *numbers)
+{
+    PyObject *list = PyList_New(numbers->count);
+    for (Py_ssize_t i = 0; list && i < numbers->count; i++) {
+        PyObject *item = PyLong_FromSsize_t(numbers->items[i]);
+        if (!item) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+    free(numbers->items);
+    return list;
+}
+
+static Py_ssize_t
+count_newlines(const uchar *p, const uchar *end)
+{
+    Py_ssize_t lines = 0;
+    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        lines++;
+        p++;
+    }
+    return lines;
+}
+
+/* The block's whole lines: up to and including its last newline. */
+static const uchar *
+lines_end(const uchar *base, Py_ssize_t length)
+{
+    while (length > 0 && base[length - 1] != '\n')
+        length--;
+    return base + length;
+}
+
+PyDoc_STRVAR(validate_doc,
+"validate(block, wrstat, cut, /) -> tuple[list[int], bytearray | None]\n\n"
+"The lines (numbered from 0) of the whole lines of block (each ending in a newline;\n"
+"bytes after the last newline are not a line) that are not valid records (base64\n"
+"mpistat, or wrstat when wrstat is true): empty for a clean block. With cut, and\n"
+"when every line is valid, also separators(block, wrstat), made in the same pass.");
+
+static PyObject *
+validate(PyObject *self, PyObject *args)
+{
+    Py_buffer block;
+    int wrstat, cut;
+    if (!PyArg_ParseTuple(args, "y*pp:validate", &block, &wrstat, &cut))
+        return NULL;
+    const uchar *base = block.buf, *end = lines_end(base, block.len);
+    int fields = field_count(wrstat);
+    Py_ssize_t lines = 0;
+    if (cut) {
+        Py_BEGIN_ALLOW_THREADS
+        lines = count_newlines(base, end);
+        Py_END_ALLOW_THREADS
+    }
+    PyObject *cuts = PyByteArray_FromStringAndSize(NULL, lines * fields * (Py_ssize_t)sizeof(Py_ssize_t));
+    if (!cuts) {
+        PyBuffer_Release(&block);
+        return NULL;
+    }
+    Py_ssize_t *rows = cut ? (Py_ssize_t *)PyByteArray_AS_STRING(cuts) : NULL;
+    Numbers bad = {NULL, 0, 0};
+    int ok = 1;
+    Py_BEGIN_ALLOW_THREADS
+    const uchar *p = base;
+    for (Py_ssize_t line = 0; ok && p < end; line++) {
+        const uchar *newline = valid_line(p, end, fields, base, rows ? rows + line * fields : NULL);
+        if (newline == NULL) {
+            ok = numbers_add(&bad, line);
+            newline = memchr(p, '\n', (size_t)(end - p));
+        }
+        p = newline + 1;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&block);
+    if (!ok) {
+        free(bad.items);
+        Py_DECREF(cuts);
+        return PyErr_NoMemory();
+    }
+    if (!cut || bad.count) {
+        Py_DECREF(cuts);
+        cuts = Py_NewRef(Py_None);
+    }
+    PyObject *numbers = numbers_list(&bad);
+    if (!numbers) {
+        Py_DECREF(cuts);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", numbers, cuts);
+}
+
+PyDoc_STRVAR(separators_doc,
+"separators(block, wrstat, /) -> bytearray\n\n"
+"The offset of the tab or newline ending each field of each line of block, as native\n"
+"Py_ssize_t (numpy intp), one row of 11 (12: wrstat) a line. Cuts without checking\n"
+"the fields (validate() checks them): ValueError when a line has another number of\n"
+"fields.");
+
+static PyObject *
+separators(PyObject *self, PyObject *args)
+{
+    Py_buffer block;
+    int wrstat;
+    if (!PyArg_ParseTuple(args, "y*p:separators", &block, &wrstat))
+        return NULL;
+    const uchar *base = block.buf, *end = lines_end(base, block.len);
+    int fields = field_count(wrstat);
+    Py_ssize_t lines;
+    Py_BEGIN_ALLOW_THREADS
+    lines = count_newlines(base, end);
+    Py_END_ALLOW_THREADS
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, lines * fields * (Py_ssize_t)sizeof(Py_ssize_t));
+    if (!out) {
+        PyBuffer_Release(&block);
+        return NULL;
+    }
+    Py_ssize_t *row = (Py_ssize_t *)PyByteArray_AS_STRING(out);
+    Py_ssize_t wrong = -1;
+    Py_BEGIN_ALLOW_THREADS
+    const uchar *p = base;
+    for (Py_ssize_t line = 0; line < lines && wrong < 0; line++, row += fields) {
+        const uchar *newline = memchr(p, '\n', (size_t)(end - p));
+        for (int field = 0; field < fields - 1; field++) {
+            const uchar *tab = memchr(p, '\t', (size_t)(newline - p));
+            if (!tab) {
+                wrong = line;
+                break;
+            }
+            row[field] = tab - base;
+            p = tab + 1;
+        }
+        if (wrong < 0 && memchr(p, '\t', (size_t)(newline - p)))
+            wrong = line;
+        row[fields - 1] = newline - base;
+        p = newline + 1;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&block);
+    if (wrong >= 0) {
+        Py_DECREF(out);
+        return PyErr_Format(PyExc_ValueError, "line %zd of the block has not %d fields", wrong, fields);
+    }
+    return out;
+}
+
+PyDoc_STRVAR(column_doc,
+"column(block, separators, fields, index, signed, /) -> bytearray\n\n"
+"The numbers of field index (1 or more) of the rows of separators (native\n"
+"Py_ssize_t, fields a row, as separators() gives them, or a selection of its rows)\n"
+"of a valid block: int64 when signed, else uint64; for the type field its byte.");
+
+static PyObject *
+column(PyObject *self, PyObject *args)
+{
+    Py_buffer block, cuts;
+    int fields, index, is_signed;
+    if (!PyArg_ParseTuple(args, "y*y*iip:column", &block, &cuts, &fields, &index, &is_signed))
+        return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t row_bytes = (Py_ssize_t)fields * (Py_ssize_t)sizeof(Py_ssize_t);
+    if (fields < 2 || index < 1 || index >= fields || cuts.len % row_bytes) {
+        PyErr_SetString(PyExc_ValueError, "separators do not match the fields");
+        goto done;
+    }
+    Py_ssize_t lines = cuts.len / row_bytes;
+    out = PyByteArray_FromStringAndSize(NULL, lines * 8);
+    if (!out)
+        goto done;
+    const uchar *data = block.buf;
+    const Py_ssize_t *rows = cuts.buf;
+    uint64_t *values = (uint64_t *)PyByteArray_AS_STRING(out);
+    int bad = 0;
+    int is_type = KINDS[index] == TYPE;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t line = 0; line < lines; line++) {
+        Py_ssize_t start = rows[line * fields + index - 1] + 1, stop = rows[line * fields + index];
+        if (start < 1 || stop > block.len || start > stop) {
+            bad = 1;
+            break;
+        }
+        const uchar *p = data + start, *end = data + stop;
+        if (is_type) {
+            values[line] = start < stop ? *p : 0;
+            continue;
+        }
+        int negative = is_signed && p < end && *p == '-';
+        uint64_t value = 0;
+        for (p += negative; p < end; p++)
+            value = value * 10u + (uint64_t)(*p - '0');
+        values[line] = negative ? (uint64_t)0 - value : value;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        Py_CLEAR(out);
+        PyErr_SetString(PyExc_ValueError, "a separator lies outside the block");
+    }
+done:
+    PyBuffer_Release(&block);
+    PyBuffer_Release(&cuts);
+    return out;
+}
+
+PyDoc_STRVAR(runs_doc,
+"runs(block, wrstat, index, /) -> list[tuple[bytes, bytes]]\n\n"
+"A block of valid lines as runs: (consecutive lines whose field index holds the same\n"
+"bytes, with their newlines; that field), in order.");
+
+static PyObject *
+runs(PyObject *self, PyObject *args)
+{
+    Py_buffer block;
+    int wrstat, index;
+    if (!PyArg_ParseTuple(args, "y*pi:runs", &block, &wrstat, &index))
+        return NULL;
+    int fields = field_count(wrstat);
+    if (index < 1 || index >= fields) {
+        PyBuffer_Release(&block);
+        PyErr_SetString(PyExc_ValueError, "no such field");
+        return NULL;
+    }
+    const uchar *base = block.buf, *end = base + block.len;
+    /* Each run as four offsets: its start and end, its field's start and end. */
+    Numbers cuts = {NULL, 0, 0};
+    int ok = 1;
+    Py_BEGIN_ALLOW_THREADS
+    const uchar *p = base, *newline, *run_field = NULL;
+    Py_ssize_t run_length = 0;
+    while (ok && (newline = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        /* The field's start: after the index-th tab (a valid path holds no raw tab). */
+        const uchar *start = p;
+        for (int tab = 0; tab < index && start; tab++) {
+            start = memchr(start, '\t', (size_t)(newline - start));
+            start = start ? start + 1 : NULL;
+        }
+        if (!start) {
+            ok = -1;
+            break;
+        }
+        const uchar *stop = memchr(start, '\t', (size_t)(newline - start));
+        if (!stop)
+            stop = newline;
+        Py_ssize_t length = stop - start;
+        if (run_field && length == run_length && memcmp(start, run_field, (size_t)length) == 0) {
+            cuts.items[cuts.count - 3] = newline + 1 - base;
+        } else {
+            ok = numbers_add(&cuts, p - base) && numbers_add(&cuts, newline + 1 - base) &&
+                 numbers_add(&cuts, start - base) && numbers_add(&cuts, stop - base);
+            run_field = start;
+            run_length = length;
+        }
+        p = newline + 1;
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *list = NULL;
+    if (ok == 1)
+        list = PyList_New(cuts.count / 4);
+    else if (ok == 0)
+        PyErr_NoMemory();
+    else
+        PyErr_SetString(PyExc_ValueError, "a line has too few fields");
+    for (Py_ssize_t i = 0; list && i < cuts.count / 4; i++) {
+        const Py_ssize_t *run = cuts.items + 4 * i;
+        PyObject *item = Py_BuildValue("(y#y#)", base + run[0], run[1] - run[0], base + run[2],
+                                       run[3] - run[2]);
+        if (!item) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+    free(cuts.items);
+    PyBuffer_Release(&block);
+    return list;
+}
+
+static PyMethodDef methods[] = {
+    {"validate", validate, METH_VARARGS, validate_doc},
+    {"separators", separators, METH_VARARGS, separators_doc},
+    {"column", column, METH_VARARGS, column_doc},
+    {"runs", runs, METH_VARARGS, runs_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "humgen_storage._kernel",
+    "The compiled kernel of the mpistat format (see mpistat/kernel.py).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__kernel(void)
+{
+    init_tables();
+    return PyModule_Create(&module);
+}

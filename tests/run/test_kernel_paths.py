@@ -1,0 +1,66 @@
+"""Whole jobs give byte-identical outputs on the compiled kernel and on the numpy path:
+report, inspect and split on the fixture crawls (one volume in each crawl format), with
+one worker and with two. (tests/run/test_malformed.py runs every kind of malformed line
+through the three jobs on both paths.)"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from humgen_storage.cli import main
+from humgen_storage.mpistat import kernel
+from tests.sites import Site, days_ago, make_site
+
+DAY = days_ago(1)
+INSPECTOR_ROOTS = (  # fixtures/demo.ini's
+    "\n[inspector]\n118 = lustre/scratch118/humgen/hgi/projects lustre/scratch118/humgen/teams\n"
+    "115 = lustre/scratch115/realdata/mdt[0-9]/projects lustre/scratch115/realdata/mdt[0-9]/teams\n"
+)
+
+
+def outputs(site: Site, workers: int) -> dict[str, bytes]:
+    """Every job's published output on ``site`` for DAY: TSVs, the split's files, the
+    database's rows."""
+    date = ["--date", DAY.isoformat(), "--workers", str(workers)]
+    assert main(site.argv("report", "--force", *date)) == 0
+    assert main(site.argv("inspect", *date)) == 0
+    assert main(site.argv("split", "--no-upload", *date)) == 0
+    found = {
+        str(path.relative_to(site.root)): path.read_bytes()
+        for folder in (site.report_dir / "report-output-files", site.root / "groups")
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+    found["lustre_usage"] = repr(site.usage_rows()).encode()
+    return found
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_job_publishes_the_same_bytes_on_both_paths(
+    tmp_path: Path, lfs_quotas: None, workers: int
+) -> None:
+    results = {}
+    before = os.environ.get(kernel.KERNEL_ENV)
+    try:
+        for path in (kernel.COMPILED, kernel.NUMPY):
+            os.environ[kernel.KERNEL_ENV] = path
+            kernel.reset()
+            assert kernel.active() == path
+            site = make_site(tmp_path, name=path)
+            site.config.write_text(site.config.read_text() + INSPECTOR_ROOTS)
+            if path == kernel.COMPILED:
+                site.add_set(DAY)  # the sites share their inputs
+            results[path] = outputs(site, workers)
+    finally:
+        os.environ.pop(kernel.KERNEL_ENV)
+        if before is not None:
+            os.environ[kernel.KERNEL_ENV] = before
+        kernel.reset()
+    compiled, numpy_path = results[kernel.COMPILED], results[kernel.NUMPY]
+    assert any(name.endswith(".dat.gz") for name in compiled)  # the split wrote groups
+    assert sorted(compiled) == sorted(numpy_path)
+    for name, content in compiled.items():
+        assert content == numpy_path[name], name
