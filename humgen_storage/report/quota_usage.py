@@ -18,6 +18,7 @@ from humgen_storage.db import Cursor
 from humgen_storage.directory import GroupDirectory
 from humgen_storage.quota import QuotaFigures
 from humgen_storage.report.aggregate import GroupTotals
+from humgen_storage.report.table import delete_volumes_of_date
 from humgen_storage.run.report_staging import QuotaRow
 
 INSERT_QUOTA = (
@@ -67,11 +68,7 @@ def load_quota_rows(
     """Insert the run's rows in the caller's transaction; with ``replace``, first delete
     that date's rows of the run's volumes (and only those)."""
     if replace:
-        for name in volume_names:
-            cursor.execute(
-                "DELETE FROM `usage_quota` WHERE `date` = %s AND `Lustre Volume` = %s",
-                (day.isoformat(), name),
-            )
+        delete_volumes_of_date(cursor, "usage_quota", day, volume_names)
     values = [
         (
             r.date,

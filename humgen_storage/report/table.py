@@ -67,6 +67,24 @@ def volume_names_for(db: Database, day: dt.date) -> set[str]:
     return {str(row[0]) for row in rows}
 
 
+# The report's tables, each replaced per (date, volume) by `--force`. Written out
+# whole: no statement is built from a name.
+_DELETE_VOLUME_OF_DATE = {
+    "lustre_usage": "DELETE FROM `lustre_usage` WHERE `date` = %s AND `Lustre Volume` = %s",
+    "usage_by_user": "DELETE FROM `usage_by_user` WHERE `date` = %s AND `Lustre Volume` = %s",
+    "usage_quota": "DELETE FROM `usage_quota` WHERE `date` = %s AND `Lustre Volume` = %s",
+}
+
+
+def delete_volumes_of_date(
+    cursor: Cursor, table: str, day: dt.date, volume_names: Iterable[str]
+) -> None:
+    """Delete ``table``'s rows of ``day`` for the run's volumes (and only those)."""
+    statement = _DELETE_VOLUME_OF_DATE[table]
+    for name in volume_names:
+        cursor.execute(statement, (day.isoformat(), name))
+
+
 def load_rows(
     cursor: Cursor,
     day: dt.date,
@@ -83,11 +101,7 @@ def load_rows(
     if replace:
         stored = _stored_quotas(cursor, day, volume_names)
         rows = [_with_stored_quota(row, stored) for row in rows]
-        for name in volume_names:
-            cursor.execute(
-                "DELETE FROM `lustre_usage` WHERE `date` = %s AND `Lustre Volume` = %s",
-                (day.isoformat(), name),
-            )
+        delete_volumes_of_date(cursor, "lustre_usage", day, volume_names)
     values = [
         (
             r.volume_name,

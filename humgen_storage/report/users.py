@@ -20,6 +20,7 @@ from humgen_storage.db import Cursor, Database
 from humgen_storage.directory import GroupDirectory
 from humgen_storage.logs import volume_logger
 from humgen_storage.report.aggregate import UserColumns
+from humgen_storage.report.table import delete_volumes_of_date
 from humgen_storage.run.atomic import atomic_file
 from humgen_storage.run.report_staging import UserRows
 from humgen_storage.tsv import escaped, tsv_line
@@ -94,11 +95,7 @@ def load_user_rows(
     (and only those)."""
     date = day.isoformat()
     if replace:
-        for name, _ in staged:
-            cursor.execute(
-                "DELETE FROM `usage_by_user` WHERE `date` = %s AND `Lustre Volume` = %s",
-                (date, name),
-            )
+        delete_volumes_of_date(cursor, "usage_by_user", day, [name for name, _ in staged])
     values = [(date, name, *row) for name, rows in staged for row in rows.rows()]
     cursor.executemany(INSERT_USER, values)
     return len(values)
