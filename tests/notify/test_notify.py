@@ -4,6 +4,7 @@ on a second run, the right groups and numbers; the dry run; an SMTP outage."""
 from __future__ import annotations
 
 import email
+import logging
 import socket
 from collections.abc import Iterator
 from email.message import Message
@@ -43,6 +44,11 @@ def free_port() -> int:
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
+    # The server logs from its own thread, also after the test's log capture is closed
+    # ("I/O operation on closed file" at the end of the run): its log stays with it.
+    server_log = logging.getLogger("mail.log")
+    propagate = server_log.propagate
+    server_log.propagate = False
     inbox, port = Inbox(), free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
@@ -50,6 +56,7 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+        server_log.propagate = propagate
 
 
 def site(tmp_path: Path, port: int, **notify: object) -> Path:
