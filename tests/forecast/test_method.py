@@ -128,3 +128,22 @@ def test_flat_unlimited_shrinking_full_and_too_short() -> None:
     assert short.status == NOT_ENOUGH_HISTORY
     unknown = forecast(series(days, [500] * 10, [None] * 10), SETTINGS)
     assert (unknown.status, unknown.limit) == (NOT_ENOUGH_HISTORY, None)
+
+
+def test_growth_that_speeds_up_for_two_nights_takes_the_recent_slope() -> None:
+    # Nights 0-24 at 100 + 10·d, then +100 a night: 440, 540, 640. The long slope stays
+    # 10 (the pairs within nights 0-24 hold 32500 of the 51156 of span² weight). The
+    # recent nights 22-27 (320, 330, 340, 440, 540, 640) have 15 pairwise slopes, sorted
+    # 10, 10, 10, 40, 55, 55, 64, 70, 77.5 and six of 100: the median, the 8th, is 70
+    # (night 23 to 26); it is at least 3.5 × 10 and so are the last two nights' 100. The level is median(440 + 140, 540 + 70, 640) = 610.
+    days = list(range(28))
+    used = [100 + 10 * d for d in range(25)] + [440, 540, 640]
+    result = forecast(series(days, used, 2000), SETTINGS)
+    assert (result.status, result.growth_per_day, result.days_until_full) == (WARNING, 70.0, 19.9)
+    # The interval spans both slopes: 1390 / 70 and 1390 / 10.
+    assert (result.days_low, result.days_high) == (19.9, 139.0)
+    # One night's jump is not enough: the long slope stays, the level is median(370,
+    # 370, 640), and (2000 - 370) / 10.
+    jump = [100 + 10 * d for d in range(27)] + [640]
+    single = forecast(series(days, jump, 2000), SETTINGS)
+    assert (single.status, single.growth_per_day, single.days_until_full) == (OK, 10.0, 163.0)
