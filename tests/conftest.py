@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from humgen_storage.config import DatabaseConfig
+from humgen_storage.db import Database, open_database
 from humgen_storage.mpistat import kernel
 from tests.sites import DEMO_QUOTAS, Site, make_site
 
@@ -54,3 +56,20 @@ def kernel_path(request: pytest.FixtureRequest) -> Iterator[str]:
         else:
             os.environ[kernel.KERNEL_ENV] = before
         kernel.reset()
+
+
+@pytest.fixture(params=["mysql", "sqlite"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The product's database on both back ends: the session's MariaDB (its tables
+    emptied first) and a new SQLite file."""
+    # Imported here: a plugin module imported by conftest itself escapes pytest's
+    # assertion rewriting.
+    from tests.services.mysql import _server
+
+    if request.param == "mysql":
+        request.getfixturevalue("mysql_db")  # empties the session database's tables
+        url = str(request.getfixturevalue("mysql_url"))
+    else:
+        url = f"sqlite:///{tmp_path / 'usage.db'}"
+    with open_database(DatabaseConfig(url=url, password=_server()[3] or None)) as db:
+        yield db

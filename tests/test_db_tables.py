@@ -4,14 +4,12 @@ forecast reads them, and their unique keys."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from humgen_storage.config import DatabaseConfig
 from humgen_storage.db import Database, open_database
-from tests.services.mysql import _server
 
 COLUMNS = (
     "SELECT `COLUMN_NAME`, `DATA_TYPE`, `IS_NULLABLE`, `NUMERIC_PRECISION`, `NUMERIC_SCALE`"
@@ -98,17 +96,6 @@ def test_sqlite_names_and_types(tmp_path: Path) -> None:
         ("Quota Used (files)", "BIGINT", True),
         ("Inode Quota", "BIGINT", True),
     ]
-
-
-@pytest.fixture(params=["mysql", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "mysql":
-        request.getfixturevalue("mysql_db")  # empties the session database's tables
-        url = str(request.getfixturevalue("mysql_url"))
-    else:
-        url = f"sqlite:///{tmp_path / 'usage.db'}"
-    with open_database(DatabaseConfig(url=url, password=_server()[3] or None)) as db:
-        yield db
 
 
 def test_the_unique_keys_refuse_a_second_row(database: Database) -> None:

@@ -182,17 +182,6 @@ def test_sqlite_names_and_types(tmp_path: Path) -> None:
 # ------------------------------------------------------------ comments
 
 
-@pytest.fixture(params=["mysql", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "mysql":
-        request.getfixturevalue("mysql_db")  # empties the session database's tables
-        url = str(request.getfixturevalue("mysql_url"))
-    else:
-        url = f"sqlite:///{tmp_path / 'spaceman.db'}"
-    with open_database(DatabaseConfig(url=url, password=_server()[3] or None)) as db:
-        yield db
-
-
 def spaceman_row(total: float) -> SpacemanRow:
     return SpacemanRow(
         "projects/a", "*TOTAL*", "118", 1, total, 0.0, 0.0, 0.0, 0.0, 2.5, None, total, None
