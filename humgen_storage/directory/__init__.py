@@ -41,7 +41,7 @@ from typing import Protocol
 
 from humgen_storage.config import LdapConfig
 from humgen_storage.directory.dn import DnError, normalise_dn
-from humgen_storage.directory.entry import Entry
+from humgen_storage.directory.entry import Entry, integer_attribute
 from humgen_storage.directory.filters import FilterError, parse_filter
 from humgen_storage.directory.ldap import LdapSource
 from humgen_storage.directory.ldif import LdifSource
@@ -203,15 +203,8 @@ def _groups_by_gid(
 
 def _group_entries(entries: Iterable[Entry], pi_attribute: str) -> Iterator[_GroupEntry]:
     for entry in entries:
-        gid_text = entry.first("gidNumber")
-        try:
-            gid = int(gid_text or "")
-        except ValueError:
-            log.warning(
-                "directory: skipping %s: gidNumber %r is not an integer",
-                printable(entry.dn),
-                gid_text,
-            )
+        gid = integer_attribute(entry, "gidNumber", log)
+        if gid is None:
             continue
         yield _GroupEntry(gid, entry.first("cn"), entry.dn, entry.first(pi_attribute))
 

@@ -7,8 +7,11 @@ Attribute names compare case-insensitively and without options (``cn;lang-en`` i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from humgen_storage.names import printable
 
 
 def attribute_key(description: str) -> str:
@@ -37,3 +40,17 @@ class Entry:
     def first(self, attribute: str) -> str | None:
         values = self.values(attribute)
         return values[0] if values else None
+
+
+def integer_attribute(entry: Entry, attribute: str, log: logging.Logger) -> int | None:
+    """``attribute``'s first value as an integer (a gidNumber, a uidNumber); None, with a
+    warning naming the entry, when it is missing or not an integer: the entry is
+    skipped, never the whole directory."""
+    text = entry.first(attribute)
+    try:
+        return int(text or "")
+    except ValueError:
+        log.warning(
+            "directory: skipping %s: %s %r is not an integer", printable(entry.dn), attribute, text
+        )
+        return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from humgen_storage.directory.entry import Entry
+from humgen_storage.directory.entry import Entry, integer_attribute
 from humgen_storage.names import printable, unsafe_text
 
 log = logging.getLogger(__name__)
@@ -25,15 +25,8 @@ def users_by_uid(entries: Iterable[Entry]) -> dict[int, str]:
     wins, with a warning, so the choice is stable across runs."""
     candidates: dict[int, list[tuple[str, str]]] = {}
     for entry in entries:
-        uid_text, name = entry.first("uidNumber"), entry.first("uid")
-        try:
-            number = int(uid_text or "")
-        except ValueError:
-            log.warning(
-                "directory: skipping %s: uidNumber %r is not an integer",
-                printable(entry.dn),
-                uid_text,
-            )
+        number, name = integer_attribute(entry, "uidNumber", log), entry.first("uid")
+        if number is None:
             continue
         if not name:
             continue  # no name to give: the uid is reported by number
