@@ -7,7 +7,6 @@ import pickle
 import socket
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import ldap3
 import pytest
@@ -19,24 +18,11 @@ from humgen_storage.directory import Group, GroupDirectory, load_directory
 from humgen_storage.directory.dn import normalise_dn
 from humgen_storage.directory.ldif import LdifDirectory
 from humgen_storage.errors import DirectoryError
+from tests.directory.sites import GROUP_BASE, PEOPLE_BASE, ldif_config
 from tests.services.slapd import SlapdServer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ldap"
 DEMO_LDIF = FIXTURES / "directory.ldif"
-GROUP_BASE = "ou=group,dc=example,dc=org"
-PEOPLE_BASE = "ou=people,dc=example,dc=org"
-
-
-def ldif_config(path: Path, **changes: Any) -> LdapConfig:
-    config = LdapConfig(
-        url=None,
-        ldif=path,
-        bind_dn=None,
-        bind_password=None,
-        group_base=GROUP_BASE,
-        people_base=PEOPLE_BASE,
-    )
-    return replace(config, **changes)
 
 
 def posix_group_gids(ldif_path: Path) -> set[int]:

@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import logging
 import pickle
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from humgen_storage.config import LdapConfig
 from humgen_storage.directory import load_directory
 from humgen_storage.run.staging import StagingArea
+from tests.directory.sites import GROUP_BASE, PEOPLE_BASE, ldif_config
 from tests.services.slapd import SlapdServer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ldap"
 DEMO_LDIF = FIXTURES / "directory.ldif"
-GROUP_BASE = "ou=group,dc=example,dc=org"
-PEOPLE_BASE = "ou=people,dc=example,dc=org"
 TOP = f"dn: {GROUP_BASE}\nou: group\n\ndn: {PEOPLE_BASE}\nou: people\n\n"
-
-
-def ldif_config(path: Path, **changes: object) -> LdapConfig:
-    config = LdapConfig(
-        url=None,
-        ldif=path,
-        bind_dn=None,
-        bind_password=None,
-        group_base=GROUP_BASE,
-        people_base=PEOPLE_BASE,
-    )
-    return replace(config, **changes)  # type: ignore[arg-type]
 
 
 def person(uid: str, number: str, extra: str = "") -> str:

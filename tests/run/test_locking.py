@@ -5,7 +5,6 @@ processes whose run has ended is never taken for another run working."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -20,18 +19,8 @@ from humgen_storage.config.load import load_config
 from humgen_storage.run.layout import lock_dir
 from humgen_storage.run.locking import job_lock
 from tests.helpers import REPO
+from tests.run.locks import lock_is_free
 from tests.sites import TODAY, Site
-
-
-def lock_is_free(lock_file: Path) -> bool:
-    fd = os.open(lock_file, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
 
 
 def started_at(pid: int) -> str:

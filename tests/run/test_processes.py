@@ -13,7 +13,6 @@ worker) alive, and a signal always lands mid-read.
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import gzip
 import os
 import signal
@@ -29,6 +28,7 @@ from humgen_storage.config.load import load_config
 from humgen_storage.run.layout import lock_dir
 from humgen_storage.run.processes import die_with_parent
 from tests.helpers import REPO
+from tests.run.locks import lock_is_free
 from tests.sites import FIXTURE_CRAWLS, TODAY, VOLUMES, Site
 
 # Crawl files of stored (uncompressed) gzip, so that the first ``HOLD_AFTER`` bytes
@@ -127,17 +127,6 @@ def wait_for(condition: object, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"waited {timeout} s for {what}")
         time.sleep(0.02)
-
-
-def lock_is_free(lock_file: Path) -> bool:
-    fd = os.open(lock_file, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)  # (releases it again)
 
 
 def environment() -> dict[str, str]:
