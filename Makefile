@@ -12,7 +12,7 @@ DEMO := demo-output
 
 # The compiled kernel (humgen_storage/_kernel.c) needs a C compiler and the Python
 # headers; without them the package installs and runs the numpy path, saying so.
-$(STAMP): setup.cfg pyproject.toml setup.py humgen_storage/_kernel.c
+$(STAMP): setup.cfg pyproject.toml setup.py $(wildcard humgen_storage/_kernel*.c)
 	@command -v gcc >/dev/null && $(PYTHON) -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
 		|| (apt-get update -q && apt-get install -y -q gcc python3-dev)
 	$(PYTHON) -m venv $(VENV)

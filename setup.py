@@ -11,6 +11,7 @@ setup(
         Extension(
             "humgen_storage._kernel",
             ["humgen_storage/_kernel.c"],
+            depends=[f"humgen_storage/_kernel_{job}.c" for job in ("report", "inspect", "split")],
             extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter"],
             optional=True,
         )

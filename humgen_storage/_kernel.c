@@ -524,11 +524,21 @@ runs(PyObject *self, PyObject *args)
     return list;
 }
 
+/* Each job's own block work is in a file of its own, compiled in this one translation
+ * unit so that it uses the scanners above; each defines its method table entries and
+ * an init function run when the module is created. */
+#include "_kernel_report.c"
+#include "_kernel_inspect.c"
+#include "_kernel_split.c"
+
 static PyMethodDef methods[] = {
     {"validate", validate, METH_VARARGS, validate_doc},
     {"separators", separators, METH_VARARGS, separators_doc},
     {"column", column, METH_VARARGS, column_doc},
     {"runs", runs, METH_VARARGS, runs_doc},
+    REPORT_METHODS
+    INSPECT_METHODS
+    SPLIT_METHODS
     {NULL, NULL, 0, NULL},
 };
 
@@ -542,5 +552,8 @@ PyMODINIT_FUNC
 PyInit__kernel(void)
 {
     init_tables();
-    return PyModule_Create(&module);
+    PyObject *created = PyModule_Create(&module);
+    if (created && (report_init(created) < 0 || inspect_init(created) < 0 || split_init(created) < 0))
+        Py_CLEAR(created);
+    return created;
 }
