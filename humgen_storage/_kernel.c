@@ -11,6 +11,9 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 typedef unsigned char uchar;
 
@@ -270,6 +273,50 @@ count_newlines(const uchar *p, const uchar *end)
         p++;
     }
     return lines;
+}
+
+PyDoc_STRVAR(count_lines_doc,
+"count_lines(data, /) -> int\n\n"
+"The newlines in data.");
+
+/* The reading process numbers every block by counting its newlines before any worker
+ * sees it, so this is on the one serial path of a volume: 16 bytes compared at a time
+ * where SSE2 is there (every x86-64), and a plain loop elsewhere. */
+static Py_ssize_t
+newlines_in(const uchar *p, Py_ssize_t length)
+{
+    Py_ssize_t lines = 0, i = 0;
+#ifdef __SSE2__
+    const __m128i newline = _mm_set1_epi8('\n');
+    while (i + 16 <= length) {
+        /* Up to 255 rounds of 16 bytes add into byte lanes before they could overflow. */
+        __m128i lanes = _mm_setzero_si128();
+        Py_ssize_t stop = i + 255 * 16 < length ? i + 255 * 16 : length;
+        for (; i + 16 <= stop; i += 16) {
+            __m128i bytes = _mm_loadu_si128((const __m128i *)(p + i));
+            lanes = _mm_sub_epi8(lanes, _mm_cmpeq_epi8(bytes, newline));
+        }
+        __m128i sums = _mm_sad_epu8(lanes, _mm_setzero_si128());
+        lines += _mm_cvtsi128_si32(sums) + _mm_extract_epi16(sums, 4);
+    }
+#endif
+    for (; i < length; i++)
+        lines += p[i] == '\n';
+    return lines;
+}
+
+static PyObject *
+count_lines(PyObject *self, PyObject *args)
+{
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "y*:count_lines", &data))
+        return NULL;
+    Py_ssize_t lines;
+    Py_BEGIN_ALLOW_THREADS
+    lines = newlines_in(data.buf, data.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(lines);
 }
 
 /* The block's whole lines: up to and including its last newline. */
@@ -536,6 +583,7 @@ static PyMethodDef methods[] = {
     {"separators", separators, METH_VARARGS, separators_doc},
     {"column", column, METH_VARARGS, column_doc},
     {"runs", runs, METH_VARARGS, runs_doc},
+    {"count_lines", count_lines, METH_VARARGS, count_lines_doc},
     REPORT_METHODS
     INSPECT_METHODS
     SPLIT_METHODS

@@ -192,10 +192,15 @@ SMALL_COUNT = 4096
 
 
 def count_lines(data: bytes) -> int:
-    """The newlines in ``data``. numpy compares with vector instructions: several times
-    faster than ``bytes.count``, which goes byte by byte (a tenth of a job's time)."""
+    """The newlines in ``data``: the reading process numbers every block with this,
+    before any worker sees it. The kernel compares 16 bytes at a time without making a
+    mask; numpy compares with vector instructions too, through a mask; both are several
+    times faster than ``bytes.count``, which goes byte by byte."""
     if len(data) < SMALL_COUNT:
         return data.count(b"\n")
+    compiled = kernel.compiled()
+    if compiled is not None:
+        return int(compiled.count_lines(data))
     import numpy as np  # here: the cron helpers import this module and must start fast
 
     return int(np.count_nonzero(np.frombuffer(data, np.uint8) == 10))

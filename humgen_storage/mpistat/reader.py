@@ -10,9 +10,11 @@ Nothing here keeps per-record objects: a block is handed on and dropped.
 
 from __future__ import annotations
 
+import mmap
 import os
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import IO, cast
 
 from humgen_storage.errors import InputError
@@ -37,6 +39,32 @@ except ImportError:  # pragma: no cover - depends on the installation
 
 BLOCK_SIZE = 4 * 1024 * 1024
 _READ_ERRORS: tuple[type[BaseException], ...] = (OSError, *_ZLIB_ERRORS)
+
+
+@dataclass(frozen=True)
+class BlockParts:
+    """A block as read: ``head``, the end of the line the previous chunk cut, then the
+    chunk up to ``cut`` (just after its last newline). Joining them copies the whole
+    block, which the reading process's own work, the one serial part of a volume,
+    spares where the block goes to another process's shared memory anyway."""
+
+    head: bytes
+    chunk: bytes
+    cut: int
+
+    def __len__(self) -> int:
+        return len(self.head) + self.cut
+
+    def joined(self) -> bytes:
+        if not self.head:
+            return self.chunk if self.cut == len(self.chunk) else self.chunk[: self.cut]
+        return b"".join((self.head, memoryview(self.chunk)[: self.cut]))
+
+    def copy_into(self, memory: mmap.mmap) -> None:
+        """Write the block at the start of ``memory`` (at least ``len(self)`` bytes)."""
+        memory[: len(self.head)] = self.head
+        with memoryview(self.chunk) as chunk, chunk[: self.cut] as lines:
+            memory[len(self.head) : len(self)] = lines
 
 
 class MpistatReader(BadLineAccount):
@@ -159,6 +187,12 @@ class MpistatReader(BadLineAccount):
 
     def blocks(self) -> Iterator[tuple[int, bytes]]:
         """(number of the block's first line, newline-terminated lines), in file order."""
+        for first_line, parts in self.block_parts():
+            yield first_line, parts.joined()
+
+    def block_parts(self) -> Iterator[tuple[int, BlockParts]]:
+        """``blocks()`` before their parts are joined: a process that hands a block on
+        (into another process's shared memory) copies the parts there, once."""
         pending = b""  # the start of a line cut by the end of the previous chunk
         next_line = 1
         for chunk in self._chunks():
@@ -166,18 +200,15 @@ class MpistatReader(BadLineAccount):
             if cut == 0:  # a single line longer than the block size: keep reading
                 pending += chunk
                 continue
-            # A block is copied at most once: chunks are a few MiB, the cut line is short.
-            if pending:
-                block = b"".join((pending, memoryview(chunk)[:cut]))
-            else:
-                block = chunk if cut == len(chunk) else chunk[:cut]
+            parts = BlockParts(pending, chunk, cut)
             pending = chunk[cut:]
-            yield next_line, block
-            next_line += count_lines(block)
+            yield next_line, parts
+            # The chunk holds every newline of the block: ``pending`` holds none.
+            next_line += count_lines(chunk)
         if pending:
             if not pending.endswith(b"\n"):
                 pending += b"\n"  # a last line without its newline still counts
-            yield next_line, pending
+            yield next_line, BlockParts(b"", pending, len(pending))
 
     def _chunks(self) -> Iterator[bytes]:
         """The decompressed data in chunks of the block size, the first one included."""

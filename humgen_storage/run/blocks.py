@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from humgen_storage.mpistat.patterns import Format, count_lines
-from humgen_storage.mpistat.reader import MpistatReader
+from humgen_storage.mpistat.reader import BlockParts, MpistatReader
 from humgen_storage.run.processes import die_with_parent
 
 R = TypeVar("R")
@@ -164,14 +164,13 @@ class _MapHelpers:
         for process in self.processes:
             process.start()
 
-    def offer(self, item: tuple[int, int, bytes]) -> bool:
+    def offer(self, sequence: int, first_line: int, parts: BlockParts) -> bool:
         """Give a block to a helper; False when every slot is taken or it does not fit."""
-        sequence, first_line, block = item
-        if not self.free or len(block) > self.size:
+        if not self.free or len(parts) > self.size:
             return False
         slot = self.free.pop()
-        self.memory[slot][: len(block)] = block
-        self.tasks.put((sequence, first_line, slot, len(block)))  # a few bytes: never waits
+        parts.copy_into(self.memory[slot])
+        self.tasks.put((sequence, first_line, slot, len(parts)))  # a few bytes: never waits
         return True
 
     def ready(self) -> bool:
@@ -298,7 +297,7 @@ def map_raw_blocks(
     counts = _LineCounts()
     ready: dict[int, Any] = {}
     submitted = next_out = 0
-    last_line, last_block = 1, b""
+    last_line, last_chunk = 1, b""
     completed = False
 
     def take(sequence: int, value: Any, block_counts: _LineCounts) -> None:
@@ -306,12 +305,13 @@ def map_raw_blocks(
         ready[sequence] = value
 
     try:
-        for first_line, block in reader.blocks():
-            last_line, last_block = first_line, block
-            item = (submitted, first_line, block)
+        for first_line, parts in reader.block_parts():
+            last_line, last_chunk = first_line, parts.chunk
+            sequence = submitted
             submitted += 1
-            if submitted - next_out > limit or not helpers.offer(item):
-                local = _map_one(fmt, func, item)  # every helper busy, or none: do it here
+            if submitted - next_out > limit or not helpers.offer(sequence, first_line, parts):
+                # Every helper busy, or none: do it here.
+                local = _map_one(fmt, func, (sequence, first_line, parts.joined()))
                 take(local.sequence, local.value, local.counts)
             while helpers.ready():  # finished meanwhile
                 take(*helpers.get())
@@ -333,6 +333,7 @@ def map_raw_blocks(
     finally:
         # Not completed: an error, an interrupt, or the consumer stopped reading.
         helpers.close(abort=not completed)
-    # Blocks are numbered by their first line: only the last one needs counting.
-    counts.lines = last_line - 1 + count_lines(last_block)
+    # Blocks are numbered by their first line: only the last one needs counting (its
+    # chunk holds every newline of the block).
+    counts.lines = last_line - 1 + count_lines(last_chunk)
     counts.settle(reader)

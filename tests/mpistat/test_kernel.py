@@ -21,7 +21,13 @@ from isal import igzip
 from humgen_storage.mpistat import kernel
 from humgen_storage.mpistat.columns import BlockColumns
 from humgen_storage.mpistat.paths import go_quote
-from humgen_storage.mpistat.patterns import Format, clean_block, detect_format, field_runs
+from humgen_storage.mpistat.patterns import (
+    Format,
+    clean_block,
+    count_lines,
+    detect_format,
+    field_runs,
+)
 from tests.helpers import REPO
 
 FIXTURES = sorted((REPO / "fixtures" / "mpistat").glob("*.dat.gz"))
@@ -204,6 +210,16 @@ def test_the_kernel_numbers_lines_and_cuts_them() -> None:
         ]
         with pytest.raises(ValueError, match="line 3 of the block has not 11 fields"):
             compiled.separators(block, False)
+
+
+@pytest.mark.parametrize("length", [0, 1, 15, 16, 17, 4095, 4096, 4080 * 2 + 5, 70_000])
+def test_both_paths_count_the_same_lines(length: int) -> None:
+    # Every tail length around the kernel's 16-byte rounds and its 255-round lanes; a
+    # block of only newlines fills every lane to the brim.
+    rng = np.random.default_rng(length)
+    data = rng.choice(np.frombuffer(b"ab\n\xff", np.uint8), size=length).tobytes()
+    for block in (data, b"\n" * length):
+        assert both(lambda block=block: count_lines(block)) == block.count(b"\n")
 
 
 def test_not_built_is_said_once(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
