@@ -1,12 +1,16 @@
 """Per-group and per-user usage of one volume (spec section 4, issue 18): pure,
 records in, aggregates out.
 
-Records arrive as validated blocks; their numeric columns are cut with numpy and
-summed per (gid, uid) pair with one sort + reduceat (gid and uid joined into one
-64-bit key when both fit in 32 bits), so no Python object is made per record; a
-group's figures are the sums of its pairs'. Sums are exact: a block's per-pair sums
-come out as Python ints (in two 32-bit halves when 64 bits could overflow), and every
-total beyond the block is a Python int.
+Records arrive as validated blocks. With the compiled kernel (``_kernel_report.c``)
+each line is added to its (gid, uid) pair's figures in a hash table kept for the whole
+partial, in one pass and exact (128-bit byte sums); the table's figures join the
+numpy table below when the partial is pickled, merged or finished. On the numpy path
+a block's numeric columns are cut with numpy and summed per pair with one sort +
+reduceat (gid and uid joined into one 64-bit key when both fit in 32 bits). Either
+way no Python object is made per record, and a group's figures are the sums of its
+pairs'. Sums are exact: a block's per-pair sums come out as Python ints (in two
+32-bit halves when 64 bits could overflow), and every total beyond the block is a
+Python int.
 
 Hard links: an inode with nlink > 1 counts once per volume. Directories always have
 nlink >= 2 but appear once in a crawl (they cannot be hard-linked), so they are
@@ -35,6 +39,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from humgen_storage.mpistat import kernel
 from humgen_storage.mpistat.columns import BlockColumns
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.report.pairs import PairRows, PairTable, no_mtimes
@@ -86,14 +91,24 @@ class UsageAggregate:
     _links: LinkRows = field(default_factory=_no_links)
     _link_count: int = 0
     _unique_rows: int = 0  # rows known to be one per inode (the last compaction's)
+    # The compiled kernel's PairSums: the pairs of the blocks added since the last
+    # ``_pair_table()``, which moves them into ``pairs``.
+    _sums: Any = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         # A helper's partial travels pickled: its rows in use, not the table's spare room.
         rows = self.link_rows()  # compacts first: the count below is the rows'
-        self.pairs.merge_waiting()
+        self._pair_table().merge_waiting()
         state = dict(self.__dict__)
         state["_links"] = rows
+        state["_sums"] = None  # emptied into the pairs just above
         return state
+
+    def _pair_table(self) -> PairTable:
+        """``pairs``, with the kernel's figures moved in."""
+        if self._sums is not None and len(self._sums):
+            self.pairs.add(PairRows.of_kernel(self._sums.take()))
+        return self.pairs
 
     def link_rows(self) -> LinkRows:
         """One row (dev, inode, gid, uid, size) per multi-link inode, in order of first name."""
@@ -103,6 +118,10 @@ class UsageAggregate:
     def add_block(self, fmt: Format, block: bytes, first_line: int = 1) -> None:
         """Fold in a block of validated lines."""
         if not block:
+            return
+        compiled = kernel.compiled()
+        if compiled is not None:
+            self._add_compiled(compiled, fmt, block)
             return
         columns = BlockColumns.of(fmt, block)
         gid, uid, size, nlink, mtime = (
@@ -147,6 +166,18 @@ class UsageAggregate:
             )
             self._add_links(rows)
 
+    def _add_compiled(self, compiled: Any, fmt: Format, block: bytes) -> None:
+        """``add_block`` by the compiled kernel: the same figures, from one pass."""
+        wrstat = fmt is Format.WRSTAT
+        separators = kernel.take_separators(block) or compiled.separators(block, wrstat)
+        if self._sums is None:
+            self._sums = compiled.PairSums()
+        lines, links, new_gids = self._sums.add_block(block, separators, wrstat, self.reference)
+        self.records += lines
+        self.gids.update(new_gids)
+        if links:
+            self._add_links(np.frombuffer(links, dtype=np.uint64).reshape(-1, _LINK_COLUMNS))
+
     def _add_links(self, rows: LinkRows) -> None:
         if self._link_count + len(rows) > len(self._links):
             self._compact()
@@ -169,7 +200,7 @@ class UsageAggregate:
 
     def merge(self, other: UsageAggregate) -> None:
         """Fold another partial aggregate of the same volume into this one, exactly."""
-        self.pairs.add(other.pairs.merge_waiting())
+        self._pair_table().add(other._pair_table().merge_waiting())
         self.gids |= other.gids
         # An inode seen by both keeps one row: the union counts it once.
         self._add_links(other.link_rows())
@@ -180,11 +211,11 @@ class UsageAggregate:
         the pair of the row kept for it, and one inode to that pair."""
         links = self.link_rows()
         if not len(links):
-            return self.pairs.merge_waiting()
+            return self._pair_table().merge_waiting()
         order, starts = pair_starts(links[:, _GID], links[:, _UID])
         firsts = order[starts]
         inodes = np.diff(np.r_[starts, len(links)]).astype(np.int64)
-        return self.pairs.with_extra(
+        return self._pair_table().with_extra(
             PairRows.of_sums(
                 links[firsts, _GID],
                 links[firsts, _UID],
@@ -210,7 +241,7 @@ class UsageAggregate:
 
     def pair_count(self) -> int:
         """The (gid, uid) pairs seen so far (what the memory grows with)."""
-        return len(self.pairs.merge_waiting())
+        return len(self._pair_table().merge_waiting())
 
     def finish(self) -> dict[int, GroupTotals]:
         """The volume's result, as every partial aggregate gives it (run.job)."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from humgen_storage.report.sums import column_sums, pair_starts
+from humgen_storage.report.sums import column_sums, exact_column, pair_starts
 from humgen_storage.units import NO_MTIME
 
 _LOW_WORD, _WORD_BITS = np.uint64(0xFFFF_FFFF), np.uint64(32)
@@ -64,6 +64,24 @@ class PairRows:
         else:
             low, high = used & _LOW_WORD, used >> _WORD_BITS
         return cls(gid, uid, low, high, newest, files, inodes)
+
+    @classmethod
+    def of_kernel(cls, columns: tuple[bytearray, ...]) -> PairRows:
+        """Rows from the compiled kernel's ``PairSums.take()``: each pair's bytes come
+        as the low and high 64 bits of an exact sum, split here into 32 bits and the
+        rest (Python ints only when the rest passes 64 bits)."""
+        words = [np.frombuffer(column, dtype=np.uint64) for column in columns]
+        gid, uid, low64, high64 = words[:4]
+        newest, files, inodes = (column.view(np.int64) for column in words[4:])
+        high: npt.NDArray[Any] = low64 >> _WORD_BITS
+        if high64.any():  # a pair past 2**64 bytes
+            high = exact_column(
+                [
+                    (h << 32) | (lo >> 32)
+                    for h, lo in zip(high64.tolist(), low64.tolist(), strict=True)
+                ]
+            )
+        return cls(gid, uid, low64 & _LOW_WORD, high, newest, files, inodes)
 
     def used(self) -> list[int]:
         """Each pair's bytes, exact."""

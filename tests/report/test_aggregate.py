@@ -15,6 +15,9 @@ from humgen_storage.report import aggregate as usage
 from humgen_storage.report.aggregate import UsageAggregate
 from humgen_storage.units import days_since
 
+# Each test runs on the compiled kernel (_kernel_report.c) and on the numpy path.
+pytestmark = pytest.mark.usefixtures("kernel_path")
+
 
 def test_links_count_once_across_many_compactions(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(usage, "_FIRST_LINK_ROWS", 8)  # compact and grow every few blocks

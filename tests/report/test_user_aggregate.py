@@ -11,6 +11,9 @@ from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.report.aggregate import GroupTotals, UsageAggregate, UserTotals
 
+# Each test runs on the compiled kernel (_kernel_report.c) and on the numpy path.
+pytestmark = pytest.mark.usefixtures("kernel_path")
+
 R = 1_800_000_000
 D = 86400
 BIG = 2**40 + 7  # a uid or gid beyond 32 bits: the lexsort path
