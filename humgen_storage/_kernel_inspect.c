@@ -517,6 +517,56 @@ PyDoc_STRVAR(placer_place_doc,
 "files with nlink > 1 anywhere (line, row or -1, file class or -1, size, mtime, dev,\n"
 "inode); and the lines under a root's prefix whose path it leaves to Python (line).");
 
+/* Whether place() may run: made by __init__, and not placing already. */
+static int
+placer_ready(Placer *self)
+{
+    if (!self->resolve) {
+        PyErr_SetString(PyExc_RuntimeError, "an InspectPlacer not made by its __init__");
+        return 0;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "an InspectPlacer places one block at a time");
+        return 0;
+    }
+    return 1;
+}
+
+static void
+placed_free(Placed *placed)
+{
+    free(placed->files.items);
+    free(placed->directories.items);
+    free(placed->links.items);
+    free(placed->deferred.items);
+}
+
+/* The end of place() and place_valid(): their tuple for status 1, else the error
+ * (0: out of memory, -1: already set, -2: bad separators). Frees `placed`. */
+static PyObject *
+placed_result(Placed *placed, int status)
+{
+    PyObject *out = NULL;
+    if (status == 1) {
+        out = PyTuple_New(4);
+        Numbers *parts[4] = {&placed->files, &placed->directories, &placed->links,
+                             &placed->deferred};
+        for (int i = 0; out && i < 4; i++) {
+            PyObject *part = placed_numbers_bytes(parts[i]);
+            if (!part)
+                Py_CLEAR(out);
+            else
+                PyTuple_SET_ITEM(out, i, part);
+        }
+    } else if (status == 0) {
+        PyErr_NoMemory();
+    } else if (status == -2) {
+        PyErr_SetString(PyExc_ValueError, "a separator lies outside the block or out of order");
+    }
+    placed_free(placed);
+    return out;
+}
+
 static PyObject *
 placer_place(Placer *self, PyObject *args)
 {
@@ -530,24 +580,25 @@ placer_place(Placer *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "separators do not match the fields");
         goto done;
     }
-    if (!self->resolve) {
-        PyErr_SetString(PyExc_RuntimeError, "an InspectPlacer not made by its __init__");
+    if (!placer_ready(self))
         goto done;
-    }
-    if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "an InspectPlacer places one block at a time");
-        goto done;
-    }
     const uchar *data = block.buf;
     const Py_ssize_t *rows = cuts.buf;
     Py_ssize_t lines = cuts.len / row_bytes;
     Placed placed = {{NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}};
-    int status = 1; /* 0: out of memory, -1: exception set, -2: bad separators */
+    int status = 1;
     self->busy = 1;
     PyThreadState *save = PyEval_SaveThread();
     Py_ssize_t start = 0;
     for (Py_ssize_t line = 0; status == 1 && line < lines; line++) {
         const Py_ssize_t *row = rows + line * fields;
+        /* A block validated a while ago is no longer in the cache: the bytes looked at
+         * a few lines on are asked for now. */
+        if (line + 8 < lines) {
+            const Py_ssize_t *ahead = row + 8 * fields;
+            __builtin_prefetch(data + ahead[INSPECT_TYPE_FIELD - 1]);
+            __builtin_prefetch(data + ahead[-1] + 1);
+        }
         /* The fields read must lie in order within the block. */
         Py_ssize_t previous = start - 1;
         for (int field = 0; field < fields; field++) {
@@ -561,28 +612,60 @@ placer_place(Placer *self, PyObject *args)
     }
     PyEval_RestoreThread(save);
     self->busy = 0;
-    if (status == 1) {
-        out = PyTuple_New(4);
-        Numbers *parts[4] = {&placed.files, &placed.directories, &placed.links, &placed.deferred};
-        for (int i = 0; out && i < 4; i++) {
-            PyObject *part = placed_numbers_bytes(parts[i]);
-            if (!part)
-                Py_CLEAR(out);
-            else
-                PyTuple_SET_ITEM(out, i, part);
-        }
-    } else if (status == 0) {
-        PyErr_NoMemory();
-    } else if (status == -2) {
-        PyErr_SetString(PyExc_ValueError, "a separator lies outside the block or out of order");
-    }
-    free(placed.files.items);
-    free(placed.directories.items);
-    free(placed.links.items);
-    free(placed.deferred.items);
+    out = placed_result(&placed, status);
 done:
     PyBuffer_Release(&block);
     PyBuffer_Release(&cuts);
+    return out;
+}
+
+PyDoc_STRVAR(placer_place_valid_doc,
+"place_valid(block, /) -> tuple[bytearray, bytearray, bytearray, bytearray] | None\n\n"
+"place() for a raw block, each line validated (as validate() does) just before it is\n"
+"placed; None when a line is not valid, the block does not end with a newline, or a\n"
+"path is left to Python: the caller then validates and places the block the usual way\n"
+"(the records already placed only made rows that those records make again).");
+
+/* The validation and the placing of a line in one pass, while its bytes are in the
+ * cache: placing a block after validate() went over all of it reads it from memory
+ * again, and takes longer than the rules themselves. */
+static PyObject *
+placer_place_valid(Placer *self, PyObject *args)
+{
+    Py_buffer block;
+    if (!PyArg_ParseTuple(args, "y*:place_valid", &block))
+        return NULL;
+    PyObject *out = NULL;
+    if (!placer_ready(self))
+        goto done;
+    int fields = field_count(self->wrstat);
+    const uchar *base = block.buf, *end = lines_end(base, block.len);
+    int clean = end == base + block.len;
+    Placed placed = {{NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}};
+    int status = 1;
+    Py_ssize_t row[12];
+    self->busy = 1;
+    PyThreadState *save = PyEval_SaveThread();
+    const uchar *p = base;
+    for (Py_ssize_t line = 0; clean && status == 1 && p < end; line++) {
+        const uchar *newline = valid_line(p, end, fields, base, row);
+        if (newline == NULL) {
+            clean = 0;
+            break;
+        }
+        status = placer_line(self, &placed, base, line, p - base, row, &save);
+        p = newline + 1;
+    }
+    PyEval_RestoreThread(save);
+    self->busy = 0;
+    if (status == 1 && (!clean || placed.deferred.count)) {
+        placed_free(&placed);
+        out = Py_NewRef(Py_None);
+    } else {
+        out = placed_result(&placed, status);
+    }
+done:
+    PyBuffer_Release(&block);
     return out;
 }
 
@@ -694,6 +777,7 @@ placer_prefixes(Placer *self, void *closure)
 
 static PyMethodDef placer_methods[] = {
     {"place", (PyCFunction)placer_place, METH_VARARGS, placer_place_doc},
+    {"place_valid", (PyCFunction)placer_place_valid, METH_VARARGS, placer_place_valid_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -102,11 +102,28 @@ class ProjectInspector:
         """
         if not block:
             return
+        columns = BlockColumns.of(fmt, block)
+        placed = (self._compiled_placer() or self._python).place(block, columns, first_line)
+        self._add(placed, first_line)
+
+    def add_raw_block(self, fmt: Format, block: bytes, first_line: int) -> bool:
+        """Fold in a raw block when every line of it is valid, each checked as it is
+        placed (``run.aggregate``: the block is then not validated apart); False, with
+        nothing added, when some line is not, or without the compiled kernel."""
+        placer = self._compiled_placer()
+        placed = None if placer is None else placer.place_valid(block)
+        if placed is None:
+            return False
+        self._add(placed, first_line)
+        return True
+
+    def _compiled_placer(self) -> CompiledPlacer | None:
         if not self._compiled_chosen:
             self._compiled = CompiledPlacer.made_for(self._python, self._format)
             self._compiled_chosen = True
-        columns = BlockColumns.of(fmt, block)
-        placed = (self._compiled or self._python).place(block, columns, first_line)
+        return self._compiled
+
+    def _add(self, placed: PlacedRecords, first_line: int) -> None:
         self._add_files(placed)
         self._add_directories(placed, first_line)
         self._add_links(placed, first_line)

@@ -45,6 +45,13 @@ class CompiledPlacer:
         )
         return cls(placer, python)
 
+    def place_valid(self, block: bytes) -> PlacedRecords | None:
+        """``place`` for a raw block, validating each line in the same pass; None when
+        some line is not valid (or its path is left to Python): nothing was added, and
+        the block takes the usual way."""
+        placed = self._kernel.place_valid(block)
+        return None if placed is None else PlacedRecords.of_kernel(*placed[:3])
+
     def place(self, block: bytes, columns: BlockColumns, first_line: int) -> PlacedRecords:
         files, directories, links, deferred = self._kernel.place(block, columns.separators)
         placed = PlacedRecords.of_kernel(files, directories, links)

@@ -26,8 +26,9 @@ from humgen_storage.inspect.classes import CONTAINS, ENDS, STARTS, FileClassifie
 from humgen_storage.inspect.roots import compile_root, component_patterns
 from humgen_storage.mpistat import kernel
 from humgen_storage.mpistat.paths import go_quote
-from humgen_storage.mpistat.patterns import Format
+from humgen_storage.mpistat.patterns import Format, clean_block
 from humgen_storage.mpistat.writer import Record
+from humgen_storage.run.aggregate import fold_raw, valid_runs
 
 REF = 1_700_000_000
 VOLUME = b"/lustre/scratch118"
@@ -220,6 +221,37 @@ def test_paths_the_kernel_does_not_decode_are_left_to_python(fmt: Format) -> Non
             lines += [line, field + line[line.index(b"\t") :]]
     result = both(b"".join(lines), fmt, roots=BENCH_ROOTS)
     assert result[2] > 0  # some were undecodable
+
+
+def folded(lines: bytes, fmt: Format) -> tuple[Any, ...]:
+    """The inspector over ``lines`` as ``run.aggregate`` folds blocks: raw when it can."""
+    inspector = ProjectInspector(BENCH_ROOTS, CLASSES, REF, fmt)
+    raw = []
+    for first_line, block in blocks(lines, 5):
+        before = (inspector.records, inspector._links.waiting)
+        raw.append(fold_raw(inspector, fmt, block, first_line))
+        if not raw[-1]:  # nothing added (rows the block's records make again may be there)
+            assert (inspector.records, inspector._links.waiting) == before
+            valid, bad = clean_block(fmt, block, first_line)
+            for run_first_line, run in valid_runs(valid, first_line, bad):
+                inspector.add_block(fmt, run, run_first_line)
+    return list(inspector.finish()), inspector.records, raw
+
+
+@pytest.mark.parametrize("fmt", [Format.BASE64, Format.WRSTAT])
+def test_raw_blocks_are_validated_as_they_are_placed(fmt: Format) -> None:
+    """A clean block is validated and placed in one pass; one with a malformed line
+    (or no final newline) adds nothing, and goes the usual way, with the same result."""
+    cut = lines_of(volume(seed=13), fmt).splitlines(keepends=True)
+    cut[len(cut) // 2] = cut[len(cut) // 2].replace(b"\t", b"\tx", 1)  # in the third block
+    lines = b"".join(cut)[:-1]  # and the last block ends without a newline
+    with on(kernel.COMPILED):
+        compiled = folded(lines, fmt)
+    with on(kernel.NUMPY):
+        python = folded(lines, fmt)
+    assert compiled[:2] == python[:2]
+    assert compiled[2][0] and not compiled[2][-1] and compiled[2].count(False) == 2
+    assert not any(python[2])
 
 
 def test_memory_follows_the_rows_not_the_directories() -> None:
