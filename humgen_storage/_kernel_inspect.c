@@ -46,11 +46,20 @@ typedef struct {
 } ClassLiteral;
 
 typedef struct {
+    const uchar *bytes;
+    Py_ssize_t length;
+} RootPrefix;
+
+typedef struct {
     PyObject_HEAD
     PyObject *resolve;  /* resolve(prefix: bytes, exact: bool) -> (int, bool) */
     PyObject *prefixes; /* tuple of bytes, or None: every line may lie under a root */
     PyObject *classes;  /* tuple of (bytes, kind, mode), kept for the bytes' sake */
     int wrstat;
+    /* The bytes of `prefixes` and `classes`, read without the GIL (those objects are
+     * immutable and kept). */
+    RootPrefix *roots;
+    Py_ssize_t root_count; /* -1: no prefix filter */
     ClassLiteral *literals;
     Py_ssize_t literal_count;
     /* When every literal must end the name: the bytes they end with. Most names end
@@ -376,13 +385,11 @@ placer_class_of(const Placer *self, const uchar *name, Py_ssize_t n)
 static int
 placer_has_root_prefix(const Placer *self, const uchar *field, Py_ssize_t n)
 {
-    if (self->prefixes == Py_None)
+    if (self->root_count < 0)
         return 1;
-    Py_ssize_t count = PyTuple_GET_SIZE(self->prefixes);
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *prefix = PyTuple_GET_ITEM(self->prefixes, i);
-        Py_ssize_t k = PyBytes_GET_SIZE(prefix);
-        if (k <= n && memcmp(field, PyBytes_AS_STRING(prefix), (size_t)k) == 0)
+    for (Py_ssize_t i = 0; i < self->root_count; i++) {
+        Py_ssize_t k = self->roots[i].length;
+        if (k <= n && memcmp(field, self->roots[i].bytes, (size_t)k) == 0)
             return 1;
     }
     return 0;
@@ -686,21 +693,32 @@ placer_init(Placer *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_TypeError, "resolve must be callable");
         return -1;
     }
+    Py_ssize_t root_count = -1;
     if (prefixes != Py_None) {
         if (!PyTuple_Check(prefixes)) {
             PyErr_SetString(PyExc_TypeError, "prefixes must be a tuple of bytes or None");
             return -1;
         }
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(prefixes); i++) {
-            if (!PyBytes_Check(PyTuple_GET_ITEM(prefixes, i))) {
-                PyErr_SetString(PyExc_TypeError, "prefixes must be a tuple of bytes or None");
-                return -1;
-            }
+        root_count = PyTuple_GET_SIZE(prefixes);
+    }
+    RootPrefix *roots = PyMem_Calloc((size_t)(root_count > 0 ? root_count : 1), sizeof *roots);
+    if (!roots) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < root_count; i++) {
+        PyObject *prefix = PyTuple_GET_ITEM(prefixes, i);
+        if (!PyBytes_Check(prefix)) {
+            PyMem_Free(roots);
+            PyErr_SetString(PyExc_TypeError, "prefixes must be a tuple of bytes or None");
+            return -1;
         }
+        roots[i] = (RootPrefix){(const uchar *)PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix)};
     }
     Py_ssize_t count = PyTuple_GET_SIZE(classes);
     ClassLiteral *literals = PyMem_Calloc((size_t)count + 1, sizeof *literals);
     if (!literals) {
+        PyMem_Free(roots);
         PyErr_NoMemory();
         return -1;
     }
@@ -711,10 +729,12 @@ placer_init(Placer *self, PyObject *args, PyObject *kwargs)
         if (!PyArg_ParseTuple(PyTuple_GET_ITEM(classes, i), "y#ii:a file class literal", &bytes,
                               &length, &literal->kind, &literal->mode)) {
             PyMem_Free(literals);
+            PyMem_Free(roots);
             return -1;
         }
         if (literal->kind < 0 || literal->mode < CLASS_CONTAINS || literal->mode > CLASS_WHOLE) {
             PyMem_Free(literals);
+            PyMem_Free(roots);
             PyErr_SetString(PyExc_ValueError, "a file class literal's kind or mode is out of range");
             return -1;
         }
@@ -733,6 +753,8 @@ placer_init(Placer *self, PyObject *args, PyObject *kwargs)
     self->prefixes = Py_NewRef(prefixes);
     self->classes = Py_NewRef(classes);
     self->wrstat = wrstat;
+    self->roots = roots;
+    self->root_count = root_count;
     self->literals = literals;
     self->literal_count = count;
     return 0;
@@ -762,6 +784,7 @@ placer_dealloc(Placer *self)
     PyObject_GC_UnTrack(self);
     placer_clear(self);
     PyMem_Free(self->literals);
+    PyMem_Free(self->roots);
     free(self->slots);
     free(self->arena);
     free(self->last);

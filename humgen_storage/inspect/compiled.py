@@ -36,11 +36,12 @@ class CompiledPlacer:
     @classmethod
     def made_for(cls, python: PythonPlacer, path_format: Format) -> CompiledPlacer | None:
         """The compiled placer doing ``python``'s work, or None when it cannot."""
-        compiled = kernel.compiled()
+        # getattr: a kernel built before the placer was written places nothing.
+        made = getattr(kernel.compiled(), "InspectPlacer", None)
         literals = python.classifier.literals
-        if compiled is None or literals is None or not python.placement.by_prefix:
+        if made is None or literals is None or not python.placement.by_prefix:
             return None
-        placer = compiled.InspectPlacer(
+        placer = made(
             python.placement.resolve, python.prefixes, path_format is Format.WRSTAT, literals
         )
         return cls(placer, python)
