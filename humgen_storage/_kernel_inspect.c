@@ -23,7 +23,17 @@
  */
 
 enum { ROW_NOWHERE = -1, ROW_DEEPER = -2, ROW_UNKNOWN = -3 };
-enum { INSPECT_TYPE_FIELD = 7, INSPECT_NLINK_FIELD = 9 };
+/* The fields read, by their place in a line (the names say what they are; the prefix
+ * keeps them apart from the other jobs' files in this one translation unit). */
+enum {
+    INSPECT_SIZE_FIELD = 1,
+    INSPECT_GID_FIELD = 3,
+    INSPECT_MTIME_FIELD = 5,
+    INSPECT_TYPE_FIELD = 7,
+    INSPECT_INODE_FIELD = 8,
+    INSPECT_NLINK_FIELD = 9,
+    INSPECT_DEV_FIELD = 10,
+};
 /* How a file class literal is matched, as a regex of it would: anywhere (no anchor),
  * at the start (^), at the end ($, which also matches before a final newline), or as
  * the whole name. */
@@ -35,7 +45,7 @@ typedef struct {
     Py_ssize_t key; /* offset of the prefix's bytes in the arena; -1: a free slot */
     Py_ssize_t length;
     Py_ssize_t exact; /* the prefix's own row, ROW_NOWHERE or ROW_UNKNOWN */
-    Py_ssize_t below; /* every directory below it: a row, ROW_NOWHERE, ROW_DEEPER or ROW_UNKNOWN */
+    Py_ssize_t below; /* every directory below: a row, ROW_NOWHERE, ROW_DEEPER, ROW_UNKNOWN */
     int own;          /* whether the prefix is its row's own directory */
 } DirectoryPrefix;
 
@@ -147,7 +157,8 @@ placer_prefix_slot(Placer *self, const uchar *p, Py_ssize_t length, uint64_t has
     if (!placer_reserve(&self->arena, &self->arena_room, self->arena_used + length))
         return -1;
     memcpy(self->arena + self->arena_used, p, (size_t)length);
-    self->slots[at] = (DirectoryPrefix){hash, self->arena_used, length, ROW_UNKNOWN, ROW_UNKNOWN, 0};
+    self->slots[at] =
+        (DirectoryPrefix){hash, self->arena_used, length, ROW_UNKNOWN, ROW_UNKNOWN, 0};
     self->arena_used += length;
     self->used++;
     return at;
@@ -406,7 +417,6 @@ typedef struct {
 } Placed;
 
 enum { PLACED_FILE_COLUMNS = 5, PLACED_DIRECTORY_COLUMNS = 5, PLACED_LINK_COLUMNS = 7 };
-enum { INSPECT_SIZE_FIELD = 1, INSPECT_GID_FIELD = 3, INSPECT_MTIME_FIELD = 5, INSPECT_INODE_FIELD = 8, INSPECT_DEV_FIELD = 10 };
 
 static int
 placed_put(Numbers *numbers, int count, const Py_ssize_t *values)
@@ -458,7 +468,8 @@ placer_line(Placer *self, Placed *placed, const uchar *data, Py_ssize_t line,
         return 1;
     int linked = 0, empty = 0;
     if (type == 'f') {
-        const uchar *nlink = data + row[INSPECT_NLINK_FIELD - 1] + 1, *end = data + row[INSPECT_NLINK_FIELD];
+        const uchar *nlink = data + row[INSPECT_NLINK_FIELD - 1] + 1;
+        const uchar *end = data + row[INSPECT_NLINK_FIELD];
         if (!(end - nlink == 1 && *nlink == '1')) {
             uint64_t count = (uint64_t)placed_field_value(data, row, INSPECT_NLINK_FIELD, 0);
             linked = count > 1;
@@ -735,7 +746,7 @@ placer_init(Placer *self, PyObject *args, PyObject *kwargs)
         if (literal->kind < 0 || literal->mode < CLASS_CONTAINS || literal->mode > CLASS_WHOLE) {
             PyMem_Free(literals);
             PyMem_Free(roots);
-            PyErr_SetString(PyExc_ValueError, "a file class literal's kind or mode is out of range");
+            PyErr_SetString(PyExc_ValueError, "a class literal's kind or mode is out of range");
             return -1;
         }
         literal->bytes = (const uchar *)bytes;
