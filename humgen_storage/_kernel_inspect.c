@@ -1,9 +1,858 @@
-/* The inspect's block work in the compiled kernel (included by _kernel.c). */
+/* The inspector's block work in the compiled kernel (included by _kernel.c).
+ *
+ * An InspectPlacer does, for every line of a block, what inspect/aggregate.py's
+ * Python path does one record at a time: the roots' prefix test on the encoded path,
+ * decoding the path, finding the row of its directory, and the file class of its
+ * name. Python is left with the per-row work: it adds up the numbers of the records
+ * the placer returns with numpy (inspect/aggregate.py, inspect/compiled.py).
+ *
+ * Rows come from Python. A directory's row only depends on its first few components
+ * when every root matches a fixed number of components (inspect/roots.py checks this
+ * before a placer is made), so the placer keeps, for each directory prefix it has met,
+ * what Python said about it: the row of the directory itself ("exact"), and the row
+ * of every directory below it, or that one needs more components to tell ("below").
+ * A directory is placed by looking its prefixes up, shortest first, until one decides;
+ * only a prefix never met goes to Python (the `resolve` callback, the one place the
+ * GIL is taken back). The prefixes kept are the rows, their ancestors and the few
+ * places the roots rule out, so memory follows the rows, never the lines.
+ *
+ * Paths are decoded only when the Python path would decode them to the same bytes
+ * without complaint (canonical base64, a well-formed Go quoting without NUL); any
+ * other record under a root is handed back as "deferred", for the Python path to
+ * decode, word its complaint and place: validated input has none.
+ */
+
+enum { ROW_NOWHERE = -1, ROW_DEEPER = -2, ROW_UNKNOWN = -3 };
+/* The fields read, by their place in a line (the names say what they are; the prefix
+ * keeps them apart from the other jobs' files in this one translation unit). */
+enum {
+    INSPECT_SIZE_FIELD = 1,
+    INSPECT_GID_FIELD = 3,
+    INSPECT_MTIME_FIELD = 5,
+    INSPECT_TYPE_FIELD = 7,
+    INSPECT_INODE_FIELD = 8,
+    INSPECT_NLINK_FIELD = 9,
+    INSPECT_DEV_FIELD = 10,
+};
+/* How a file class literal is matched, as a regex of it would: anywhere (no anchor),
+ * at the start (^), at the end ($, which also matches before a final newline), or as
+ * the whole name. */
+enum { CLASS_CONTAINS, CLASS_STARTS, CLASS_ENDS, CLASS_WHOLE };
+
+/* What Python said about one directory prefix. */
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t key; /* offset of the prefix's bytes in the arena; -1: a free slot */
+    Py_ssize_t length;
+    Py_ssize_t exact; /* the prefix's own row, ROW_NOWHERE or ROW_UNKNOWN */
+    Py_ssize_t below; /* every directory below: a row, ROW_NOWHERE, ROW_DEEPER, ROW_UNKNOWN */
+    int own;          /* whether the prefix is its row's own directory */
+} DirectoryPrefix;
+
+typedef struct {
+    const uchar *bytes;
+    Py_ssize_t length;
+    int kind, mode;
+} ClassLiteral;
+
+typedef struct {
+    const uchar *bytes;
+    Py_ssize_t length;
+} RootPrefix;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *resolve;  /* resolve(prefix: bytes, exact: bool) -> (int, bool) */
+    PyObject *prefixes; /* tuple of bytes, or None: every line may lie under a root */
+    PyObject *classes;  /* tuple of (bytes, kind, mode), kept for the bytes' sake */
+    int wrstat;
+    /* The bytes of `prefixes` and `classes`, read without the GIL (those objects are
+     * immutable and kept). */
+    RootPrefix *roots;
+    Py_ssize_t root_count; /* -1: no prefix filter */
+    ClassLiteral *literals;
+    Py_ssize_t literal_count;
+    /* When every literal must end the name: the bytes they end with. Most names end
+     * with none of them, and are ruled out with one look-up. */
+    int by_last_byte;
+    uchar last_bytes[256];
+    /* Open addressing, a power of two slots, at most half of them used. */
+    DirectoryPrefix *slots;
+    Py_ssize_t capacity, used;
+    uchar *arena;
+    Py_ssize_t arena_used, arena_room;
+    /* The last directory placed: files of one directory are usually consecutive. */
+    uchar *last;
+    Py_ssize_t last_length, last_room, last_row;
+    int last_own, last_valid;
+    uchar *path; /* a decoded path */
+    Py_ssize_t path_room;
+    int busy; /* place() runs without the GIL: a second caller must not share the tables */
+} Placer;
+
+static uint64_t
+prefix_hash_step(uint64_t hash, uchar byte)
+{
+    return (hash ^ byte) * 0x100000001b3ULL; /* FNV-1a */
+}
+
+static const uint64_t PREFIX_HASH_START = 0xcbf29ce484222325ULL;
+
+/* Room for `want` bytes in *buffer; 0 when out of memory. */
+static int
+placer_reserve(uchar **buffer, Py_ssize_t *room, Py_ssize_t want)
+{
+    if (want <= *room)
+        return 1;
+    Py_ssize_t bigger = *room ? *room : 256;
+    while (bigger < want)
+        bigger *= 2;
+    uchar *grown = realloc(*buffer, (size_t)bigger);
+    if (!grown)
+        return 0;
+    *buffer = grown;
+    *room = bigger;
+    return 1;
+}
+
+static int
+placer_grow_slots(Placer *self)
+{
+    Py_ssize_t capacity = self->capacity ? 2 * self->capacity : 1024;
+    DirectoryPrefix *slots = malloc((size_t)capacity * sizeof *slots);
+    if (!slots)
+        return 0;
+    for (Py_ssize_t i = 0; i < capacity; i++)
+        slots[i].key = -1;
+    for (Py_ssize_t i = 0; i < self->capacity; i++) {
+        DirectoryPrefix *old = &self->slots[i];
+        if (old->key < 0)
+            continue;
+        Py_ssize_t at = (Py_ssize_t)(old->hash & (uint64_t)(capacity - 1));
+        while (slots[at].key >= 0)
+            at = (at + 1) & (capacity - 1);
+        slots[at] = *old;
+    }
+    free(self->slots);
+    self->slots = slots;
+    self->capacity = capacity;
+    return 1;
+}
+
+/* The slot of prefix p (hash: its hash), added as unknown if new; -1 when out of memory. */
+static Py_ssize_t
+placer_prefix_slot(Placer *self, const uchar *p, Py_ssize_t length, uint64_t hash)
+{
+    if (2 * (self->used + 1) > self->capacity && !placer_grow_slots(self))
+        return -1;
+    Py_ssize_t mask = self->capacity - 1, at = (Py_ssize_t)(hash & (uint64_t)mask);
+    for (;; at = (at + 1) & mask) {
+        DirectoryPrefix *slot = &self->slots[at];
+        if (slot->key < 0)
+            break;
+        if (slot->hash == hash && slot->length == length &&
+            memcmp(self->arena + slot->key, p, (size_t)length) == 0)
+            return at;
+    }
+    if (!placer_reserve(&self->arena, &self->arena_room, self->arena_used + length))
+        return -1;
+    memcpy(self->arena + self->arena_used, p, (size_t)length);
+    self->slots[at] =
+        (DirectoryPrefix){hash, self->arena_used, length, ROW_UNKNOWN, ROW_UNKNOWN, 0};
+    self->arena_used += length;
+    self->used++;
+    return at;
+}
+
+/* Asks Python about the prefix in `slot` (with the GIL, given back after); 0 with an
+ * exception set on failure. */
+static int
+placer_ask(Placer *self, Py_ssize_t slot, int exact, PyThreadState **save)
+{
+    PyEval_RestoreThread(*save);
+    DirectoryPrefix *prefix = &self->slots[slot];
+    Py_ssize_t value = ROW_UNKNOWN;
+    int own = 0;
+    PyObject *answer = PyObject_CallFunction(
+        self->resolve, "y#O", (const char *)self->arena + prefix->key, prefix->length,
+        exact ? Py_True : Py_False);
+    if (answer && !PyTuple_Check(answer))
+        PyErr_SetString(PyExc_TypeError, "resolve must give a tuple (value, own)");
+    else if (answer && PyArg_ParseTuple(answer, "np:resolve", &value, &own)) {
+        if (value < (exact ? ROW_NOWHERE : ROW_DEEPER)) {
+            PyErr_Format(PyExc_ValueError, "resolve gave %zd", value);
+            value = ROW_UNKNOWN;
+        } else if (exact) {
+            prefix->exact = value;
+            prefix->own = own;
+        } else {
+            prefix->below = value;
+        }
+    }
+    Py_XDECREF(answer);
+    *save = PyEval_SaveThread();
+    return value != ROW_UNKNOWN;
+}
+
+/* The row of directory d (*own: whether it is the row's own directory), ROW_NOWHERE, or
+ * ROW_UNKNOWN with an exception set. The prefixes are d up to each of its slashes after
+ * the first, then d: Python's short path splits the same components. */
+static Py_ssize_t
+placer_directory(Placer *self, const uchar *d, Py_ssize_t n, int *own, PyThreadState **save)
+{
+    *own = 0;
+    if (n == 0 || d[0] != '/')
+        return ROW_NOWHERE; /* no short path: Python's only start with '/' */
+    if (self->last_valid && n == self->last_length && memcmp(d, self->last, (size_t)n) == 0) {
+        *own = self->last_own;
+        return self->last_row;
+    }
+    uint64_t hash = prefix_hash_step(PREFIX_HASH_START, d[0]);
+    Py_ssize_t row = ROW_UNKNOWN;
+    for (Py_ssize_t i = 1;; i++) {
+        if (i == n || d[i] == '/') {
+            Py_ssize_t slot = placer_prefix_slot(self, d, i, hash);
+            if (slot < 0) {
+                PyEval_RestoreThread(*save);
+                PyErr_NoMemory();
+                *save = PyEval_SaveThread();
+                return ROW_UNKNOWN;
+            }
+            if (i == n) {
+                if (self->slots[slot].exact == ROW_UNKNOWN && !placer_ask(self, slot, 1, save))
+                    return ROW_UNKNOWN;
+                row = self->slots[slot].exact;
+                *own = self->slots[slot].own;
+                break;
+            }
+            if (self->slots[slot].below == ROW_UNKNOWN && !placer_ask(self, slot, 0, save))
+                return ROW_UNKNOWN;
+            if (self->slots[slot].below != ROW_DEEPER) {
+                row = self->slots[slot].below;
+                break;
+            }
+        }
+        hash = prefix_hash_step(hash, d[i]);
+    }
+    if (placer_reserve(&self->last, &self->last_room, n)) {
+        memcpy(self->last, d, (size_t)n);
+        self->last_length = n;
+        self->last_row = row;
+        self->last_own = *own;
+        self->last_valid = 1;
+    } else {
+        self->last_valid = 0;
+    }
+    return row;
+}
+
+/* A base64 path field decoded into out, or -1 unless it is canonical (whole groups,
+ * zero padding bits) and decodes to a path without a NUL byte. */
+static Py_ssize_t
+inspect_decode_base64(const uchar *p, Py_ssize_t n, uchar *out)
+{
+    if (n == 0 || n % 4)
+        return -1;
+    uchar *o = out;
+    int nul = 0;
+    for (const uchar *end = p + n; p < end; p += 4) {
+        unsigned v0 = BASE64_VALUE[p[0]], v1 = BASE64_VALUE[p[1]], v2 = BASE64_VALUE[p[2]],
+                 v3 = BASE64_VALUE[p[3]];
+        int bytes = 3;
+        if (p + 4 == end && p[3] == '=') { /* padding: only in the last group */
+            bytes = p[2] == '=' ? 1 : 2;
+            v3 = 0;
+            if (bytes == 1) {
+                v2 = 0;
+                if (v1 & 15u)
+                    return -1;
+            } else if (v2 & 3u) {
+                return -1;
+            }
+        }
+        if ((v0 | v1 | v2 | v3) & 0x80u)
+            return -1;
+        unsigned bits = v0 << 18 | v1 << 12 | v2 << 6 | v3;
+        uchar decoded[3] = {(uchar)(bits >> 16), (uchar)(bits >> 8), (uchar)bits};
+        for (int i = 0; i < bytes; i++) {
+            nul |= !decoded[i];
+            *o++ = decoded[i];
+        }
+    }
+    return nul ? -1 : o - out;
+}
+
+static uchar *
+inspect_put_utf8(uchar *o, long code)
+{
+    if (code < 0x80) {
+        *o++ = (uchar)code;
+    } else if (code < 0x800) {
+        *o++ = (uchar)(0xC0 | code >> 6);
+        *o++ = (uchar)(0x80 | (code & 0x3F));
+    } else if (code < 0x10000) {
+        *o++ = (uchar)(0xE0 | code >> 12);
+        *o++ = (uchar)(0x80 | (code >> 6 & 0x3F));
+        *o++ = (uchar)(0x80 | (code & 0x3F));
+    } else {
+        *o++ = (uchar)(0xF0 | code >> 18);
+        *o++ = (uchar)(0x80 | (code >> 12 & 0x3F));
+        *o++ = (uchar)(0x80 | (code >> 6 & 0x3F));
+        *o++ = (uchar)(0x80 | (code & 0x3F));
+    }
+    return o;
+}
+
+/* A Go-quoted path field decoded into out (code points as UTF-8, as Python's chr()
+ * encodes them), or -1 unless it is '"', bytes but '"', '\\', tab, newline and NUL or
+ * escapes escape_length() allows (none stands for NUL), '"', and not empty. Escapes
+ * are never longer than what they stand for, so out needs n bytes at most. */
+static Py_ssize_t
+inspect_decode_quoted(const uchar *p, Py_ssize_t n, uchar *out)
+{
+    if (n < 3 || p[0] != '"' || p[n - 1] != '"')
+        return -1;
+    const uchar *end = p + n - 1; /* the closing quote: no escape may take it */
+    uchar *o = out;
+    for (p++; p < end;) {
+        uchar c = *p;
+        if (!QUOTE_STOP[c]) {
+            *o++ = c;
+            p++;
+            continue;
+        }
+        int length = c == '\\' ? escape_length(p, end) : 0;
+        if (!length)
+            return -1;
+        switch (p[1]) {
+        case 'a': *o++ = '\a'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'v': *o++ = '\v'; break;
+        case 'x': *o++ = (uchar)hex_value(p + 2, end, 2); break;
+        case 'u': o = inspect_put_utf8(o, hex_value(p + 2, end, 4)); break;
+        case 'U': o = inspect_put_utf8(o, hex_value(p + 2, end, 8)); break;
+        default: *o++ = p[1]; /* '\\' or '"' */
+        }
+        p += length;
+    }
+    return o - out;
+}
+
+static int
+class_contains(const uchar *text, Py_ssize_t n, const uchar *s, Py_ssize_t k)
+{
+    if (k == 0)
+        return 1;
+    if (k > n)
+        return 0;
+    for (const uchar *p = text, *last = text + n - k; p <= last; p++) {
+        p = memchr(p, s[0], (size_t)(last - p + 1));
+        if (!p)
+            return 0;
+        if (memcmp(p, s, (size_t)k) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The file class of a name (its place in the configured order), or -1. */
+static int
+placer_class_of(const Placer *self, const uchar *name, Py_ssize_t n)
+{
+    /* '$' also matches before a final newline. */
+    Py_ssize_t bare = n > 0 && name[n - 1] == '\n' ? n - 1 : n;
+    if (self->by_last_byte && !(n > 0 && self->last_bytes[name[n - 1]]) &&
+        !(bare < n && bare > 0 && self->last_bytes[name[bare - 1]]))
+        return -1;
+    for (Py_ssize_t i = 0; i < self->literal_count; i++) {
+        const ClassLiteral *literal = &self->literals[i];
+        const uchar *s = literal->bytes;
+        Py_ssize_t k = literal->length;
+        int found;
+        switch (literal->mode) {
+        case CLASS_STARTS:
+            found = k <= n && memcmp(name, s, (size_t)k) == 0;
+            break;
+        case CLASS_ENDS:
+            found = (k <= n && memcmp(name + n - k, s, (size_t)k) == 0) ||
+                    (bare < n && k <= bare && memcmp(name + bare - k, s, (size_t)k) == 0);
+            break;
+        case CLASS_WHOLE:
+            found = (k == n || k == bare) && memcmp(name, s, (size_t)k) == 0;
+            break;
+        default:
+            found = class_contains(name, n, s, k);
+        }
+        if (found)
+            return literal->kind;
+    }
+    return -1;
+}
+
+static int
+placer_has_root_prefix(const Placer *self, const uchar *field, Py_ssize_t n)
+{
+    if (self->root_count < 0)
+        return 1;
+    for (Py_ssize_t i = 0; i < self->root_count; i++) {
+        Py_ssize_t k = self->roots[i].length;
+        if (k <= n && memcmp(field, self->roots[i].bytes, (size_t)k) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Where place() puts what it finds: a row of numbers for each record, with the number
+ * fields the sums need, so that Python does not cut the columns again. */
+typedef struct {
+    Numbers files;       /* line, row, file class, size (0 when nlink is 0), mtime */
+    Numbers directories; /* line, row, is the row's own directory, mtime, gid */
+    Numbers links;       /* line, row (ROW_NOWHERE: outside the roots), file class, size,
+                            mtime, dev, inode */
+    Numbers deferred;    /* line */
+} Placed;
+
+enum { PLACED_FILE_COLUMNS = 5, PLACED_DIRECTORY_COLUMNS = 5, PLACED_LINK_COLUMNS = 7 };
+
+static int
+placed_put(Numbers *numbers, int count, const Py_ssize_t *values)
+{
+    for (int i = 0; i < count; i++)
+        if (!numbers_add(numbers, values[i]))
+            return 0;
+    return 1;
+}
+
+/* Field `index` of a line as column() reads it (the digits are not checked: the block
+ * was validated), its 64 bits as a Py_ssize_t; Python views them as int64 or uint64. */
+static Py_ssize_t
+placed_field_value(const uchar *data, const Py_ssize_t *row, int index, int is_signed)
+{
+    const uchar *p = data + row[index - 1] + 1, *end = data + row[index];
+    int negative = is_signed && p < end && *p == '-';
+    uint64_t value = 0;
+    for (p += negative; p < end; p++)
+        value = value * 10u + (uint64_t)(*p - '0');
+    return (Py_ssize_t)(negative ? (uint64_t)0 - value : value);
+}
+
+/* A file with nlink > 1: the link table takes every name, placed or not. */
+static int
+placed_put_link(Placed *placed, const uchar *data, const Py_ssize_t *row, Py_ssize_t line,
+         Py_ssize_t found, int kind)
+{
+    Py_ssize_t values[PLACED_LINK_COLUMNS] = {
+        line,
+        found,
+        kind,
+        placed_field_value(data, row, INSPECT_SIZE_FIELD, 0),
+        placed_field_value(data, row, INSPECT_MTIME_FIELD, 1),
+        placed_field_value(data, row, INSPECT_DEV_FIELD, 0),
+        placed_field_value(data, row, INSPECT_INODE_FIELD, 0),
+    };
+    return placed_put(&placed->links, PLACED_LINK_COLUMNS, values);
+}
+
+/* One line of a block (its separators at row, its start at line_start); 1 when done,
+ * 0 out of memory, -1 with an exception set. */
+static int
+placer_line(Placer *self, Placed *placed, const uchar *data, Py_ssize_t line,
+           Py_ssize_t line_start, const Py_ssize_t *row, PyThreadState **save)
+{
+    uchar type = data[row[INSPECT_TYPE_FIELD - 1] + 1];
+    if (type != 'f' && type != 'd')
+        return 1;
+    int linked = 0, empty = 0;
+    if (type == 'f') {
+        const uchar *nlink = data + row[INSPECT_NLINK_FIELD - 1] + 1;
+        const uchar *end = data + row[INSPECT_NLINK_FIELD];
+        if (!(end - nlink == 1 && *nlink == '1')) {
+            uint64_t count = (uint64_t)placed_field_value(data, row, INSPECT_NLINK_FIELD, 0);
+            linked = count > 1;
+            empty = count == 0;
+        }
+    }
+    const uchar *field = data + line_start;
+    Py_ssize_t field_length = row[0] - line_start;
+    if (!placer_has_root_prefix(self, field, field_length))
+        return linked ? placed_put_link(placed, data, row, line, ROW_NOWHERE, -1) : 1;
+    if (!placer_reserve(&self->path, &self->path_room, field_length))
+        return 0;
+    Py_ssize_t length = self->wrstat ? inspect_decode_quoted(field, field_length, self->path)
+                                     : inspect_decode_base64(field, field_length, self->path);
+    if (length < 0)
+        return placed_put(&placed->deferred, 1, &line);
+    const uchar *path = self->path;
+    int own;
+    if (type == 'd') {
+        Py_ssize_t found = placer_directory(self, path, length, &own, save);
+        if (found == ROW_UNKNOWN)
+            return -1;
+        Py_ssize_t values[PLACED_DIRECTORY_COLUMNS] = {
+            line, found, own, placed_field_value(data, row, INSPECT_MTIME_FIELD, 1),
+            placed_field_value(data, row, INSPECT_GID_FIELD, 0),
+        };
+        return found < 0 || placed_put(&placed->directories, PLACED_DIRECTORY_COLUMNS, values);
+    }
+    /* A file counts in its parent's row: the path up to its last slash (none: ROW_NOWHERE). */
+    Py_ssize_t slash = length - 1;
+    while (slash >= 0 && path[slash] != '/')
+        slash--;
+    Py_ssize_t found = slash > 0 ? placer_directory(self, path, slash, &own, save) : ROW_NOWHERE;
+    if (found == ROW_UNKNOWN)
+        return -1;
+    int kind = found >= 0 ? placer_class_of(self, path + slash + 1, length - slash - 1) : -1;
+    if (linked)
+        return placed_put_link(placed, data, row, line, found, kind);
+    Py_ssize_t values[PLACED_FILE_COLUMNS] = {
+        line, found, kind, empty ? 0 : placed_field_value(data, row, INSPECT_SIZE_FIELD, 0),
+        placed_field_value(data, row, INSPECT_MTIME_FIELD, 1),
+    };
+    return found < 0 || placed_put(&placed->files, PLACED_FILE_COLUMNS, values);
+}
+
+static PyObject *
+placed_numbers_bytes(Numbers *numbers)
+{
+    PyObject *out = PyByteArray_FromStringAndSize(
+        (const char *)numbers->items, numbers->count * (Py_ssize_t)sizeof(Py_ssize_t));
+    free(numbers->items);
+    numbers->items = NULL;
+    return out;
+}
+
+PyDoc_STRVAR(placer_place_doc,
+"place(block, separators, /) -> tuple[bytearray, bytearray, bytearray, bytearray]\n\n"
+"The records of block (separators: native Py_ssize_t, a row of 11 (12: wrstat) a\n"
+"line, as separators() cuts them) the inspector counts, as rows of native Py_ssize_t\n"
+"(numbers as column() gives them, their 64 bits): files with nlink 0 or 1 placed in\n"
+"a row (line, row, file class or -1, size or 0 for nlink 0, mtime); directories\n"
+"placed in a row (line, row, whether it is the row's own directory, mtime, gid);\n"
+"files with nlink > 1 anywhere (line, row or -1, file class or -1, size, mtime, dev,\n"
+"inode); and the lines under a root's prefix whose path it leaves to Python (line).");
+
+/* Whether place() may run: made by __init__, and not placing already. */
+static int
+placer_ready(Placer *self)
+{
+    if (!self->resolve) {
+        PyErr_SetString(PyExc_RuntimeError, "an InspectPlacer not made by its __init__");
+        return 0;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "an InspectPlacer places one block at a time");
+        return 0;
+    }
+    return 1;
+}
+
+static void
+placed_free(Placed *placed)
+{
+    free(placed->files.items);
+    free(placed->directories.items);
+    free(placed->links.items);
+    free(placed->deferred.items);
+}
+
+/* The end of place() and place_valid(): their tuple for status 1, else the error
+ * (0: out of memory, -1: already set, -2: bad separators). Frees `placed`. */
+static PyObject *
+placed_result(Placed *placed, int status)
+{
+    PyObject *out = NULL;
+    if (status == 1) {
+        out = PyTuple_New(4);
+        Numbers *parts[4] = {&placed->files, &placed->directories, &placed->links,
+                             &placed->deferred};
+        for (int i = 0; out && i < 4; i++) {
+            PyObject *part = placed_numbers_bytes(parts[i]);
+            if (!part)
+                Py_CLEAR(out);
+            else
+                PyTuple_SET_ITEM(out, i, part);
+        }
+    } else if (status == 0) {
+        PyErr_NoMemory();
+    } else if (status == -2) {
+        PyErr_SetString(PyExc_ValueError, "a separator lies outside the block or out of order");
+    }
+    placed_free(placed);
+    return out;
+}
+
+static PyObject *
+placer_place(Placer *self, PyObject *args)
+{
+    Py_buffer block, cuts;
+    if (!PyArg_ParseTuple(args, "y*y*:place", &block, &cuts))
+        return NULL;
+    int fields = field_count(self->wrstat);
+    Py_ssize_t row_bytes = (Py_ssize_t)fields * (Py_ssize_t)sizeof(Py_ssize_t);
+    PyObject *out = NULL;
+    if (cuts.len % row_bytes) {
+        PyErr_SetString(PyExc_ValueError, "separators do not match the fields");
+        goto done;
+    }
+    if (!placer_ready(self))
+        goto done;
+    const uchar *data = block.buf;
+    const Py_ssize_t *rows = cuts.buf;
+    Py_ssize_t lines = cuts.len / row_bytes;
+    Placed placed = {{NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}};
+    int status = 1;
+    self->busy = 1;
+    PyThreadState *save = PyEval_SaveThread();
+    Py_ssize_t start = 0;
+    for (Py_ssize_t line = 0; status == 1 && line < lines; line++) {
+        const Py_ssize_t *row = rows + line * fields;
+        /* A block validated a while ago is no longer in the cache: the bytes looked at
+         * a few lines on are asked for now. */
+        if (line + 8 < lines) {
+            const Py_ssize_t *ahead = row + 8 * fields;
+            __builtin_prefetch(data + ahead[INSPECT_TYPE_FIELD - 1]);
+            __builtin_prefetch(data + ahead[-1] + 1);
+        }
+        /* The fields read must lie in order within the block. */
+        Py_ssize_t previous = start - 1;
+        for (int field = 0; field < fields; field++) {
+            if (row[field] <= previous || row[field] >= block.len)
+                status = -2;
+            previous = row[field];
+        }
+        if (status == 1)
+            status = placer_line(self, &placed, data, line, start, row, &save);
+        start = row[fields - 1] + 1;
+    }
+    PyEval_RestoreThread(save);
+    self->busy = 0;
+    out = placed_result(&placed, status);
+done:
+    PyBuffer_Release(&block);
+    PyBuffer_Release(&cuts);
+    return out;
+}
+
+PyDoc_STRVAR(placer_place_valid_doc,
+"place_valid(block, /) -> tuple[bytearray, bytearray, bytearray, bytearray] | None\n\n"
+"place() for a raw block, each line validated (as validate() does) just before it is\n"
+"placed; None when a line is not valid, the block does not end with a newline, or a\n"
+"path is left to Python: the caller then validates and places the block the usual way\n"
+"(the records already placed only made rows that those records make again).");
+
+/* The validation and the placing of a line in one pass, while its bytes are in the
+ * cache: placing a block after validate() went over all of it reads it from memory
+ * again, and takes longer than the rules themselves. */
+static PyObject *
+placer_place_valid(Placer *self, PyObject *args)
+{
+    Py_buffer block;
+    if (!PyArg_ParseTuple(args, "y*:place_valid", &block))
+        return NULL;
+    PyObject *out = NULL;
+    if (!placer_ready(self))
+        goto done;
+    int fields = field_count(self->wrstat);
+    const uchar *base = block.buf, *end = lines_end(base, block.len);
+    int clean = end == base + block.len;
+    Placed placed = {{NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}};
+    int status = 1;
+    Py_ssize_t row[12];
+    self->busy = 1;
+    PyThreadState *save = PyEval_SaveThread();
+    const uchar *p = base;
+    for (Py_ssize_t line = 0; clean && status == 1 && p < end; line++) {
+        const uchar *newline = valid_line(p, end, fields, base, row);
+        if (newline == NULL) {
+            clean = 0;
+            break;
+        }
+        status = placer_line(self, &placed, base, line, p - base, row, &save);
+        p = newline + 1;
+    }
+    PyEval_RestoreThread(save);
+    self->busy = 0;
+    if (status == 1 && (!clean || placed.deferred.count)) {
+        placed_free(&placed);
+        out = Py_NewRef(Py_None);
+    } else {
+        out = placed_result(&placed, status);
+    }
+done:
+    PyBuffer_Release(&block);
+    return out;
+}
+
+static int
+placer_init(Placer *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"resolve", "prefixes", "wrstat", "classes", NULL};
+    PyObject *resolve, *prefixes, *classes;
+    int wrstat;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOpO!:InspectPlacer", keywords, &resolve,
+                                     &prefixes, &wrstat, &PyTuple_Type, &classes))
+        return -1;
+    if (self->resolve) {
+        PyErr_SetString(PyExc_RuntimeError, "an InspectPlacer is made once");
+        return -1;
+    }
+    if (!PyCallable_Check(resolve)) {
+        PyErr_SetString(PyExc_TypeError, "resolve must be callable");
+        return -1;
+    }
+    Py_ssize_t root_count = -1;
+    if (prefixes != Py_None) {
+        if (!PyTuple_Check(prefixes)) {
+            PyErr_SetString(PyExc_TypeError, "prefixes must be a tuple of bytes or None");
+            return -1;
+        }
+        root_count = PyTuple_GET_SIZE(prefixes);
+    }
+    RootPrefix *roots = PyMem_Calloc((size_t)(root_count > 0 ? root_count : 1), sizeof *roots);
+    if (!roots) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < root_count; i++) {
+        PyObject *prefix = PyTuple_GET_ITEM(prefixes, i);
+        if (!PyBytes_Check(prefix)) {
+            PyMem_Free(roots);
+            PyErr_SetString(PyExc_TypeError, "prefixes must be a tuple of bytes or None");
+            return -1;
+        }
+        roots[i] = (RootPrefix){(const uchar *)PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix)};
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(classes);
+    ClassLiteral *literals = PyMem_Calloc((size_t)count + 1, sizeof *literals);
+    if (!literals) {
+        PyMem_Free(roots);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const char *bytes;
+        Py_ssize_t length;
+        ClassLiteral *literal = &literals[i];
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(classes, i), "y#ii:a file class literal", &bytes,
+                              &length, &literal->kind, &literal->mode)) {
+            PyMem_Free(literals);
+            PyMem_Free(roots);
+            return -1;
+        }
+        if (literal->kind < 0 || literal->mode < CLASS_CONTAINS || literal->mode > CLASS_WHOLE) {
+            PyMem_Free(literals);
+            PyMem_Free(roots);
+            PyErr_SetString(PyExc_ValueError, "a class literal's kind or mode is out of range");
+            return -1;
+        }
+        literal->bytes = (const uchar *)bytes;
+        literal->length = length;
+    }
+    self->by_last_byte = 1;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const ClassLiteral *literal = &literals[i];
+        if ((literal->mode == CLASS_ENDS || literal->mode == CLASS_WHOLE) && literal->length > 0)
+            self->last_bytes[literal->bytes[literal->length - 1]] = 1;
+        else
+            self->by_last_byte = 0;
+    }
+    self->resolve = Py_NewRef(resolve);
+    self->prefixes = Py_NewRef(prefixes);
+    self->classes = Py_NewRef(classes);
+    self->wrstat = wrstat;
+    self->roots = roots;
+    self->root_count = root_count;
+    self->literals = literals;
+    self->literal_count = count;
+    return 0;
+}
+
+static int
+placer_traverse(Placer *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->resolve);
+    Py_VISIT(self->prefixes);
+    Py_VISIT(self->classes);
+    return 0;
+}
+
+static int
+placer_clear(Placer *self)
+{
+    Py_CLEAR(self->resolve);
+    Py_CLEAR(self->prefixes);
+    Py_CLEAR(self->classes);
+    return 0;
+}
+
+static void
+placer_dealloc(Placer *self)
+{
+    PyObject_GC_UnTrack(self);
+    placer_clear(self);
+    PyMem_Free(self->literals);
+    PyMem_Free(self->roots);
+    free(self->slots);
+    free(self->arena);
+    free(self->last);
+    free(self->path);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+placer_prefixes(Placer *self, void *closure)
+{
+    return PyLong_FromSsize_t(self->used);
+}
+
+static PyMethodDef placer_methods[] = {
+    {"place", (PyCFunction)placer_place, METH_VARARGS, placer_place_doc},
+    {"place_valid", (PyCFunction)placer_place_valid, METH_VARARGS, placer_place_valid_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef placer_getset[] = {
+    {"prefix_count", (getter)placer_prefixes, NULL, "directory prefixes kept", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyDoc_STRVAR(placer_doc,
+"InspectPlacer(resolve, prefixes, wrstat, classes)\n\n"
+"Places the records of blocks in the inspector's rows (see place()). resolve(prefix,\n"
+"exact) -> (value, own) answers for a directory prefix (bytes starting with '/'):\n"
+"with exact, its own row or -1, and whether it is its row's own directory; else the\n"
+"row of every directory below it, -1 for none, or -2 when more components are needed.\n"
+"prefixes: the encoded prefixes of the roots (None: every path may lie under one).\n"
+"classes: (literal, file class, mode) in the order they are tried; mode 0 matches\n"
+"anywhere in the name, 1 at its start, 2 at its end (or before a final newline), 3\n"
+"the whole name (or it but a final newline).");
+
+static PyTypeObject PlacerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "humgen_storage._kernel.InspectPlacer",
+    .tp_basicsize = sizeof(Placer),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = placer_doc,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)placer_init,
+    .tp_dealloc = (destructor)placer_dealloc,
+    .tp_free = PyObject_GC_Del,
+    .tp_traverse = (traverseproc)placer_traverse,
+    .tp_clear = (inquiry)placer_clear,
+    .tp_methods = placer_methods,
+    .tp_getset = placer_getset,
+};
 
 #define INSPECT_METHODS
 
 static int
 inspect_init(PyObject *module)
 {
-    return 0;
+    if (PyType_Ready(&PlacerType) < 0)
+        return -1;
+    return PyModule_AddObjectRef(module, "InspectPlacer", (PyObject *)&PlacerType);
 }

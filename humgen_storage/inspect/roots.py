@@ -9,6 +9,10 @@ path (``directory_cut``).
 
 Only paths that can lie under a root are decoded: the regex-free leading part of each
 root (``literal_prefix``) gives a fixed prefix of the *encoded* path field.
+
+Most roots match a fixed number of components, each on its own (``component_patterns``):
+a directory's row then depends on its first few components only, which is what lets
+the compiled kernel keep rows by directory prefix (inspect/placing.py).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ class InspectorRoot:
     regex: re.Pattern[bytes]
     # The leading part of the path every match starts with, '/' included.
     literal: bytes
+    # Each component's pattern (``fullmatch``) when every match is exactly those
+    # components, one by one; None when the root is not so simple.
+    components: tuple[re.Pattern[bytes], ...] | None = None
 
 
 def literal_prefix(pattern: str) -> str:
@@ -76,8 +83,45 @@ def compile_root(pattern: str) -> InspectorRoot:
     # \Z rather than $: a name may end with a newline, which $ would skip.
     regex = re.compile(b"(?:" + _pattern_bytes(text) + rb")(?=/|\Z)")
     return InspectorRoot(
-        pattern=text, regex=regex, literal=b"/" + _pattern_bytes(literal_prefix(text))
+        pattern=text,
+        regex=regex,
+        literal=b"/" + _pattern_bytes(literal_prefix(text)),
+        components=component_patterns(_pattern_bytes(text)),
     )
+
+
+# A root's pattern, a piece at a time: a '/', or a byte (or a class of them) that is no
+# '/', at most once quantified.
+_ROOT_PIECE = re.compile(
+    rb"""(?P<slash>/)
+    | (?P<atom>\\[^0-9A-Za-z/] | \[[^]^\\\[/]+\] | [^.^$|(){}\[\]\\/*+?])
+      (?P<quantifier>[*+?]|\{[0-9]*(?:,[0-9]*)?\})?""",
+    re.VERBOSE,
+)
+
+
+def component_patterns(pattern: bytes) -> tuple[re.Pattern[bytes], ...] | None:
+    """The patterns of the components a root matches, one per '/' of ``pattern``, when
+    no part of it can match a '/' or repeat one: literal bytes, escaped punctuation,
+    classes that leave '/' out (not negated), each at most once quantified. Then a
+    match is those components exactly, each matching its own pattern whole, and
+    depends on nothing else. None for anything else (alternation, '.', groups,
+    anchors, escapes such as \\S): those roots are placed one directory at a time."""
+    parts: list[bytes] = [b""]
+    at = 0
+    while at < len(pattern):
+        piece = _ROOT_PIECE.match(pattern, at)
+        if piece is None:
+            return None
+        atom = piece.group("atom")
+        if atom is None:
+            parts.append(b"")
+        elif atom[:1] == b"[" and re.fullmatch(atom, b"/"):  # a range across '/'
+            return None
+        else:
+            parts[-1] += piece.group()
+        at = piece.end()
+    return tuple(re.compile(part) for part in parts)
 
 
 def _pattern_bytes(text: str) -> bytes:
@@ -98,9 +142,14 @@ def encoded_prefixes(
 
 
 def directory_cut(short_path: Sequence[bytes], depth: int) -> tuple[bytes, ...]:
-    """The row a directory belongs to: its first ``depth + 1`` components, one more when
-    ``depth >= 2`` and the third component is ``users`` in any case."""
+    """The row a directory belongs to: its first ``cut_length`` components."""
+    return tuple(short_path[: cut_length(short_path, depth)])
+
+
+def cut_length(short_path: Sequence[bytes], depth: int) -> int:
+    """``depth + 1``, one more when ``depth >= 2`` and the third component is ``users``
+    in any case (a short path of fewer components is cut at its end, whatever this is)."""
     keep = depth + 1
     if depth >= 2 and len(short_path) > 2 and short_path[2].lower() == USERS:
         keep += 1
-    return tuple(short_path[:keep])
+    return keep

@@ -158,11 +158,17 @@ class RowTable:
     def add_mtimes(self, rows: Positions, mtimes: Signed) -> None:
         np.maximum.at(self.newest, rows, mtimes)
 
-    def name_group(self, row: int, order: int, gid: int) -> None:
-        """A directory record that is the row's own directory: the earliest names the gid."""
-        if order < self.gid_order[row]:
-            self.gid_order[row] = order
-            self.gid[row] = gid
+    def name_groups(self, rows: Positions, orders: Signed, gids: Unsigned) -> None:
+        """Directory records that are their row's own directory (``orders``: their order
+        keys): the earliest of each row names its gid."""
+        by_row = np.lexsort((orders, rows))
+        rows, orders, gids = rows[by_row], orders[by_row], gids[by_row]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = rows[1:] != rows[:-1]
+        rows, orders, gids = rows[first], orders[first], gids[first]
+        earlier = orders < self.gid_order[rows]
+        self.gid_order[rows[earlier]] = orders[earlier]
+        self.gid[rows[earlier]] = gids[earlier]
 
     def merge(self, other: RowTable) -> Positions:
         """Fold in another partial's rows; returns the new id of each of its row ids."""

@@ -29,6 +29,15 @@ class Partial(Protocol):
     def merge(self, other: Any) -> None: ...
 
 
+def fold_raw(partial: Any, fmt: Format, block: bytes, first_line: int) -> bool:
+    """Whether ``partial`` folded in the raw block itself: a partial may define
+    ``add_raw_block`` to validate each line as it takes it in (one pass over bytes in
+    the cache instead of two), which says False, having added nothing, when some line
+    is not valid; the block is then validated and added as usual."""
+    add_raw_block = getattr(partial, "add_raw_block", None)
+    return add_raw_block is not None and bool(add_raw_block(fmt, block, first_line))
+
+
 P = TypeVar("P", bound=Partial)
 
 
@@ -50,10 +59,12 @@ def aggregate_file(
     reading_process = os.getpid()
 
     def fold(fmt: Format, block: bytes, first_line: int) -> tuple[None, Malformed]:
-        valid, bad = clean_block(fmt, block, first_line)
         # In a helper: its own (forked) partial.
-        for run_first_line, run in valid_runs(valid, first_line, bad):
-            partial.add_block(fmt, run, run_first_line)
+        bad: Malformed = []
+        if not fold_raw(partial, fmt, block, first_line):
+            valid, bad = clean_block(fmt, block, first_line)
+            for run_first_line, run in valid_runs(valid, first_line, bad):
+                partial.add_block(fmt, run, run_first_line)
         if on_local_fold is not None and os.getpid() == reading_process:
             on_local_fold(partial)
         return None, bad

@@ -13,12 +13,17 @@ import pytest
 
 from humgen_storage.inspect.aggregate import ProjectInspector
 from humgen_storage.inspect.path_query import PathSelection, select_path
+from humgen_storage.inspect.placing import RowPlacement
 from humgen_storage.inspect.results import InspectorRow
 from humgen_storage.inspect.roots import compile_root, directory_cut, literal_prefix
+from humgen_storage.inspect.tables import RowTable
 from humgen_storage.mpistat.paths import BASE64_FIELD, encoded_prefix, go_quote
 from humgen_storage.mpistat.patterns import Format, clean_block
 from humgen_storage.mpistat.writer import Record
 from tests.inspect.trees import M0, REF, ROOTS_115, ROOTS_118, TREE_115, U, d, f
+
+# Every test runs on the compiled kernel and on the numpy path (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("kernel_path")
 
 CLASSES = (
     ("BAM", r"\.(bam|sam)(\.gz)?$"),
@@ -374,8 +379,9 @@ def test_path_taken_as_root_matches_itself_only() -> None:
         assert root.regex.match(inside, 1), inside
     for outside in (path + b"x/y", b"/lustre/scratch118/a+b [x]/caf\xe9 (2)"):
         assert not root.regex.match(outside, 1), outside
-    inspector = ProjectInspector(selection.roots(ROOTS_118), CLASSES, REF, Format.BASE64)
-    assert inspector.short_path(path + b"/sub/f.bam") == [b"caf\xe9 (1)", b"sub", b"f.bam"]
+    placement = RowPlacement((root,), 2, (), RowTable(0))
+    assert placement.short_path(path + b"/sub/f.bam") == [b"caf\xe9 (1)", b"sub", b"f.bam"]
+    assert root.components is not None  # re.escape's escapes are punctuation: by prefix
     assert select_path(b"/lustre/scratch118/humgen/hgi/projects", ROOTS) == PathSelection(
         "118", (b"projects",)
     )

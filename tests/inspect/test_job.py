@@ -28,6 +28,9 @@ from tests.inspect.sites import DAY1, iso, truncate, write_config, write_inputs
 from tests.inspect.trees import M0, REF, ROOTS_118, TREE_115, TREE_118, U, d, f
 from tests.services.tmpfs import small_disk
 
+# Every test runs on the compiled kernel and on the numpy path (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("kernel_path")
+
 HEADER = (
     "Project\tDirectory\tTotal\tBAM\tCRAM\tVCF\tPED/BED\tFiles\tLast Modified (days)\t"
     "PI\tUnix Group\tVolume\tProject Total"

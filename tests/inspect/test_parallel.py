@@ -32,6 +32,9 @@ from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.run.aggregate import aggregate_file
 
+# Every test runs on the compiled kernel and on the numpy path (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("kernel_path")
+
 REF = 1_700_000_000  # the input file's mtime
 ROOTS = (
     "lustre/scratch115/realdata/mdt[0-9]/projects",

@@ -1,7 +1,8 @@
 """Whole jobs give byte-identical outputs on the compiled kernel and on the numpy path:
 report, inspect and split on the fixture crawls (one volume in each crawl format), with
-one worker and with two. (tests/run/test_malformed.py runs every kind of malformed line
-through the three jobs on both paths.)"""
+one worker and with two, and inspect's PATH queries and generic layout. (tests/run/
+test_malformed.py runs every kind of malformed line through the three jobs on both
+paths.)"""
 
 from __future__ import annotations
 
@@ -64,3 +65,41 @@ def test_every_job_publishes_the_same_bytes_on_both_paths(
     assert sorted(compiled) == sorted(numpy_path)
     for name, content in compiled.items():
         assert content == numpy_path[name], name
+
+
+# A deeper cut, a PATH under a root (the regex roots of 115, left out middle
+# components), one under no root (taken as the root itself), and a project's tree.
+INSPECT_QUERIES = (
+    ("--generic", "--depth", "3"),
+    ("/lustre/scratch118/humgen/hgi/projects/cohort",),
+    ("--generic", "/lustre/scratch115/projects/shared"),
+    ("/lustre/scratch118/humgen/old",),
+    ("--depth", "0", "/lustre/scratch118/humgen/teams"),
+)
+
+
+def test_inspect_queries_print_the_same_on_both_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    printed: dict[str, list[str]] = {}
+    before = os.environ.get(kernel.KERNEL_ENV)
+    try:
+        for path in (kernel.COMPILED, kernel.NUMPY):
+            os.environ[kernel.KERNEL_ENV] = path
+            kernel.reset()
+            assert kernel.active() == path
+            site = make_site(tmp_path, name=path)
+            site.config.write_text(site.config.read_text() + INSPECTOR_ROOTS)
+            if path == kernel.COMPILED:
+                site.add_set(DAY)
+            printed[path] = []
+            for query in INSPECT_QUERIES:
+                assert main(site.argv("inspect", "--date", DAY.isoformat(), *query)) == 0
+                printed[path].append(capsys.readouterr().out)
+    finally:
+        os.environ.pop(kernel.KERNEL_ENV)
+        if before is not None:
+            os.environ[kernel.KERNEL_ENV] = before
+        kernel.reset()
+    assert all(out.count("\n") > 1 for out in printed[kernel.COMPILED]), printed
+    assert printed[kernel.COMPILED] == printed[kernel.NUMPY]
