@@ -86,6 +86,7 @@ class UsageAggregate:
     reference: int  # the input file's mtime, in whole seconds: newer mtimes count as this
     pairs: PairTable = field(default_factory=PairTable.empty)
     gids: set[int] = field(default_factory=set)  # every gid seen (the quota look-ups')
+    _told: set[int] = field(default_factory=set)  # the gids ``take_news`` has given
     records: int = 0
     # Multi-link rows: the first ``_link_count`` rows of ``_links`` are in use.
     _links: LinkRows = field(default_factory=_no_links)
@@ -197,6 +198,13 @@ class UsageAggregate:
         kept = rows[_first_of_each_inode(rows)]
         self._links[: len(kept)] = kept
         self._link_count = self._unique_rows = len(kept)
+
+    def take_news(self) -> set[int]:
+        """The gids met since the last call: the quota look-ups start on them while
+        the file is still read (``run.aggregate.aggregate_file``)."""
+        news = self.gids - self._told
+        self._told |= news
+        return news
 
     def merge(self, other: UsageAggregate) -> None:
         """Fold another partial aggregate of the same volume into this one, exactly."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -58,7 +58,7 @@ def stage_volume(task: StageTask) -> str:
             reader,
             partial(UsageAggregate, reference),
             workers=task.block_workers,
-            on_local_fold=_QuotaStarter(groups, quotas),
+            on_news=_QuotaStarter(groups, quotas),
         )
         totals, users = aggregate.results()
         figures = _checked_figures(groups, totals, reader.volume_name, quotas)
@@ -95,14 +95,11 @@ class _QuotaStarter:
 
     groups: GroupDirectory
     quotas: QuotaLookups
-    seen: set[int] = field(default_factory=set)
 
-    def __call__(self, aggregate: UsageAggregate) -> None:
-        if len(aggregate.gids) == len(self.seen):
-            return  # the usual case: no new gid in this block
-        new = aggregate.gids - self.seen
-        self.seen.update(new)
-        names = (self.groups.lookup(gid).name for gid in sorted(new))
+    def __call__(self, new_gids: Iterable[int]) -> None:
+        # Each process tells of its own new gids: a gid two processes met comes twice,
+        # and the look-ups want each name once anyway.
+        names = (self.groups.lookup(gid).name for gid in sorted(new_gids))
         self.quotas.want(name for name in names if name is not None)
 
 

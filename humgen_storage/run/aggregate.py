@@ -9,9 +9,8 @@ seen by two workers still counts once).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from humgen_storage.mpistat.patterns import Format, clean_block
 from humgen_storage.mpistat.reader import MpistatReader
@@ -38,6 +37,12 @@ def fold_raw(partial: Any, fmt: Format, block: bytes, first_line: int) -> bool:
     return add_raw_block is not None and bool(add_raw_block(fmt, block, first_line))
 
 
+class Newsworthy(Protocol):
+    """A partial that says what it has met for the first time (``aggregate_file``)."""
+
+    def take_news(self) -> Any: ...
+
+
 P = TypeVar("P", bound=Partial)
 
 
@@ -45,33 +50,38 @@ def aggregate_file(
     reader: MpistatReader,
     make_partial: Callable[[], P],
     workers: int = 1,
-    on_local_fold: Callable[[P], None] | None = None,
+    on_news: Callable[[Any], None] | None = None,
 ) -> P:
     """Fold every valid line of an open reader into one aggregate, using ``workers`` processes.
 
     Each process folds the blocks it is given into its own partial aggregate (helpers
     fork with an empty one); the helpers' partials come back at the end and are merged
-    exactly. ``on_local_fold(partial)`` is called in this process after each block it
-    folds itself (all of them with one worker), so a caller can start work that depends
-    on what has been seen so far (the report's quota look-ups) while the file is read.
+    exactly. With ``on_news``, after each block the partial's ``take_news()`` (which it
+    must define: what it has met for the first time in that process, e.g. the report's
+    new gids; falsy for nothing) travels
+    back with the block's result, and ``on_news(news)`` is called with it in this
+    process as the results come in: a caller can start work that depends on what has
+    been seen (the report's quota look-ups) while the file is still read, whichever
+    process folded the block.
     """
     partial = make_partial()
-    reading_process = os.getpid()
+    # A partial given ``on_news`` has news to take (``Newsworthy``).
+    take_news = cast(Newsworthy, partial).take_news if on_news is not None else None
 
-    def fold(fmt: Format, block: bytes, first_line: int) -> tuple[None, Malformed]:
+    def fold(fmt: Format, block: bytes, first_line: int) -> tuple[Any, Malformed]:
         # In a helper: its own (forked) partial.
         bad: Malformed = []
         if not fold_raw(partial, fmt, block, first_line):
             valid, bad = clean_block(fmt, block, first_line)
             for run_first_line, run in valid_runs(valid, first_line, bad):
                 partial.add_block(fmt, run, run_first_line)
-        if on_local_fold is not None and os.getpid() == reading_process:
-            on_local_fold(partial)
-        return None, bad
+        return (take_news() if take_news is not None else None), bad
 
     finals: list[P] = []
-    for _ in map_raw_blocks(reader, fold, workers, final=lambda: partial, finals=finals):
-        pass
+    for news in map_raw_blocks(reader, fold, workers, final=lambda: partial, finals=finals):
+        if news:
+            assert on_news is not None
+            on_news(news)
     for other in finals:
         partial.merge(other)
     return partial
