@@ -154,7 +154,7 @@ def split_volume(task: SplitTask) -> VolumeSplit:
         buffer_bytes=task.buffer_bytes,
         group_flush_bytes=task.group_flush_bytes,
     )
-    unsafe_counts: dict[bytes, int] = {}
+    unsafe_counts: dict[int, int] = {}
     selected = undecodable = 0
     directory = StagingArea(task.staging).load_directory()
     try:
@@ -162,17 +162,16 @@ def split_volume(task: SplitTask) -> VolumeSplit:
             task.source, task.max_bad_fraction, task.log_bad_lines, MpistatReader
         ) as reader:
             splitter = BlockSplitter(task.selector, directory, reader.format)
-            slot = writer.slot
+            slot, stems = writer.slot, splitter.table.stems
             for result in map_raw_blocks(reader, splitter, task.block_workers):
                 writer.add_joined(
-                    (slot(stem), data, lines, dirs)
-                    for stem, (data, lines, dirs) in result.groups.items()
+                    (slot(stems[number]), data, lines, dirs)
+                    for number, data, lines, dirs in result.pieces()
                 )
-                for _, lines, _ in result.groups.values():
-                    selected += lines
+                selected += result.lines
                 undecodable += result.undecodable
-                for gid_field, count in result.unsafe.items():
-                    unsafe_counts[gid_field] = unsafe_counts.get(gid_field, 0) + count
+                for gid, count in result.unsafe.items():
+                    unsafe_counts[gid] = unsafe_counts.get(gid, 0) + count
             total_lines = reader.lines
             # Every valid line not written was skipped (as were the malformed ones,
             # counted apart by the reader).
@@ -195,7 +194,6 @@ def split_volume(task: SplitTask) -> VolumeSplit:
         len(parts),
         skipped + sum(unsafe_counts.values()),
     )
-    names = {int(g): directory.name(int(g)) for g in unsafe_counts}
     return VolumeSplit(
         volume=task.source.volume,
         parts=parts,
@@ -203,19 +201,8 @@ def split_volume(task: SplitTask) -> VolumeSplit:
         selected=selected,
         skipped=skipped,
         undecodable=undecodable,
-        unsafe=_by_gid(unsafe_counts, names),
+        unsafe={gid: (directory.name(gid), count) for gid, count in unsafe_counts.items()},
     )
-
-
-def _by_gid(
-    counts: dict[bytes, int], names: dict[int, str | None]
-) -> dict[int, tuple[str | None, int]]:
-    # Several spellings of one gid ("42", "042") count together.
-    merged: dict[int, tuple[str | None, int]] = {}
-    for gid_field, count in counts.items():
-        gid = int(gid_field)
-        merged[gid] = (names.get(gid), merged.get(gid, (None, 0))[1] + count)
-    return merged
 
 
 # ------------------------------------------------------------------ the whole run
