@@ -157,6 +157,12 @@ class BlockSplitter:
         # gid field -> route (None: never selected), for the numpy path
         self.routes: dict[bytes, int | None] = {}
 
+    @property
+    def releases_gil(self) -> bool:
+        """True on the compiled kernel, which splits a block without the GIL: threads
+        of one process then split blocks in parallel."""
+        return kernel.compiled() is not None
+
     def __call__(
         self, fmt: Format, block: bytes, first_line: int
     ) -> tuple[BlockSplit, list[tuple[int, str]]]:

@@ -144,7 +144,8 @@ def split_volume(task: SplitTask) -> VolumeSplit:
     """Split one mpistat file into per-group part files. Runs in a pool worker.
 
     The volume's process decompresses and writes; ``task.block_workers`` processes
-    (itself included) parse and select, block by block, in file order.
+    (itself included), or threads on the compiled kernel, parse and select, block by
+    block, in file order.
     """
     vlog = volume_logger(__name__, task.source.volume)
     writer = GroupPartWriter(
@@ -163,7 +164,11 @@ def split_volume(task: SplitTask) -> VolumeSplit:
         ) as reader:
             splitter = BlockSplitter(task.selector, directory, reader.format)
             slot, stems = writer.slot, splitter.table.stems
-            for result in map_raw_blocks(reader, splitter, task.block_workers):
+            # On the compiled kernel, block workers are threads: nothing is copied.
+            blocks = map_raw_blocks(
+                reader, splitter, task.block_workers, threads=splitter.releases_gil
+            )
+            for result in blocks:
                 writer.add_joined(
                     (slot(stems[number]), data, lines, dirs)
                     for number, data, lines, dirs in result.pieces()
