@@ -47,6 +47,7 @@ from humgen_storage.split.groupfiles import (
 )
 from humgen_storage.split.index import IndexConstants, write_getent_files, write_index
 from humgen_storage.split.select import GroupSelector
+from humgen_storage.split.writer_thread import PartWriterThread
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +144,9 @@ class VolumeSplit:
 def split_volume(task: SplitTask) -> VolumeSplit:
     """Split one mpistat file into per-group part files. Runs in a pool worker.
 
-    The volume's process decompresses and writes; ``task.block_workers`` processes
-    (itself included), or threads on the compiled kernel, parse and select, block by
-    block, in file order.
+    The volume's process decompresses and writes (in a thread of its own when there are
+    block workers); ``task.block_workers`` processes (itself included), or threads on
+    the compiled kernel, parse and select, block by block, in file order.
     """
     vlog = volume_logger(__name__, task.source.volume)
     writer = GroupPartWriter(
@@ -158,21 +159,20 @@ def split_volume(task: SplitTask) -> VolumeSplit:
     unsafe_counts: dict[int, int] = {}
     selected = undecodable = 0
     directory = StagingArea(task.staging).load_directory()
+    output: PartWriterThread | None = None
     try:
         with driver.open_reader(
             task.source, task.max_bad_fraction, task.log_bad_lines, MpistatReader
         ) as reader:
             splitter = BlockSplitter(task.selector, directory, reader.format)
-            slot, stems = writer.slot, splitter.table.stems
-            # On the compiled kernel, block workers are threads: nothing is copied.
+            # With block workers, this process would otherwise compress between blocks
+            # while they wait for it: its writing gets a thread of its own.
+            output = PartWriterThread(writer, splitter.table.stems, task.block_workers > 1)
             blocks = map_raw_blocks(
                 reader, splitter, task.block_workers, threads=splitter.releases_gil
             )
             for result in blocks:
-                writer.add_joined(
-                    (slot(stems[number]), data, lines, dirs)
-                    for number, data, lines, dirs in result.pieces()
-                )
+                output.add(result)
                 selected += result.lines
                 undecodable += result.undecodable
                 for gid, count in result.unsafe.items():
@@ -181,8 +181,10 @@ def split_volume(task: SplitTask) -> VolumeSplit:
             # Every valid line not written was skipped (as were the malformed ones,
             # counted apart by the reader).
             skipped = total_lines - reader.bad_lines - selected - sum(unsafe_counts.values())
-        parts = {stem: part for stem, part in writer.close().items() if part.lines}
+        parts = {stem: part for stem, part in output.close().items() if part.lines}
     except BaseException:
+        if output is not None:
+            output.abandon()
         writer.abort()
         raise
     if undecodable:
