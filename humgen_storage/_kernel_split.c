@@ -124,17 +124,18 @@ quoted_path(const uchar *field, Py_ssize_t field_length, uchar *out)
     return o - out;
 }
 
+/* The two characters of each 12-bit value: a group of three bytes is two look-ups. */
+static uchar BASE64_PAIRS[4096][2];
+
 /* Standard padded base64 of n bytes, as binascii.b2a_base64 writes it. */
 static uchar *
 base64_put(uchar *out, const uchar *bytes, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
-    for (; n - i >= 3; i += 3) {
+    for (; n - i >= 3; i += 3, out += 4) {
         unsigned bits = (unsigned)bytes[i] << 16 | (unsigned)bytes[i + 1] << 8 | bytes[i + 2];
-        *out++ = (uchar)BASE64_ALPHABET[bits >> 18];
-        *out++ = (uchar)BASE64_ALPHABET[bits >> 12 & 0x3F];
-        *out++ = (uchar)BASE64_ALPHABET[bits >> 6 & 0x3F];
-        *out++ = (uchar)BASE64_ALPHABET[bits & 0x3F];
+        memcpy(out, BASE64_PAIRS[bits >> 12], 2);
+        memcpy(out + 2, BASE64_PAIRS[bits & 0xFFF], 2);
     }
     if (n - i == 1) {
         unsigned bits = (unsigned)bytes[i] << 16;
@@ -192,14 +193,14 @@ typedef struct {
     Py_ssize_t *order; /* targets in the order their first line was routed to them */
     Py_ssize_t order_count;
     Selected *selected;
-    Py_ssize_t selected_count;
+    Py_ssize_t selected_count, most_lines;
     uchar *rewritten; /* wrstat: the selected lines as base64 lines, one after another */
     Py_ssize_t rewritten_length;
     uchar *path; /* a decoded path */
     Numbers bad;
 } SplitPass;
 
-/* The first pass: 0 when memory ran out. */
+/* The first pass: 0 when memory ran out, -1 past the bound on lines. */
 static int
 split_lines(SplitPass *s)
 {
@@ -254,6 +255,8 @@ split_lines(SplitPass *s)
         if (route & ROUTE_COUNT_ONLY)
             continue;
         target->dirs += start[seps[6] + 1] == 'd';
+        if (s->selected_count == s->most_lines)
+            return -1; /* a valid line shorter than the bound allows: a bug, not bad input */
         Selected *chosen = s->selected + s->selected_count++;
         chosen->target = number;
         if (!wrstat) {
@@ -435,15 +438,16 @@ split_block(PyObject *self, PyObject *args)
         if ((Py_ssize_t)(s.routes[i] >> ROUTE_SHIFT) >= target_count)
             target_count = (Py_ssize_t)(s.routes[i] >> ROUTE_SHIFT) + 1;
     }
-    Py_ssize_t lines, length = s.end - s.base;
-    Py_BEGIN_ALLOW_THREADS
-    lines = count_newlines(s.base, s.end);
-    Py_END_ALLOW_THREADS
-    /* Memory for one block, freed before returning: a selected line's rewriting is at
-     * most 4/3 of its path's bytes plus 4, and a wrstat line has 24 bytes at least. */
+    /* Memory for one block, freed before returning. Only valid lines are selected, and
+     * a valid line has 25 bytes at least (a path of 4 base64 characters or a quoted
+     * one of 3, ten one-digit fields, the separators): a bound that spares counting
+     * the lines, a pass over the whole block; pages never written are never touched.
+     * A selected line's rewriting is at most 4/3 of its path's bytes plus 4. */
+    Py_ssize_t length = s.end - s.base, most_lines = length / 25 + 1;
     s.targets = PyMem_Calloc((size_t)target_count + 1, sizeof *s.targets);
     s.order = PyMem_Calloc((size_t)target_count + 1, sizeof *s.order);
-    s.selected = PyMem_Malloc(((size_t)lines + 1) * sizeof *s.selected);
+    s.selected = PyMem_Malloc((size_t)most_lines * sizeof *s.selected);
+    s.most_lines = most_lines;
     s.path = PyMem_Malloc((size_t)length + 8);
     if (wrstat)
         s.rewritten = PyMem_Malloc((size_t)length * 2 + 8);
@@ -455,8 +459,11 @@ split_block(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     ok = split_lines(&s);
     Py_END_ALLOW_THREADS
-    if (!ok) {
-        PyErr_NoMemory();
+    if (ok < 1) {
+        if (ok)
+            PyErr_SetString(PyExc_SystemError, "split_block: more valid lines than bytes allow");
+        else
+            PyErr_NoMemory();
         goto done;
     }
     /* Each written group's place in data, in the block's order; cursor was a flag. */
@@ -492,5 +499,9 @@ done:
 static int
 split_init(PyObject *module)
 {
+    for (int i = 0; i < 4096; i++) {
+        BASE64_PAIRS[i][0] = (uchar)BASE64_ALPHABET[i >> 6];
+        BASE64_PAIRS[i][1] = (uchar)BASE64_ALPHABET[i & 0x3F];
+    }
     return 0;
 }
