@@ -2,11 +2,12 @@
 destination group (``BlockSplitter``), each group's selected lines gathered, rewritten
 as TreeServe's base64 lines for wrstat input, into one buffer per block.
 
-Pure and per block: it runs in ``map_raw_blocks``' helper processes; the job
-(``split/job.py``) writes what it returns, in file order. The compiled kernel does a
-block in one pass over its lines (``_kernel_split.c``); the numpy path cuts it into
-runs of one gid with the regular expression engine and files the runs in Python. Both
-give the same ``BlockSplit``: the tests run both.
+Pure and per block: it runs in ``map_raw_blocks``' helpers; the job (``split/job.py``)
+writes what it returns, in file order. The compiled kernel does a block in one pass
+over its lines (``_kernel_split.c``), without the GIL, so its helpers are threads; the
+numpy path cuts a block into runs of one gid with the regular expression engine and
+files the runs in Python, in helper processes. Both give the same ``BlockSplit``: the
+tests run both.
 """
 
 from __future__ import annotations
@@ -142,7 +143,9 @@ class BlockSplitter:
     """``func`` for ``map_raw_blocks``: validates one block and splits its lines by
     destination group.
 
-    Made in the volume's process and inherited by the block workers (fork).
+    Made in the volume's process and shared by its helper threads (the compiled
+    kernel's path keeps no state between blocks) or inherited by its helper processes
+    (fork), each of which keeps its own gid look-ups.
     """
 
     def __init__(self, selector: GroupSelector, directory: GroupDirectory, fmt: Format) -> None:

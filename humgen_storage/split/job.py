@@ -3,9 +3,9 @@
 Flow (spec section 6): load the directory once; a pool splits each volume into its
 own per-group part files (in input order, in TreeServe's format: base64 lines byte for
 byte, wrstat lines rewritten as the base64 lines of the same records): the volume's
-process decompresses and writes, while block workers (``map_raw_blocks``) check the
-lines of each block and group them by destination, in one pass, and rewrite a wrstat
-group's lines in bulk. The parent joins the parts per
+process decompresses and writes, while block workers (``map_raw_blocks``; threads on
+the compiled kernel) check the lines of each block, select them by destination and
+rewrite them, group by group (``split/blocks.py``). The parent joins the parts per
 group in volume order, writes ``index.txt``, ``groupfile`` and ``passwdfile``, renames
 the complete build to ``<output_dir>/<YYYYMMDD>`` (or ``-o DIR``), uploads it to S3
 and only then writes ``<YYYYMMDD>/.uploaded``, the manager's done-marker. A failed
