@@ -2,7 +2,8 @@
 
 The compiled kernel (``humgen_storage/_kernel.c``, built by ``pip install`` when a C
 compiler and the Python headers are there) checks each line in one pass over its bytes,
-cuts the number columns and the split's runs, without holding the GIL. The numpy
+cuts the number columns, and selects (and rewrites) the split's lines by group
+(``_kernel_split.c``), without holding the GIL. The numpy
 path (``patterns.py``' regular expressions, ``columns.py``, ``paths.py``) is the
 fallback, and gives the same results: the tests run both on the same inputs.
 ``HUMGEN_STORAGE_KERNEL=numpy`` forces the fallback (for tests and comparisons).

@@ -260,7 +260,19 @@ def _clean_compiled(
     lines = data.split(b"\n")[:-1]  # bytes after the last newline are no line, as above
     dropped = set(bad_lines)
     valid = b"".join(line + b"\n" for n, line in enumerate(lines) if n not in dropped)
-    return valid, [(first_line + n, explain_bad_line(fmt, lines[n])) for n in bad_lines]
+    return valid, numbered_bad_lines(fmt, lines, first_line, bad_lines)
+
+
+def numbered_bad_lines(
+    fmt: Format, data: bytes | list[bytes], first_line: int, numbers: list[int]
+) -> list[tuple[int, str]]:
+    """(line number, why) of the lines at ``numbers`` (from 0) of ``data`` (a block, or
+    its lines): the malformed lines the compiled kernel found, explained for the log.
+    Runs on bad input only."""
+    if not numbers:
+        return []
+    lines = data.split(b"\n") if isinstance(data, bytes) else data
+    return [(first_line + n, explain_bad_line(fmt, lines[n])) for n in numbers]
 
 
 def _without_undecodable(

@@ -3,7 +3,10 @@
 The reading process hands newline-aligned blocks to ``workers - 1`` helper processes;
 when they all have enough waiting it does the block itself, so it never idles and the
 number of busy processes stays at ``workers``. Blocks and results travel through
-shared memory (``_MapHelpers``), not pickled through a queue. Blocks are either
+shared memory (``_MapHelpers``), not pickled through a queue; for a function that does
+its work without the GIL (the split's compiled kernel) the helpers may be threads of
+the reading process instead (``run/block_threads.py``), and nothing is copied. Blocks
+are either
 
 - mapped to a result that is yielded in file order (``map_raw_blocks``, for output
   that must keep the input's order; the function validates the block itself, in the
@@ -16,6 +19,7 @@ Memory is bounded: at most ``4 × (workers - 1) + 2`` blocks are in flight.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import multiprocessing
 import os
@@ -26,6 +30,7 @@ from typing import Any, TypeVar
 
 from humgen_storage.mpistat.patterns import Format, count_lines
 from humgen_storage.mpistat.reader import BlockParts, MpistatReader
+from humgen_storage.run.block_threads import ThreadHelpers
 from humgen_storage.run.processes import die_with_parent
 
 R = TypeVar("R")
@@ -266,12 +271,34 @@ def _map_one(fmt: Format, func: BlockFunc, item: tuple[int, int, bytes]) -> _Res
     return _Result(sequence, value, counts)
 
 
+def _map_parts(
+    fmt: Format, func: BlockFunc, sequence: int, first_line: int, parts: BlockParts
+) -> _Result:
+    return _map_one(fmt, func, (sequence, first_line, parts.joined()))
+
+
+def _helpers(
+    reader: MpistatReader,
+    func: BlockFunc,
+    count: int,
+    final: Callable[[], Any] | None,
+    threads: bool,
+) -> _MapHelpers | ThreadHelpers:
+    count = max(0, count)
+    if threads:
+        assert final is None, "helper threads keep no partial aggregates"
+        room = (1 + _WAITING_PER_HELPER) * count  # blocks at helpers, as with processes
+        return ThreadHelpers(count, room, functools.partial(_map_parts, reader.format, func))
+    return _MapHelpers(count, reader.format, func, reader.block_size, reader.source.path, final)
+
+
 def map_raw_blocks(
     reader: MpistatReader,
     func: Callable[[Format, bytes, int], tuple[R, Malformed]],
     workers: int = 1,
     final: Callable[[], Any] | None = None,
     finals: list[Any] | None = None,
+    threads: bool = False,
 ) -> Iterator[R]:
     """``func(format, block, first_line)`` for every block as read, computed by
     ``workers`` processes, yielded in file order (for jobs whose output must keep the
@@ -285,15 +312,15 @@ def map_raw_blocks(
     rule applied at the end.
 
     With ``final``, each helper calls it after its last block and its value is
-    appended to ``finals`` (``aggregate_file``: each helper's partial aggregate).
+    appended to ``finals`` (``aggregate_file``: each helper's partial aggregate). With
+    ``threads``, for a ``func`` that releases the GIL for its work, the helpers are
+    threads of this process (no ``final``).
     """
     fmt = reader.format
     # Blocks submitted but not yet yielded: those at helpers, and two more, so that this
     # process can go on with its own while a helper finishes an earlier one.
     limit = (1 + _WAITING_PER_HELPER) * (workers - 1) + 2
-    helpers = _MapHelpers(
-        max(0, workers - 1), fmt, func, reader.block_size, reader.source.path, final
-    )
+    helpers = _helpers(reader, func, workers - 1, final, threads)
     counts = _LineCounts()
     ready: dict[int, Any] = {}
     submitted = next_out = 0

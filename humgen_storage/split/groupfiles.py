@@ -172,7 +172,7 @@ class GroupPartWriter:
             self._pending.append(_Pending())
         return number
 
-    def add_joined(self, groups: Iterable[tuple[int, bytes, int, int]]) -> None:
+    def add_joined(self, groups: Iterable[tuple[int, bytes | memoryview, int, int]]) -> None:
         """Buffer one block's lines: per slot, its lines joined (each ending in a
         newline), how many lines and how many of them are directories."""
         flush_at = self.group_flush_bytes
@@ -188,7 +188,7 @@ class GroupPartWriter:
             if pending.size >= flush_at:
                 self._flush(number)
 
-    def _buffer(self, pending: _Pending, data: bytes) -> None:
+    def _buffer(self, pending: _Pending, data: bytes | memoryview) -> None:
         """Copy ``data`` to the end of a group's chunks, taking free chunks as needed."""
         chunk_bytes, view = self.chunk_bytes, self._view
         size = len(data)

@@ -3,9 +3,9 @@
 Flow (spec section 6): load the directory once; a pool splits each volume into its
 own per-group part files (in input order, in TreeServe's format: base64 lines byte for
 byte, wrstat lines rewritten as the base64 lines of the same records): the volume's
-process decompresses and writes, while block workers (``map_raw_blocks``) check the
-lines of each block and group them by destination, in one pass, and rewrite a wrstat
-group's lines in bulk. The parent joins the parts per
+process decompresses and writes, while block workers (``map_raw_blocks``; threads on
+the compiled kernel) check the lines of each block, select them by destination and
+rewrite them, group by group (``split/blocks.py``). The parent joins the parts per
 group in volume order, writes ``index.txt``, ``groupfile`` and ``passwdfile``, renames
 the complete build to ``<output_dir>/<YYYYMMDD>`` (or ``-o DIR``), uploads it to S3
 and only then writes ``<YYYYMMDD>/.uploaded``, the manager's done-marker. A failed
@@ -47,6 +47,7 @@ from humgen_storage.split.groupfiles import (
 )
 from humgen_storage.split.index import IndexConstants, write_getent_files, write_index
 from humgen_storage.split.select import GroupSelector
+from humgen_storage.split.writer_thread import PartWriterThread
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +144,9 @@ class VolumeSplit:
 def split_volume(task: SplitTask) -> VolumeSplit:
     """Split one mpistat file into per-group part files. Runs in a pool worker.
 
-    The volume's process decompresses and writes; ``task.block_workers`` processes
-    (itself included) parse and select, block by block, in file order.
+    The volume's process decompresses and writes (in a thread of its own when there are
+    block workers); ``task.block_workers`` processes (itself included), or threads on
+    the compiled kernel, parse and select, block by block, in file order.
     """
     vlog = volume_logger(__name__, task.source.volume)
     writer = GroupPartWriter(
@@ -154,31 +156,35 @@ def split_volume(task: SplitTask) -> VolumeSplit:
         buffer_bytes=task.buffer_bytes,
         group_flush_bytes=task.group_flush_bytes,
     )
-    unsafe_counts: dict[bytes, int] = {}
+    unsafe_counts: dict[int, int] = {}
     selected = undecodable = 0
     directory = StagingArea(task.staging).load_directory()
+    output: PartWriterThread | None = None
     try:
         with driver.open_reader(
             task.source, task.max_bad_fraction, task.log_bad_lines, MpistatReader
         ) as reader:
             splitter = BlockSplitter(task.selector, directory, reader.format)
-            slot = writer.slot
-            for result in map_raw_blocks(reader, splitter, task.block_workers):
-                writer.add_joined(
-                    (slot(stem), data, lines, dirs)
-                    for stem, (data, lines, dirs) in result.groups.items()
-                )
-                for _, lines, _ in result.groups.values():
-                    selected += lines
+            # With block workers, this process would otherwise compress between blocks
+            # while they wait for it: its writing gets a thread of its own.
+            output = PartWriterThread(writer, splitter.table.stems, task.block_workers > 1)
+            blocks = map_raw_blocks(
+                reader, splitter, task.block_workers, threads=splitter.releases_gil
+            )
+            for result in blocks:
+                output.add(result)
+                selected += result.lines
                 undecodable += result.undecodable
-                for gid_field, count in result.unsafe.items():
-                    unsafe_counts[gid_field] = unsafe_counts.get(gid_field, 0) + count
+                for gid, count in result.unsafe.items():
+                    unsafe_counts[gid] = unsafe_counts.get(gid, 0) + count
             total_lines = reader.lines
             # Every valid line not written was skipped (as were the malformed ones,
             # counted apart by the reader).
             skipped = total_lines - reader.bad_lines - selected - sum(unsafe_counts.values())
-        parts = {stem: part for stem, part in writer.close().items() if part.lines}
+        parts = {stem: part for stem, part in output.close().items() if part.lines}
     except BaseException:
+        if output is not None:
+            output.abandon()
         writer.abort()
         raise
     if undecodable:
@@ -195,7 +201,6 @@ def split_volume(task: SplitTask) -> VolumeSplit:
         len(parts),
         skipped + sum(unsafe_counts.values()),
     )
-    names = {int(g): directory.name(int(g)) for g in unsafe_counts}
     return VolumeSplit(
         volume=task.source.volume,
         parts=parts,
@@ -203,19 +208,8 @@ def split_volume(task: SplitTask) -> VolumeSplit:
         selected=selected,
         skipped=skipped,
         undecodable=undecodable,
-        unsafe=_by_gid(unsafe_counts, names),
+        unsafe={gid: (directory.name(gid), count) for gid, count in unsafe_counts.items()},
     )
-
-
-def _by_gid(
-    counts: dict[bytes, int], names: dict[int, str | None]
-) -> dict[int, tuple[str | None, int]]:
-    # Several spellings of one gid ("42", "042") count together.
-    merged: dict[int, tuple[str | None, int]] = {}
-    for gid_field, count in counts.items():
-        gid = int(gid_field)
-        merged[gid] = (names.get(gid), merged.get(gid, (None, 0))[1] + count)
-    return merged
 
 
 # ------------------------------------------------------------------ the whole run

@@ -99,8 +99,11 @@ def _clean_lines(fmt: Format, block: bytes, first_line: int) -> tuple[list[bytes
     return [line for line in valid.split(b"\n") if line], bad
 
 
+@pytest.mark.parametrize("threads", [False, True])  # helper processes, or threads
 @pytest.mark.parametrize("workers", [1, 2, 3])
-def test_map_raw_blocks_keeps_file_order_and_counts_bad_lines(tmp_path: Path, workers: int) -> None:
+def test_map_raw_blocks_keeps_file_order_and_counts_bad_lines(
+    tmp_path: Path, workers: int, threads: bool
+) -> None:
     good = records(5000)
     path = write_mpistat(
         tmp_path,
@@ -110,7 +113,8 @@ def test_map_raw_blocks_keeps_file_order_and_counts_bad_lines(tmp_path: Path, wo
         extra_lines=[b"bad\n"] + [r.line() for r in good[2000:]],
     )
     with MpistatReader(InputFile.from_path(path), block_size=1500, max_bad_fraction=0.01) as reader:
-        lines = [line for chunk in map_raw_blocks(reader, _clean_lines, workers) for line in chunk]
+        chunks = map_raw_blocks(reader, _clean_lines, workers, threads=threads)
+        lines = [line for chunk in chunks for line in chunk]
     assert lines == [r.line()[:-1] for r in good]  # byte for byte, in input order
     assert (reader.lines, reader.bad_lines) == (5002, 1)
 
@@ -138,15 +142,18 @@ def _lines_and_sizes(fmt: object, block: bytes, first_line: int) -> tuple[Any, l
     return (first_line, b"\n".join(good), [b"x" * 2000, b"y"], len(block)), bad
 
 
+@pytest.mark.parametrize("threads", [False, True])
 @pytest.mark.parametrize("workers", [1, 2, 3])
-def test_map_raw_blocks_yields_in_order_through_shared_memory(tmp_path: Path, workers: int) -> None:
+def test_map_raw_blocks_yields_in_order_through_shared_memory(
+    tmp_path: Path, workers: int, threads: bool
+) -> None:
     good = records(4000)
     huge = Record(b"/lustre/scratch118/" + b"h" * 400_000, gid=5)  # longer than a slot
     extra = [r.line() for r in good[2000:3000]] + [huge.line()] + [b"bad one\n"]
     extra += [r.line() for r in good[3000:]]
     path = write_mpistat(tmp_path, "20261120", "118", good[:2000], extra_lines=extra)
     with MpistatReader(InputFile.from_path(path), block_size=1500, max_bad_fraction=0.01) as reader:
-        values = list(map_raw_blocks(reader, _lines_and_sizes, workers))
+        values = list(map_raw_blocks(reader, _lines_and_sizes, workers, threads=threads))
     firsts = [first for first, _, _, _ in values]
     assert firsts == sorted(firsts) and firsts[0] == 1 and len(values) > 100
     assert all(big == [b"x" * 2000, b"y"] for _, _, big, _ in values)
@@ -166,11 +173,12 @@ def _fails_on_line_one_thousand(
     return first_line, []
 
 
-def test_map_raw_blocks_reports_a_failing_helper(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threads", [False, True])
+def test_map_raw_blocks_reports_a_failing_helper(tmp_path: Path, threads: bool) -> None:
     path = write_mpistat(tmp_path, "20261120", "118", records(3000))
     with MpistatReader(InputFile.from_path(path), block_size=1500) as reader:
         with pytest.raises((RuntimeError, ValueError), match="broken"):
-            list(map_raw_blocks(reader, _fails_on_line_one_thousand, 2))
+            list(map_raw_blocks(reader, _fails_on_line_one_thousand, 2, threads=threads))
 
 
 def _larger_than_its_block(fmt: object, block: bytes, first_line: int) -> tuple[bytes, list[Any]]:

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from humgen_storage.config.load import load_config
+from humgen_storage.mpistat import kernel
 from humgen_storage.run.layout import lock_dir
 from humgen_storage.run.processes import die_with_parent
 from tests.helpers import REPO
@@ -41,6 +42,9 @@ STOP_WITHIN = 10.0
 # Processes a two-volume run with --workers 4 has: main, two workers, two helpers.
 # With one volume and --workers 2 the main process reads it: main and one helper.
 RUN_PROCESSES = {VOLUMES: 5, VOLUMES[:1]: 2}
+# The split on the compiled kernel has helper threads instead: main and two workers,
+# each with its helper thread (and a writer thread) once it has read a block.
+THREADED_RUN_PROCESSES = {VOLUMES: 3, VOLUMES[:1]: 1}
 INSPECTOR_ROOTS = """
 [inspector]
 118 = lustre/scratch118/humgen/hgi/projects lustre/scratch118/humgen/teams
@@ -116,6 +120,19 @@ def tree_of(pid: int) -> list[int]:
     return tree
 
 
+def reading(tree: list[int]) -> list[int]:
+    """The processes of a run's tree that read volumes: the workers, or the main process
+    when it has none."""
+    return tree[1:] or tree
+
+
+def has_threads(pid: int) -> bool:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
+    except OSError:
+        return False
+
+
 def alive(pids: list[int]) -> list[int]:
     table = process_table()
     return [p for p in pids if p in table and table[p][1] not in ("Z", "X")]
@@ -143,7 +160,11 @@ class Run:
     def __init__(self, site: Site, job: str, volumes: tuple[str, ...] = VOLUMES) -> None:
         self.site = site
         self.job = job
-        self.expected_processes = RUN_PROCESSES[volumes]
+        # Helper threads: each reading process has one once it hands blocks on.
+        self.threaded = job == "split" and kernel.active() == kernel.COMPILED
+        self.expected_processes = (THREADED_RUN_PROCESSES if self.threaded else RUN_PROCESSES)[
+            volumes
+        ]
         site.mpistat_dir.mkdir(parents=True, exist_ok=True)
         files = [site.mpistat_dir / f"{TODAY:%Y%m%d}_{volume}.dat.gz" for volume in volumes]
         for path, volume in zip(files, volumes, strict=True):
@@ -175,7 +196,9 @@ class Run:
         """Every process of the run, once each volume's helper is reading."""
         wait_for(
             lambda: (
-                len(tree_of(self.process.pid)) == self.expected_processes or self.process.poll()
+                (len(tree := tree_of(self.process.pid)) == self.expected_processes)
+                and (not self.threaded or all(map(has_threads, reading(tree))))
+                or self.process.poll()
             ),
             30,
             "the run's processes",

@@ -9,6 +9,7 @@ import random
 import pytest
 
 from humgen_storage.directory import Group, GroupDirectory
+from humgen_storage.mpistat import kernel
 from humgen_storage.mpistat.patterns import (
     Format,
     clean_block,
@@ -19,7 +20,7 @@ from humgen_storage.mpistat.patterns import (
 )
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.split.blocks import BlockSplitter, count_directories
-from humgen_storage.split.select import GroupSelector
+from humgen_storage.split.select import GroupSelector, Rule
 from tests.helpers import treeserve_line
 
 # Valid numbers the fast pattern leaves to the exact one: 20 digits up to 2**64 - 1,
@@ -176,7 +177,123 @@ def test_two_gids_of_one_name_keep_their_lines_in_order(fmt: Format) -> None:
     splitter = BlockSplitter(selector, directory, fmt)
     split, bad = splitter(fmt, b"".join(lines), 1)
     assert bad == []
-    data, count, dirs = split.groups["team"]
+    groups = {splitter.table.stems[n]: (bytes(d), c, dirs) for n, d, c, dirs in split.pieces()}
+    data, count, dirs = groups["team"]
     assert data == b"".join(treeserve_line(fmt, line) for line in expected)
     assert count == len(expected) and dirs == 0
-    assert sorted(split.groups) == ["team", "x"]  # x: its lines under the prefix
+    assert sorted(groups) == ["team", "x"]  # x: its lines under the prefix
+
+
+# Paths whose Go quoting has escapes of every kind, and lengths of every remainder
+# modulo 3 (base64 padding).
+ESCAPED = (
+    b"a",
+    b"ab",
+    b"abc",
+    b't\tn\nq"b\\',
+    b"\xff\xfe",
+    b"\x01\x7f",
+    "é\u2028\U000e0041".encode(),
+)
+HEADS = (
+    b"/lustre/scratch118/vr/projects",  # the prefix itself
+    b"/lustre/scratch118/vr/projects/",
+    b"/lustre/scratch118/vr/projects2/",  # another component
+    b"/lustre/scratch118/vr/project",
+    b"/lustre/scratch118/tol/x/",  # configured with a trailing slash
+    b"/lustre/scratch118/caf\xc3\xa9/",  # not ASCII
+    b"/lustre/scratch118/other/",
+)
+
+
+def selector_and_directory(by_id: bool) -> tuple[GroupSelector, GroupDirectory]:
+    """Gids of every kind of route: humgen, named (under a prefix only), humgen and
+    named without a file name (counted), two gids of one name with different rules,
+    and (in the lines) gids the directory does not know."""
+    groups = [
+        Group(7, "team", True, None),
+        Group(8, "team", False, None),
+        Group(9, "named", False, None),
+        Group(10, None, True, None, unsafe=True),
+        Group(11, ".hidden", False, None),
+        Group(12, "hum", True, None),
+    ]
+    prefixes = [
+        "/lustre/scratch118/vr/projects",
+        "/lustre/scratch118/tol/x/",
+        "/lustre/scratch118/café",
+    ]
+    directory = GroupDirectory({group.gid: group for group in groups})
+    return GroupSelector.create(directory.humgen_gids(), prefixes, by_id=by_id), directory
+
+
+def routed_lines(fmt: Format, seed: int, count: int) -> list[bytes]:
+    rng = random.Random(seed)
+    lines: list[bytes] = []
+    while len(lines) < count:
+        gid = rng.choice((7, 8, 9, 10, 11, 12, 0, 4242, 2**64 - 1))
+        for _ in range(rng.choice((1, 1, 2, 5, 30))):
+            name = rng.choice(ESCAPED) if rng.random() < 0.3 else b"f%d" % len(lines)
+            path = rng.choice(HEADS) + (b"" if rng.random() < 0.1 else name)
+            line = Record(path, len(lines), 1, gid, type=rng.choice("fdl")).line(fmt)
+            if rng.random() < 0.05:
+                line = zero_padded(line)
+            lines.append(line)
+        if rng.random() < 0.05:
+            lines.append(rng.choice(BAD_LINES) + b"\n")
+    return lines
+
+
+def zero_padded(line: bytes) -> bytes:
+    fields = line.split(b"\t")
+    fields[3] = b"0" + fields[3]
+    return b"\t".join(fields)
+
+
+@pytest.mark.parametrize("by_id", [False, True])
+@pytest.mark.parametrize("fmt", [Format.BASE64, Format.WRSTAT])
+def test_the_kernel_splits_blocks_as_the_numpy_path_does(
+    fmt: Format, by_id: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    selector, directory = selector_and_directory(by_id)
+    lines = routed_lines(fmt, seed=12, count=6000)
+    rng = random.Random(13)
+    cuts = sorted({0, len(lines), *(rng.randrange(len(lines)) for _ in range(60))})
+    blocks = [b"".join(lines[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
+    splits = {}
+    try:
+        for path in (kernel.COMPILED, kernel.NUMPY):
+            monkeypatch.setenv(kernel.KERNEL_ENV, path)
+            kernel.reset()
+            assert kernel.active() == path
+            splitter = BlockSplitter(selector, directory, fmt)
+            splits[path] = [
+                splitter(fmt, block, cut + 1) for block, cut in zip(blocks, cuts, strict=False)
+            ]
+    finally:
+        monkeypatch.delenv(kernel.KERNEL_ENV)
+        kernel.reset()
+    assert splits[kernel.COMPILED] == splits[kernel.NUMPY]
+    every = [split for split, _ in splits[kernel.COMPILED]]
+    assert sum(len(bad) for _, bad in splits[kernel.COMPILED]) > 10
+    assert all(len(split.groups) >= 2 for split in every if len(split.data) > 10000)
+    unsafe = [sum(split.unsafe.get(gid, 0) for split in every) for gid in (10, 11)]
+    # Without a file name, counted (11: under a prefix only); with --id, written.
+    assert unsafe[0] > 100 and unsafe[1] > 10 if not by_id else unsafe == [0, 0]
+    written = b"".join(bytes(d) for split in every for _, d, _, _ in split.pieces())
+    expected = b"".join(
+        treeserve_line(fmt, line)
+        for line in lines
+        if record_pattern(fmt, ()).fullmatch(line[:-1]) and selected(selector, directory, fmt, line)
+    )
+    assert sorted(written.splitlines()) == sorted(expected.splitlines())
+
+
+def selected(selector: GroupSelector, directory: GroupDirectory, fmt: Format, line: bytes) -> bool:
+    """The rule of spec 6, line by line from the decoded path: written to a file."""
+    fields = line.split(b"\t")
+    gid = int(fields[3])
+    route = selector.route(gid, directory.name(gid))
+    if route.stem is None or route.rule is Rule.NEVER:
+        return False
+    return route.rule is Rule.ALWAYS or selector.under_special_prefix(fmt.decode_path(fields[0]))

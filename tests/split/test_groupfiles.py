@@ -1,14 +1,21 @@
 """GroupPartWriter on its own: one gzip member per write, a fixed buffer pool whose
-chunks are reused, lines kept in order when the pool fills mid-block."""
+chunks are reused, lines kept in order when the pool fills mid-block; and fed from a
+thread of its own, the same bytes."""
 
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import zlib
 from pathlib import Path
 
+import pytest
+
+from humgen_storage.split import groupfiles
+from humgen_storage.split.blocks import BlockSplit
 from humgen_storage.split.groupfiles import GroupPartWriter
+from humgen_storage.split.writer_thread import PartWriterThread
 
 
 def _members(data: bytes) -> list[bytes]:
@@ -106,3 +113,43 @@ def test_abort_closes_every_part_and_frees_the_pool(tmp_path: Path) -> None:
     writer.abort()  # twice is harmless (close() aborts too)
     assert len(os.listdir("/proc/self/fd")) == before
     assert writer._pool is None
+
+
+def _block(*groups: tuple[int, bytes]) -> BlockSplit:
+    """A block's split of (group number, its lines)."""
+    ends = list(itertools.accumulate(len(data) for _, data in groups))
+    rows = [(n, end, data.count(b"\n"), 0) for (n, data), end in zip(groups, ends, strict=True)]
+    return BlockSplit(b"".join(data for _, data in groups), rows, {}, 0)
+
+
+def test_the_writer_thread_writes_the_bytes_the_caller_would(tmp_path: Path) -> None:
+    blocks = [
+        _block((n % 3, _lines(b"a%d" % n, 300)), (2, _lines(b"b%d" % n, 7))) for n in range(9)
+    ]
+    written = {}
+    for threaded in (False, True):
+        writer = _writer(tmp_path / str(threaded), buffer_bytes=1 << 16, group_flush_bytes=20_000)
+        output = PartWriterThread(writer, ("x", "y", "z"), threaded)
+        for block in blocks:
+            output.add(block)
+        written[threaded] = {s: p.path.read_bytes() for s, p in output.close().items()}
+    assert written[True] == written[False]
+    assert len(_members(written[True]["z"])) > 3
+
+
+def test_an_error_in_the_writer_thread_is_raised_in_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_room(path: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(groupfiles, "open_part_file", no_room)
+    writer = _writer(tmp_path, buffer_bytes=1 << 16, group_flush_bytes=1000)
+    output = PartWriterThread(writer, ("x",), threaded=True)
+    output.add(_block((0, _lines(b"a", 100))))
+    with pytest.raises(OSError, match="No space"):
+        for _ in range(20):  # more than the queue holds: the thread drops them, never hangs
+            output.add(_block((0, _lines(b"a", 100))))
+        output.close()
+    output.abandon()
+    writer.abort()

@@ -194,6 +194,7 @@ def expected_group_files(
     return {name: b"".join(lines) for name, lines in out.items()}
 
 
+@pytest.mark.usefixtures("kernel_path")  # on the compiled kernel and the numpy path
 @pytest.mark.parametrize("by_id", [False, True])
 @pytest.mark.parametrize("fmt", [Format.BASE64, Format.WRSTAT])
 def test_block_workers_write_exactly_what_one_process_writes(
@@ -239,6 +240,7 @@ def test_block_workers_write_exactly_what_one_process_writes(
     assert raw[1] == raw[2] == raw[3]
 
 
+@pytest.mark.usefixtures("kernel_path")
 def test_volumes_at_once_each_with_block_workers(tmp_path: Path, mocker: Any) -> None:
     config = write_config(tmp_path, "118 119")
     files = []

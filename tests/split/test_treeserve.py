@@ -125,6 +125,7 @@ def volume_records(volume: str) -> list[Record]:
     return records
 
 
+@pytest.mark.usefixtures("kernel_path")  # on the compiled kernel and the numpy path
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_wrstat_volume_and_a_base64_volume_make_one_treeserve_file(
     tmp_path: Path, workers: int
@@ -151,6 +152,7 @@ def test_a_wrstat_volume_and_a_base64_volume_make_one_treeserve_file(
     assert len(written_118) == len(written_119) == 1 + len(ESCAPED_NAMES)
 
 
+@pytest.mark.usefixtures("kernel_path")
 def test_an_undecodable_wrstat_path_is_a_malformed_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
