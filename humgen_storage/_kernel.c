@@ -571,6 +571,29 @@ runs(PyObject *self, PyObject *args)
     return list;
 }
 
+/* A code point as UTF-8, as Python's chr() encodes it (surrogates included): the
+ * inspector and the split both decode Go-quoted paths' \u and \U escapes. */
+static inline uchar *
+utf8_put(uchar *out, unsigned long code)
+{
+    if (code < 0x80) {
+        *out++ = (uchar)code;
+    } else if (code < 0x800) {
+        *out++ = (uchar)(0xC0 | code >> 6);
+        *out++ = (uchar)(0x80 | (code & 0x3F));
+    } else if (code < 0x10000) {
+        *out++ = (uchar)(0xE0 | code >> 12);
+        *out++ = (uchar)(0x80 | (code >> 6 & 0x3F));
+        *out++ = (uchar)(0x80 | (code & 0x3F));
+    } else {
+        *out++ = (uchar)(0xF0 | code >> 18);
+        *out++ = (uchar)(0x80 | (code >> 12 & 0x3F));
+        *out++ = (uchar)(0x80 | (code >> 6 & 0x3F));
+        *out++ = (uchar)(0x80 | (code & 0x3F));
+    }
+    return out;
+}
+
 /* Each job's own block work is in a file of its own, compiled in this one translation
  * unit so that it uses the scanners above; each defines its method table entries and
  * an init function run when the module is created. */

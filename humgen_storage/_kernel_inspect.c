@@ -282,27 +282,6 @@ inspect_decode_base64(const uchar *p, Py_ssize_t n, uchar *out)
     return nul ? -1 : o - out;
 }
 
-static uchar *
-inspect_put_utf8(uchar *o, long code)
-{
-    if (code < 0x80) {
-        *o++ = (uchar)code;
-    } else if (code < 0x800) {
-        *o++ = (uchar)(0xC0 | code >> 6);
-        *o++ = (uchar)(0x80 | (code & 0x3F));
-    } else if (code < 0x10000) {
-        *o++ = (uchar)(0xE0 | code >> 12);
-        *o++ = (uchar)(0x80 | (code >> 6 & 0x3F));
-        *o++ = (uchar)(0x80 | (code & 0x3F));
-    } else {
-        *o++ = (uchar)(0xF0 | code >> 18);
-        *o++ = (uchar)(0x80 | (code >> 12 & 0x3F));
-        *o++ = (uchar)(0x80 | (code >> 6 & 0x3F));
-        *o++ = (uchar)(0x80 | (code & 0x3F));
-    }
-    return o;
-}
-
 /* A Go-quoted path field decoded into out (code points as UTF-8, as Python's chr()
  * encodes them), or -1 unless it is '"', bytes but '"', '\\', tab, newline and NUL or
  * escapes escape_length() allows (none stands for NUL), '"', and not empty. Escapes
@@ -333,8 +312,8 @@ inspect_decode_quoted(const uchar *p, Py_ssize_t n, uchar *out)
         case 't': *o++ = '\t'; break;
         case 'v': *o++ = '\v'; break;
         case 'x': *o++ = (uchar)hex_value(p + 2, end, 2); break;
-        case 'u': o = inspect_put_utf8(o, hex_value(p + 2, end, 4)); break;
-        case 'U': o = inspect_put_utf8(o, hex_value(p + 2, end, 8)); break;
+        case 'u': o = utf8_put(o, (unsigned long)hex_value(p + 2, end, 4)); break;
+        case 'U': o = utf8_put(o, (unsigned long)hex_value(p + 2, end, 8)); break;
         default: *o++ = p[1]; /* '\\' or '"' */
         }
         p += length;

@@ -69,27 +69,6 @@ base64_head(const uchar *field, Py_ssize_t field_length, uchar *out, Py_ssize_t 
     return length;
 }
 
-static inline uchar *
-utf8_put(uchar *out, unsigned long code)
-{
-    if (code < 0x80) {
-        *out++ = (uchar)code;
-    } else if (code < 0x800) {
-        *out++ = (uchar)(0xC0 | code >> 6);
-        *out++ = (uchar)(0x80 | (code & 0x3F));
-    } else if (code < 0x10000) {
-        *out++ = (uchar)(0xE0 | code >> 12);
-        *out++ = (uchar)(0x80 | (code >> 6 & 0x3F));
-        *out++ = (uchar)(0x80 | (code & 0x3F));
-    } else {
-        *out++ = (uchar)(0xF0 | code >> 18);
-        *out++ = (uchar)(0x80 | (code >> 12 & 0x3F));
-        *out++ = (uchar)(0x80 | (code >> 6 & 0x3F));
-        *out++ = (uchar)(0x80 | (code & 0x3F));
-    }
-    return out;
-}
-
 /* The raw bytes of a valid Go-quoted field (quotes included) into out, which has room
  * for the field's length; returns the path's length. valid_line has checked every
  * escape, so each stands for a byte or a code point a path can hold. */
