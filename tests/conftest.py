@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from humgen_storage.config import DatabaseConfig
 from humgen_storage.db import Database, open_database
 from humgen_storage.mpistat import kernel
+from tests.helpers import on_kernel_path
 from tests.sites import DEMO_QUOTAS, Site, make_site
 
 pytest_plugins = [
@@ -43,19 +43,8 @@ def kernel_path(request: pytest.FixtureRequest) -> Iterator[str]:
     """The test runs twice: on the compiled kernel, and on the numpy path
     (``HUMGEN_STORAGE_KERNEL=numpy``). An unbuilt kernel fails the first, never
     passing for it on the numpy path."""
-    before = os.environ.get(kernel.KERNEL_ENV)
-    os.environ[kernel.KERNEL_ENV] = request.param
-    kernel.reset()
-    try:
-        if kernel.active() != request.param:
-            pytest.fail("the compiled kernel is not built: pip install -e . (gcc, Python headers)")
+    with on_kernel_path(request.param):
         yield request.param
-    finally:
-        if before is None:
-            del os.environ[kernel.KERNEL_ENV]
-        else:
-            os.environ[kernel.KERNEL_ENV] = before
-        kernel.reset()
 
 
 @pytest.fixture(params=["mysql", "sqlite"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import contextlib
 import gzip
 import os
 from collections.abc import Iterable, Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from humgen_storage.config import SplitterConfig
+from humgen_storage.mpistat import kernel
 from humgen_storage.mpistat.patterns import Format, clean_block, record_pattern
 from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record
@@ -106,3 +108,24 @@ def treeserve_line(fmt: Format, line: bytes) -> bytes:
     fields = line.rstrip(b"\n").split(b"\t")  # a quoted path holds no raw tab
     path = binascii.b2a_base64(fmt.decode_path(fields[0]), newline=False)
     return b"\t".join([path, *fields[1:11]]) + b"\n"
+
+
+@contextlib.contextmanager
+def on_kernel_path(path: str) -> Iterator[None]:
+    """Within: blocks take ``path`` (``kernel.COMPILED`` or ``kernel.NUMPY``), as
+    ``HUMGEN_STORAGE_KERNEL`` chooses it; an unbuilt kernel fails, never passing for the
+    compiled path on the numpy one."""
+    before = os.environ.get(kernel.KERNEL_ENV)
+    os.environ[kernel.KERNEL_ENV] = path
+    kernel.reset()
+    try:
+        assert kernel.active() == path, (
+            "the compiled kernel is not built: pip install -e . (gcc, Python headers)"
+        )
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(kernel.KERNEL_ENV)
+        else:
+            os.environ[kernel.KERNEL_ENV] = before
+        kernel.reset()

@@ -9,11 +9,9 @@ the regular expressions they stand for, and that its memory follows the rows.
 from __future__ import annotations
 
 import binascii
-import contextlib
-import os
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +27,7 @@ from humgen_storage.mpistat.paths import go_quote
 from humgen_storage.mpistat.patterns import Format, clean_block
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.run.aggregate import fold_raw, valid_runs
+from tests.helpers import on_kernel_path
 
 REF = 1_700_000_000
 VOLUME = b"/lustre/scratch118"
@@ -62,22 +61,6 @@ AREAS = (
     b"/humgen/projects", b"/humgen/projects_old", b"/humgen/teams", b"/humgen/hgi/projects",
     b"/humgen", b"/other", b"/humgen/proj", b"/humgenx",
 )  # fmt: skip
-
-
-@contextlib.contextmanager
-def on(path: str) -> Iterator[None]:
-    before = os.environ.get(kernel.KERNEL_ENV)
-    os.environ[kernel.KERNEL_ENV] = path
-    kernel.reset()
-    try:
-        assert kernel.active() == path, "the compiled kernel is not built"
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(kernel.KERNEL_ENV)
-        else:
-            os.environ[kernel.KERNEL_ENV] = before
-        kernel.reset()
 
 
 def volume(seed: int, records: int = 1500) -> list[Record]:
@@ -129,9 +112,9 @@ def inspect_lines(lines: bytes, fmt: Format, **options: Any) -> tuple[Any, ...]:
 def both(lines: bytes, fmt: Format, placed_by_kernel: bool = True, **options: Any) -> Any:
     """The inspector's result, the same on both paths; ``placed_by_kernel``: whether the
     compiled kernel's placer (rather than the Python one) takes the compiled path."""
-    with on(kernel.COMPILED):
+    with on_kernel_path(kernel.COMPILED):
         compiled, by_kernel = inspect_lines(lines, fmt, **options)
-    with on(kernel.NUMPY):
+    with on_kernel_path(kernel.NUMPY):
         python, by_python = inspect_lines(lines, fmt, **options)
     assert compiled == python
     assert (by_kernel, by_python) == (placed_by_kernel, False)
@@ -245,9 +228,9 @@ def test_raw_blocks_are_validated_as_they_are_placed(fmt: Format) -> None:
     cut = lines_of(volume(seed=13), fmt).splitlines(keepends=True)
     cut[len(cut) // 2] = cut[len(cut) // 2].replace(b"\t", b"\tx", 1)  # in the third block
     lines = b"".join(cut)[:-1]  # and the last block ends without a newline
-    with on(kernel.COMPILED):
+    with on_kernel_path(kernel.COMPILED):
         compiled = folded(lines, fmt)
-    with on(kernel.NUMPY):
+    with on_kernel_path(kernel.NUMPY):
         python = folded(lines, fmt)
     assert compiled[:2] == python[:2]
     assert compiled[2][0] and not compiled[2][-1] and compiled[2].count(False) == 2
@@ -260,7 +243,7 @@ def test_memory_follows_the_rows_not_the_directories() -> None:
     for index in range(3000):
         directory = VOLUME + b"/humgen/projects/p1/seq/run%d/lane%d" % (index, index % 7)
         records += [Record(path=directory, type="d"), Record(path=directory + b"/a.bam")]
-    with on(kernel.COMPILED):
+    with on_kernel_path(kernel.COMPILED):
         inspector = ProjectInspector(BENCH_ROOTS, CLASSES, REF, Format.BASE64)
         inspector.add_block(Format.BASE64, lines_of(records, Format.BASE64), 1)
         assert inspector._compiled is not None
@@ -277,7 +260,7 @@ def test_a_partial_sent_to_another_process_leaves_the_kernel_behind() -> None:
     import pickle
 
     lines = lines_of(volume(seed=11, records=300), Format.BASE64)
-    with on(kernel.COMPILED):
+    with on_kernel_path(kernel.COMPILED):
         first = ProjectInspector(BENCH_ROOTS, CLASSES, REF, Format.BASE64)
         first.add_block(Format.BASE64, lines, 1)
         copy = pickle.loads(pickle.dumps(first))
@@ -292,7 +275,7 @@ def test_a_partial_sent_to_another_process_leaves_the_kernel_behind() -> None:
 
 
 def placer(resolve: Any = lambda prefix, exact: (0, False)) -> Any:
-    with on(kernel.COMPILED):
+    with on_kernel_path(kernel.COMPILED):
         compiled = kernel.compiled()
     assert compiled is not None
     return compiled.InspectPlacer(resolve, None, False, ())
@@ -300,7 +283,7 @@ def placer(resolve: Any = lambda prefix, exact: (0, False)) -> Any:
 
 def place(made: Any, records: Sequence[Record]) -> Any:
     block = lines_of(records, Format.BASE64)
-    with on(kernel.COMPILED):
+    with on_kernel_path(kernel.COMPILED):
         separators = kernel.compiled().separators(block, False)  # type: ignore[union-attr]
     return made.place(block, separators)
 
@@ -419,7 +402,7 @@ def test_classes_as_literals_search_as_their_regex(
         assert found == (search(name) is not None), (pattern, name)
     classifier = FileClassifier([("X", pattern)])
     assert classifier.literals is not None
-    with on(kernel.COMPILED):
+    with on_kernel_path(kernel.COMPILED):
         compiled = kernel.compiled()
         assert compiled is not None
         made = compiled.InspectPlacer(lambda p, e: (0, False), None, False, classifier.literals)

@@ -5,13 +5,12 @@ and on generated blocks holding every kind of malformed line, in both formats.""
 from __future__ import annotations
 
 import binascii
-import contextlib
 import logging
 import os
 import random
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,33 +27,17 @@ from humgen_storage.mpistat.patterns import (
     detect_format,
     field_runs,
 )
-from tests.helpers import REPO
+from tests.helpers import REPO, on_kernel_path
 
 FIXTURES = sorted((REPO / "fixtures" / "mpistat").glob("*.dat.gz"))
 NUMBER_COLUMNS = ("size", "uid", "gid", "atime", "mtime", "ctime", "inode", "nlink", "dev")
 
 
-@contextlib.contextmanager
-def on(path: str) -> Iterator[None]:
-    before = os.environ.get(kernel.KERNEL_ENV)
-    os.environ[kernel.KERNEL_ENV] = path
-    kernel.reset()
-    try:
-        assert kernel.active() == path
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(kernel.KERNEL_ENV)
-        else:
-            os.environ[kernel.KERNEL_ENV] = before
-        kernel.reset()
-
-
 def both(func: Callable[[], Any]) -> Any:
     """``func()`` on each path, asserted equal; the result."""
-    with on(kernel.COMPILED):
+    with on_kernel_path(kernel.COMPILED):
         compiled = func()
-    with on(kernel.NUMPY):
+    with on_kernel_path(kernel.NUMPY):
         numpy_path = func()
     assert compiled == numpy_path
     return compiled
@@ -196,7 +179,7 @@ def test_generated_blocks_with_every_malformed_kind(fmt: Format, seed: int) -> N
 
 
 def test_the_kernel_numbers_lines_and_cuts_them() -> None:
-    with on(kernel.COMPILED):
+    with on_kernel_path(kernel.COMPILED):
         compiled = kernel.compiled()
         assert compiled is not None
         good = b"QQ==\t1\t2\t3\t-4\t5\t6\tf\t7\t8\t9\n"
@@ -226,7 +209,7 @@ def test_not_built_is_said_once(monkeypatch: pytest.MonkeyPatch, caplog: Any) ->
     def no_kernel(name: str) -> None:
         raise ImportError(name)
 
-    with on(kernel.COMPILED):
+    with on_kernel_path(kernel.COMPILED):
         monkeypatch.setattr(kernel.importlib, "import_module", no_kernel)
         kernel.reset()
         kernel._warn_not_built.cache_clear()
@@ -236,7 +219,7 @@ def test_not_built_is_said_once(monkeypatch: pytest.MonkeyPatch, caplog: Any) ->
         assert [r.getMessage() for r in caplog.records] == [kernel.NOT_BUILT]
         assert clean_block(Format.BASE64, b"QQ==\t1\t2\t3\t4\t5\t6\tf\t7\t8\t9\n", 1)[1] == []
     caplog.clear()
-    with on(kernel.NUMPY):  # turned off on purpose: no warning
+    with on_kernel_path(kernel.NUMPY):  # turned off on purpose: no warning
         assert kernel.compiled() is None and caplog.records == []
 
 

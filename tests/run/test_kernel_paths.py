@@ -6,13 +6,13 @@ paths.)"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from humgen_storage.cli import main
 from humgen_storage.mpistat import kernel
+from tests.helpers import on_kernel_path
 from tests.sites import Site, days_ago, make_site
 
 DAY = days_ago(1)
@@ -44,22 +44,13 @@ def test_every_job_publishes_the_same_bytes_on_both_paths(
     tmp_path: Path, lfs_quotas: None, workers: int
 ) -> None:
     results = {}
-    before = os.environ.get(kernel.KERNEL_ENV)
-    try:
-        for path in (kernel.COMPILED, kernel.NUMPY):
-            os.environ[kernel.KERNEL_ENV] = path
-            kernel.reset()
-            assert kernel.active() == path
+    for path in (kernel.COMPILED, kernel.NUMPY):
+        with on_kernel_path(path):
             site = make_site(tmp_path, name=path)
             site.config.write_text(site.config.read_text() + INSPECTOR_ROOTS)
             if path == kernel.COMPILED:
                 site.add_set(DAY)  # the sites share their inputs
             results[path] = outputs(site, workers)
-    finally:
-        os.environ.pop(kernel.KERNEL_ENV)
-        if before is not None:
-            os.environ[kernel.KERNEL_ENV] = before
-        kernel.reset()
     compiled, numpy_path = results[kernel.COMPILED], results[kernel.NUMPY]
     assert any(name.endswith(".dat.gz") for name in compiled)  # the split wrote groups
     assert sorted(compiled) == sorted(numpy_path)
@@ -82,12 +73,8 @@ def test_inspect_queries_print_the_same_on_both_paths(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     printed: dict[str, list[str]] = {}
-    before = os.environ.get(kernel.KERNEL_ENV)
-    try:
-        for path in (kernel.COMPILED, kernel.NUMPY):
-            os.environ[kernel.KERNEL_ENV] = path
-            kernel.reset()
-            assert kernel.active() == path
+    for path in (kernel.COMPILED, kernel.NUMPY):
+        with on_kernel_path(path):
             site = make_site(tmp_path, name=path)
             site.config.write_text(site.config.read_text() + INSPECTOR_ROOTS)
             if path == kernel.COMPILED:
@@ -96,10 +83,5 @@ def test_inspect_queries_print_the_same_on_both_paths(
             for query in INSPECT_QUERIES:
                 assert main(site.argv("inspect", "--date", DAY.isoformat(), *query)) == 0
                 printed[path].append(capsys.readouterr().out)
-    finally:
-        os.environ.pop(kernel.KERNEL_ENV)
-        if before is not None:
-            os.environ[kernel.KERNEL_ENV] = before
-        kernel.reset()
     assert all(out.count("\n") > 1 for out in printed[kernel.COMPILED]), printed
     assert printed[kernel.COMPILED] == printed[kernel.NUMPY]
