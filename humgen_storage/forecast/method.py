@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -96,7 +97,7 @@ def theil_sen(days: np.ndarray, values: np.ndarray) -> Slope:
     otherwise read as no growth; the back-test chose the square), and Sen's 80 % interval
     at the same shares of the weight: ranks (N ∓ z·√(n(n−1)(2n+5)/18)) / 2 of the N
     pairs, Kendall's variance without ties."""
-    first, second = np.triu_indices(len(days), k=1)
+    first, second = _pairs(len(days))
     spans = days[second] - days[first]
     slopes = (values[second] - values[first]) / spans
     order = np.argsort(slopes, kind="stable")
@@ -111,6 +112,15 @@ def theil_sen(days: np.ndarray, values: np.ndarray) -> Slope:
         return float(slopes[min(index, pairs - 1)])
 
     return Slope(at(0.5), at((pairs - spread) / 2 / pairs), at((pairs + spread) / 2 / pairs))
+
+
+@lru_cache(maxsize=128)
+def _pairs(nights: int) -> tuple[np.ndarray, np.ndarray]:
+    """The indices (first, second) of every pair of ``nights`` nights; a series has at
+    most a window's nights, so few sizes recur for every group."""
+    first, second = np.triu_indices(nights, k=1)
+    first.flags.writeable = second.flags.writeable = False
+    return first, second
 
 
 def current_limit(limits: tuple[int | None, ...]) -> int | None:
@@ -136,16 +146,25 @@ def without_deletions(values: np.ndarray, threshold: float) -> np.ndarray:
     (the night before, or the median of the three before when lower) by at least
     ``threshold`` that holds for two nights lowers every night before it by the drop. A drop on the last night
     alone may be a partial crawl and is left to the robust fit."""
-    adjusted = values.astype(np.float64, copy=True)
-    for night in range(1, len(adjusted) - 1):
+    # Plain floats: the loop runs for every night of every group, and numpy's per-call
+    # overhead on three numbers would be most of the forecast's time.
+    raw = [float(value) for value in values]
+    lowered = raw[:]
+    for night in range(1, len(raw) - 1):
         # The night before, unless it is a spike above the three before it: a steady
         # fall is never taken for a deletion, nor is a spike's end.
-        recent = float(np.median(adjusted[max(0, night - _LEVEL_NIGHTS) : night]))
-        before = min(recent, float(adjusted[night - 1]))
-        after = max(adjusted[night], adjusted[night + 1])
+        recent = _median(lowered[max(0, night - _LEVEL_NIGHTS) : night])
+        before = min(recent, lowered[night - 1])
+        after = max(raw[night], raw[night + 1])
         if before - after >= threshold:
-            adjusted[:night] -= before - after
-    return adjusted
+            lowered[:night] = [value - (before - after) for value in lowered[:night]]
+    return np.asarray(lowered, dtype=np.float64)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def recent_growth(days: np.ndarray, values: np.ndarray, long: float) -> float | None:
@@ -156,7 +175,7 @@ def recent_growth(days: np.ndarray, values: np.ndarray, long: float) -> float | 
     if int(recent.sum()) < _RECENT_NIGHTS:
         return None
     near_days, near_values = days[recent], values[recent]
-    first, second = np.triu_indices(len(near_days), k=1)
+    first, second = _pairs(len(near_days))
     pairwise = (near_values[second] - near_values[first]) / (near_days[second] - near_days[first])
     growth = float(np.median(pairwise))
     threshold = _RECENT_FACTOR * max(long, 0.0)
