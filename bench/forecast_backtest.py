@@ -27,6 +27,7 @@ references' days until full get the product's status thresholds.
 from __future__ import annotations
 
 import argparse
+import bisect
 import multiprocessing
 import os
 import sys
@@ -165,7 +166,10 @@ Method = Callable[[History, int, ForecastConfig], str]
 
 
 def product(history: History, night: int, settings: ForecastConfig) -> str:
-    first = max(0, night - 60)
+    # The nights the forecast reads, as forecast/table.py reads them from the database.
+    first = bisect.bisect_left(
+        history.days, history.days[night] - method.history_days(settings) + 1
+    )
     series = method.Series(
         tuple(history.days[first : night + 1]),
         tuple(history.used[first : night + 1]),

@@ -15,6 +15,7 @@ from humgen_storage.forecast.method import (
     WARNING,
     Series,
     forecast,
+    smoothed_nights,
     without_deletions,
 )
 
@@ -67,7 +68,21 @@ def test_a_single_night_spike_moves_neither_slope_nor_level() -> None:
     used[12] = 900
     result = forecast(series(days, used, 1000), SETTINGS)
     assert (result.status, result.days_until_full, result.growth_per_day) == (OK, 76.0, 10.0)
-    assert (result.days_low, result.days_high) == (76.0, 76.0)
+    # Smoothed, night 12 reads 230 (the median of 210, 900, 230): of the 40 week-long
+    # stretches (5-9 days), the 30 that miss it grow 10 a day, the 10 that end on it
+    # 11.1-12. The 90th percentile, 0.1 of the way from the 36th (11.43) to the 37th
+    # (11.67), is 11.45: the early end is 760 / 11.45; the late end 760 / 10.
+    assert (result.days_low, result.days_high) == (66.4, 76.0)
+
+
+def test_smoothing_takes_out_a_spike_and_keeps_a_steady_growth() -> None:
+    steady = np.array([100.0 + 10 * d for d in range(8)])
+    assert smoothed_nights(steady).tolist() == steady.tolist()
+    spiked = steady.copy()
+    # Night 3 reads the median of 120, 900, 140; night 6 of 150, 160, 10; the last night
+    # by Tukey's rule, the median of 10, 150 and the line 3 · 150 - 2 · 150.
+    spiked[3], spiked[7] = 900.0, 10.0
+    assert smoothed_nights(spiked).tolist() == [100, 110, 120, 140, 150, 150, 150, 150]
 
 
 def test_only_nights_since_the_last_quota_change_count() -> None:
@@ -130,20 +145,16 @@ def test_flat_unlimited_shrinking_full_and_too_short() -> None:
     assert (unknown.status, unknown.limit) == (NOT_ENOUGH_HISTORY, None)
 
 
-def test_growth_that_speeds_up_for_two_nights_takes_the_recent_slope() -> None:
-    # Nights 0-24 at 100 + 10·d, then +100 a night: 440, 540, 640. The long slope stays
-    # 10 (the pairs within nights 0-24 hold 32500 of the 51156 of span² weight). The
-    # recent nights 22-27 (320, 330, 340, 440, 540, 640) have 15 pairwise slopes, sorted
-    # 10, 10, 10, 40, 55, 55, 64, 70, 77.5 and six of 100: the median, the 8th, is 70
-    # (night 23 to 26); it is at least 3.5 × 10 and so are the last two nights' 100. The level is median(440 + 140, 540 + 70, 640) = 610.
-    days = list(range(28))
-    used = [100 + 10 * d for d in range(25)] + [440, 540, 640]
-    result = forecast(series(days, used, 2000), SETTINGS)
-    assert (result.status, result.growth_per_day, result.days_until_full) == (WARNING, 70.0, 19.9)
-    # The interval spans both slopes: 1390 / 70 and 1390 / 10.
-    assert (result.days_low, result.days_high) == (19.9, 139.0)
-    # One night's jump is not enough: the long slope stays, the level is median(370,
-    # 370, 640), and (2000 - 370) / 10.
-    jump = [100 + 10 * d for d in range(27)] + [640]
-    single = forecast(series(days, jump, 2000), SETTINGS)
-    assert (single.status, single.growth_per_day, single.days_until_full) == (OK, 10.0, 163.0)
+def test_a_fast_week_within_the_pace_days_gives_the_early_end() -> None:
+    # 50 a night for nights 0-20 (a burst), then 10 a night to night 55 (1350). The fit
+    # (nights 28-55) grows 10 a day: (2350 - 1350) / 10 = 100 days, ok by itself. Of the
+    # 245 week-long stretches of the 56 days, the 70 within the burst grew 50 a day and
+    # the 140 after it 10: the 90th percentile is 50 and the 10th 10, so the early end
+    # is 1000 / 50 = 20 days, within warning_days: a burst like the last fills it.
+    burst = [50 * d for d in range(21)] + [1000 + 10 * (d - 20) for d in range(21, 56)]
+    result = forecast(series(list(range(56)), burst, 2350), SETTINGS)
+    assert (result.status, result.growth_per_day) == (WARNING, 10.0)
+    assert (result.days_until_full, result.days_low, result.days_high) == (100.0, 20.0, 100.0)
+    # Its last 28 nights alone hold no burst: ok.
+    calm = forecast(series(list(range(28)), burst[28:], 2350), SETTINGS)
+    assert (calm.status, calm.days_low) == (OK, 100.0)
