@@ -29,11 +29,19 @@ used amount and the limit of each night. The forecast for a night:
 8. The status: ``critical`` when days until full ≤ ``critical_days``; ``warning`` when
    they are ≤ ``warning_days`` or the early end is (it may fill within the warning
    time at a pace the group has kept for a week lately).
+9. A warning stays (hysteresis, as Prometheus' ``keep_firing_for``): a night that
+   would read ``ok`` stays ``warning`` when a night of the last ``keep_warning_days``
+   days warned (or was critical or full) by itself under the same limit and every
+   night since, this one included, has its early end within ``_KEEP_WITHIN`` times
+   ``warning_days``. A warning that flickers off for a night would otherwise lose its
+   lead time and come back as a second warning. Those nights' own statuses are the
+   forecast of the series cut at each of them: the forecast stays a function of the
+   history alone, with no state kept between runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -58,6 +66,8 @@ _LEVEL_NIGHTS = 3
 PACE_DAYS = 56
 _WEEK = (5, 9)
 _PACE_PERCENTILES = (10.0, 90.0)
+# A warning stays (step 9) while the early end is within this many times warning_days.
+_KEEP_WITHIN = 2.0
 # Days beyond which "until full" is not a number worth printing: a century.
 MAX_DAYS = 36525.0
 
@@ -243,12 +253,44 @@ def status_for(
 
 
 def history_days(settings: ForecastConfig) -> int:
-    """How many days before the night a forecast reads: the pace's, or the fit's."""
-    return max(settings.window_days, PACE_DAYS)
+    """How many days before the night a forecast reads: the pace's, or the fit's, and
+    the nights the hysteresis looks back over."""
+    return max(settings.window_days, PACE_DAYS) + settings.keep_warning_days
 
 
 def forecast(series: Series, settings: ForecastConfig) -> Forecast:
-    """The forecast for the series' last night."""
+    """The forecast for the series' last night, a warning kept as step 9 says."""
+    tonight = forecast_night(series, settings)
+    if _may_keep(tonight, settings) and _warned_lately(series, settings, tonight.limit):
+        return replace(tonight, status=WARNING)
+    return tonight
+
+
+def _may_keep(night: Forecast, settings: ForecastConfig) -> bool:
+    within = _KEEP_WITHIN * settings.warning_days
+    return night.status == OK and night.days_low is not None and night.days_low <= within
+
+
+def _warned_lately(series: Series, settings: ForecastConfig, limit: int | None) -> bool:
+    """Whether a night of the last ``keep_warning_days`` days warned by itself under
+    ``limit``, and every night since may keep its warning (step 9)."""
+    last = series.days[-1]
+    for end in range(len(series.days) - 1, 0, -1):
+        if last - series.days[end - 1] > settings.keep_warning_days:
+            return False
+        cut = Series(series.days[:end], series.used[:end], series.limits[:end])
+        earlier = forecast_night(cut, settings)
+        if earlier.limit != limit:
+            return False
+        if earlier.status in (WARNING, CRITICAL, FULL):
+            return True
+        if not _may_keep(earlier, settings):
+            return False
+    return False
+
+
+def forecast_night(series: Series, settings: ForecastConfig) -> Forecast:
+    """The forecast for the series' last night from its own history (steps 1-8)."""
     used, limit = series.used[-1], current_limit(series.limits)
     if limit is None:
         return Forecast(used, None, NOT_ENOUGH_HISTORY, None, None, None, None, 0)

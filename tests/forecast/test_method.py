@@ -15,6 +15,7 @@ from humgen_storage.forecast.method import (
     WARNING,
     Series,
     forecast,
+    forecast_night,
     smoothed_nights,
     without_deletions,
 )
@@ -158,3 +159,52 @@ def test_a_fast_week_within_the_pace_days_gives_the_early_end() -> None:
     # Its last 28 nights alone hold no burst: ok.
     calm = forecast(series(list(range(28)), burst[28:], 2350), SETTINGS)
     assert (calm.status, calm.days_low) == (OK, 100.0)
+
+
+# 100 + 10·d to night 28 (380): (650 - 380) / 10 = 27 days, a warning. Then 330, 340, …
+# from night 29: a drop of 30 below the three before (median 370) held for two nights
+# is a bulk deletion (over 2 % of 650), so the nights before are lowered by 30 and the
+# growth stays 10 a day. Night 29 alone is a partial crawl to the level (median of 350
+# + 20, 340 + 10, 330, carried): 26 days. On night 30 the level is median(350 + 20,
+# 330 + 10, 340) = 340: 31 days, ok by itself, and its early end (31) is within twice
+# warning_days.
+SLOWED = [100 + 10 * d for d in range(29)] + [330 + 10 * k for k in range(8)]
+
+
+def slowed(nights: int, limits: list[int | None] | int = 650) -> Series:
+    return series(list(range(nights)), SLOWED[:nights], limits)
+
+
+def test_a_warning_stays_for_a_night_that_would_read_ok() -> None:
+    assert forecast_night(slowed(31), SETTINGS).status == OK
+    kept = forecast(slowed(31), SETTINGS)
+    assert (kept.status, kept.days_until_full, kept.days_low) == (WARNING, 31.0, 31.0)
+    # Without hysteresis the night reads ok, as it does on its own.
+    assert forecast(slowed(31), ForecastConfig(keep_warning_days=0)).status == OK
+
+
+def test_a_kept_warning_ends_after_keep_warning_days() -> None:
+    # Night 29 was the last to warn by itself: kept on nights 30 and 31, not on 32.
+    two_days = ForecastConfig(keep_warning_days=2)
+    assert [forecast(slowed(n), two_days).status for n in (31, 32, 33)] == [
+        WARNING,
+        WARNING,
+        OK,
+    ]
+    # The default week keeps it to night 33; night 34 warns by itself again.
+    assert [forecast_night(slowed(n), SETTINGS).status for n in (32, 33, 34, 35)] == [OK] * 3 + [
+        WARNING
+    ]
+    assert {forecast(slowed(n), SETTINGS).status for n in (32, 33, 34, 35)} == {WARNING}
+
+
+def test_a_warning_is_not_kept_far_from_full_or_across_a_quota_change() -> None:
+    # A drop to 30 on night 29, 40 on night 30: a bulk deletion of 330; the level is
+    # median(50 + 20, 30 + 10, 40) = 40, (650 - 40) / 10 = 61 days, over twice
+    # warning_days.
+    deleted = [100 + 10 * d for d in range(29)] + [30, 40]
+    far = forecast(series(list(range(31)), deleted, 650), SETTINGS)
+    assert (far.status, far.days_until_full) == (OK, 61.0)
+    # The quota raised on night 30: too few nights under the new one, no warning kept.
+    raised = forecast(slowed(31, [650] * 30 + [700]), SETTINGS)
+    assert raised.status == NOT_ENOUGH_HISTORY
