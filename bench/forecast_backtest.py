@@ -1,6 +1,11 @@
 """Back-test of the quota-full forecast against synthetic group histories.
 
     python bench/forecast_backtest.py [--groups 240] [--days 365] [--seed 18]
+    python bench/forecast_backtest.py --seeds 1-10,18 [--jobs 2]
+
+With ``--seeds``, each seed is run in a pool of ``--jobs`` processes and printed as a
+row (this product's scores per measure, the references' best, whether every target is
+met), with the worst and the mean over the seeds.
 
 Each group's true daily usage is drawn with a fixed seed from a mix of shapes
 (steady growth, steps, bursts, bulk deletions, noise and single-night spikes, quota
@@ -8,7 +13,7 @@ raises, missed nights, flat and shrinking groups). A group fills when its usage
 reaches its limit: that day is a planted fill; writes then stop at the limit until,
 a few days later, the admin raises the quota or the group deletes. Every method is
 run on every night the history holds (a missed night has no run), seeing only the
-nights up to it, and scored:
+nights up to it (this product's: the days it reads from the database), and scored:
 
 - lead time: for each planted fill, the days from the start of the unbroken run of
   `warning`/`critical` nights that reaches the last night before the fill (0 when
