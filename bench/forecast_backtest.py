@@ -1,6 +1,11 @@
 """Back-test of the quota-full forecast against synthetic group histories.
 
     python bench/forecast_backtest.py [--groups 240] [--days 365] [--seed 18]
+    python bench/forecast_backtest.py --seeds 1-10,18 [--jobs 2]
+
+With ``--seeds``, each seed is run in a pool of ``--jobs`` processes and printed as a
+row (this product's scores per measure, the references' best, whether every target is
+met), with the worst and the mean over the seeds.
 
 Each group's true daily usage is drawn with a fixed seed from a mix of shapes
 (steady growth, steps, bursts, bulk deletions, noise and single-night spikes, quota
@@ -8,7 +13,7 @@ raises, missed nights, flat and shrinking groups). A group fills when its usage
 reaches its limit: that day is a planted fill; writes then stop at the limit until,
 a few days later, the admin raises the quota or the group deletes. Every method is
 run on every night the history holds (a missed night has no run), seeing only the
-nights up to it, and scored:
+nights up to it (this product's: the days it reads from the database), and scored:
 
 - lead time: for each planted fill, the days from the start of the unbroken run of
   `warning`/`critical` nights that reaches the last night before the fill (0 when
@@ -27,6 +32,9 @@ references' days until full get the product's status thresholds.
 from __future__ import annotations
 
 import argparse
+import bisect
+import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +51,10 @@ from humgen_storage.forecast import method  # noqa: E402
 # A full night continues a run of warnings: the forecast came true a night early.
 ALERTS = {method.WARNING, method.CRITICAL, method.FULL}
 LEAD_TARGET = 7
+# Issue 18's targets: the share of fills warned LEAD_TARGET days ahead, and false
+# warnings per 20 group-months.
+WARNED_TARGET = 0.90
+FALSE_TARGET = 1.0
 FIVE_YEARS = 5 * 365.25
 # The admin's or the group's answer to a full quota comes after this many days.
 REACTION_DAYS = (1, 8)
@@ -159,7 +171,10 @@ Method = Callable[[History, int, ForecastConfig], str]
 
 
 def product(history: History, night: int, settings: ForecastConfig) -> str:
-    first = max(0, night - 60)
+    # The nights the forecast reads, as forecast/table.py reads them from the database.
+    first = bisect.bisect_left(
+        history.days, history.days[night] - method.history_days(settings) + 1
+    )
     series = method.Series(
         tuple(history.days[first : night + 1]),
         tuple(history.used[first : night + 1]),
@@ -197,8 +212,9 @@ def wrstat_ui(history: History, night: int, settings: ForecastConfig) -> str:
     return _reference(history, night, night - 2, settings)
 
 
+PRODUCT = "humgen-storage"
 METHODS: dict[str, Method] = {
-    "humgen-storage": product,
+    PRODUCT: product,
     "lurge v2 (two-point)": lurge_v2,
     "wrstat-ui (third-last)": wrstat_ui,
 }
@@ -271,20 +287,19 @@ def score_history(
             score.false_alerts += 1
 
 
-def run(args: argparse.Namespace) -> dict[tuple[str, str], Score]:
+def run(seed: int, groups: int, days: int, settle: int) -> dict[tuple[str, str], Score]:
+    """Every method's scores on the histories of ``seed``, per (measure, method)."""
     settings = ForecastConfig()
     horizon = int(settings.warning_days)
     results: dict[tuple[str, str], Score] = {}
     for scale_index, scale in enumerate((BYTES, INODES)):
-        rng = np.random.default_rng([args.seed, scale_index])
-        histories = [
-            draw_history(rng, KINDS[g % len(KINDS)], scale, args.days) for g in range(args.groups)
-        ]
+        rng = np.random.default_rng([seed, scale_index])
+        histories = [draw_history(rng, KINDS[g % len(KINDS)], scale, days) for g in range(groups)]
         for name, forecast in METHODS.items():
             score = Score(leads=[])
             for history in histories:
                 statuses = [forecast(history, n, settings) for n in range(len(history.days))]
-                score_history(history, statuses, score, horizon, args.settle, args.days)
+                score_history(history, statuses, score, horizon, settle, days)
             results[(scale.name, name)] = score
     return results
 
@@ -304,20 +319,81 @@ def table(results: dict[tuple[str, str], Score]) -> str:
     return "\n".join(lines)
 
 
+def seed_table(per_seed: dict[int, dict[tuple[str, str], Score]]) -> str:
+    """One row per seed: the product's two scores per measure, the references' best,
+    and whether every target is met; then the worst and the mean over the seeds."""
+    measures = (BYTES.name, INODES.name)
+    head = ["seed"]
+    for measure in measures:
+        head += [f"{measure} warned", f"{measure} false/20", f"{measure} refs best"]
+    lines = ["| " + " | ".join([*head, "targets"]) + " |", "|" + "---:|" * (len(head) + 1)]
+    shares: dict[str, list[float]] = {measure: [] for measure in measures}
+    falses: dict[str, list[float]] = {measure: [] for measure in measures}
+    for seed, results in per_seed.items():
+        cells, met = [str(seed)], True
+        for measure in measures:
+            ours = results[(measure, PRODUCT)]
+            refs = [s for (m, name), s in results.items() if m == measure and name != PRODUCT]
+            best_share = max(r.warned_share for r in refs)
+            best_false = min(r.false_per_20 for r in refs)
+            met &= ours.warned_share >= WARNED_TARGET and ours.false_per_20 <= FALSE_TARGET
+            met &= ours.warned_share > best_share and ours.false_per_20 < best_false
+            shares[measure].append(ours.warned_share)
+            falses[measure].append(ours.false_per_20)
+            cells += [
+                f"{ours.warned_share:.1%}",
+                f"{ours.false_per_20:.2f}",
+                f"{best_share:.1%} / {best_false:.2f}",
+            ]
+        lines.append("| " + " | ".join([*cells, "met" if met else "**not met**"]) + " |")
+    for label, pick_share, pick_false in (("worst", min, max), ("mean", np.mean, np.mean)):
+        cells = [label]
+        for measure in measures:
+            share, false = float(pick_share(shares[measure])), float(pick_false(falses[measure]))
+            cells += [f"{share:.1%}", f"{false:.2f}", ""]
+        lines.append("| " + " | ".join([*cells, ""]) + " |")
+    return "\n".join(lines)
+
+
+def seed_list(text: str) -> list[int]:
+    """``1-10,18`` → [1, …, 10, 18]."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        seeds += range(int(first), int(last or first) + 1)
+    return seeds
+
+
+def _run_seed(job: tuple[int, argparse.Namespace]) -> tuple[int, dict[tuple[str, str], Score]]:
+    seed, args = job
+    return seed, run(seed, args.groups, args.days, args.settle)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=240, help="groups per measure")
     parser.add_argument("--days", type=int, default=365, help="days of history per group")
     parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument(
+        "--seeds", type=seed_list, help="e.g. 1-10,18: a row per seed instead of one table"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="seeds run at once (--seeds)")
     parser.add_argument("--settle", type=int, default=35, help="days before fills are scored")
     args = parser.parse_args()
     started = time.monotonic()
-    results = run(args)
+    seeds = args.seeds or [args.seed]
+    pool = multiprocessing.Pool(min(args.jobs, len(seeds)))
+    per_seed = dict(pool.imap(_run_seed, [(seed, args) for seed in seeds]))
+    pool.close()
+    pool.join()  # the workers' CPU time counts once they are reaped
+    times = os.times()
+    cpu = times.user + times.system + times.children_user + times.children_system
     print(
         f"forecast back-test: {args.groups} groups x {args.days} days per measure,"
-        f" seed {args.seed} ({time.monotonic() - started:.0f} s)"
+        f" seed{'s' if args.seeds else ''} {', '.join(map(str, seeds))}"
+        f" ({time.monotonic() - started:.0f} s, {cpu:.0f} s CPU)"
     )
-    print(table(results))
+    print(seed_table(per_seed) if args.seeds else table(per_seed[args.seed]))
     return 0
 
 

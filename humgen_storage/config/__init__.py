@@ -197,6 +197,9 @@ class ForecastConfig:
     # A drop of at least this share of the limit that holds for two nights is a bulk
     # deletion: the nights before it are lowered by the drop rather than fitted as a fall.
     deletion_fraction: float = 0.02
+    # A warning stays up to this many days after the last night that warned by itself,
+    # while the group may still fill soon (0: a warning is each night's own).
+    keep_warning_days: int = 7
 
 
 @dataclass(frozen=True)

@@ -306,6 +306,7 @@ def _forecast(r: SectionReader) -> ForecastConfig:
         critical_days=critical,
         warning_days=warning,
         deletion_fraction=deletion,
+        keep_warning_days=r.number("forecast", "keep_warning_days", d.keep_warning_days, minimum=0),
     )
 
 

@@ -2,8 +2,8 @@
 
 Bytes come from ``lustre_usage`` (``Used (bytes)`` against ``Quota (bytes)``); inodes
 from ``usage_quota`` when the database has it (``Quota Used (files)``, else the
-crawl's ``Files``, against ``Inode Quota``). Only the nights of the window before the
-date are read. The table's rows for the date (of the selection) are replaced in one
+crawl's ``Files``, against ``Inode Quota``). Only the nights the method reads before
+the date (method.history_days) are read. The table's rows for the date (of the selection) are replaced in one
 transaction, and the TSV, written in full from that transaction's view of the date
 before the commit, is renamed into place after it (as the report's).
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from humgen_storage.config import ForecastConfig
 from humgen_storage.db import Cursor, Database
-from humgen_storage.forecast.method import Forecast, Series, forecast
+from humgen_storage.forecast.method import Forecast, Series, forecast, history_days
 from humgen_storage.run import layout
 from humgen_storage.run.atomic import prepared_text_file
 from humgen_storage.tsv import write_tsv_lines
@@ -133,7 +133,8 @@ def compute(
     db: Database, day: dt.date, settings: ForecastConfig, selection: Selection
 ) -> list[ForecastRow]:
     """The forecasts of ``day`` for every (volume, group) of the selection, both measures."""
-    window = ((day - dt.timedelta(days=settings.window_days)).isoformat(), day.isoformat())
+    first = day - dt.timedelta(days=history_days(settings))
+    window = (first.isoformat(), day.isoformat())
     parameters = (*window, *selection.parameters())
     queries = [(BYTES, _BYTES_HISTORY)]
     if has_table(db, "usage_quota"):

@@ -21,7 +21,7 @@ def config_with(tmp_path: Path, forecast: dict[str, object] | None) -> Path:
 
 def test_absent_section_takes_the_defaults(tmp_path: Path) -> None:
     assert load_config(str(config_with(tmp_path, None))).forecast == ForecastConfig()
-    assert ForecastConfig() == ForecastConfig(28, 5, 7, 7.0, 28.0, 0.02)
+    assert ForecastConfig() == ForecastConfig(28, 5, 7, 7.0, 28.0, 0.02, 7)
 
 
 def test_every_key_is_read(tmp_path: Path) -> None:
@@ -32,9 +32,10 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         "critical_days": 3,
         "warning_days": 14.5,
         "deletion_fraction": 0.05,
+        "keep_warning_days": 0,
     }
     loaded = load_config(str(config_with(tmp_path, keys))).forecast
-    assert loaded == ForecastConfig(42, 8, 10, 3.0, 14.5, 0.05)
+    assert loaded == ForecastConfig(42, 8, 10, 3.0, 14.5, 0.05, 0)
 
 
 @pytest.mark.parametrize(
@@ -43,6 +44,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         ({"warning_days": 5, "critical_days": 7}, "warning_days: must be at least critical_days"),
         ({"deletion_fraction": 1.5}, "deletion_fraction: must be a fraction between 0 and 1"),
         ({"window_days": 1}, "window_days: must be at least 2"),
+        ({"keep_warning_days": -1}, "keep_warning_days: must be at least 0"),
         ({"warn_days": 5}, "[forecast] warn_days"),
     ],
 )

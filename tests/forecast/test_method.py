@@ -15,6 +15,8 @@ from humgen_storage.forecast.method import (
     WARNING,
     Series,
     forecast,
+    forecast_night,
+    smoothed_nights,
     without_deletions,
 )
 
@@ -67,7 +69,21 @@ def test_a_single_night_spike_moves_neither_slope_nor_level() -> None:
     used[12] = 900
     result = forecast(series(days, used, 1000), SETTINGS)
     assert (result.status, result.days_until_full, result.growth_per_day) == (OK, 76.0, 10.0)
-    assert (result.days_low, result.days_high) == (76.0, 76.0)
+    # Smoothed, night 12 reads 230 (the median of 210, 900, 230): of the 40 week-long
+    # stretches (5-9 days), the 30 that miss it grow 10 a day, the 10 that end on it
+    # 11.1-12. The 90th percentile, 0.1 of the way from the 36th (11.43) to the 37th
+    # (11.67), is 11.45: the early end is 760 / 11.45; the late end 760 / 10.
+    assert (result.days_low, result.days_high) == (66.4, 76.0)
+
+
+def test_smoothing_takes_out_a_spike_and_keeps_a_steady_growth() -> None:
+    steady = np.array([100.0 + 10 * d for d in range(8)])
+    assert smoothed_nights(steady).tolist() == steady.tolist()
+    spiked = steady.copy()
+    # Night 3 reads the median of 120, 900, 140; night 6 of 150, 160, 10; the last night
+    # by Tukey's rule, the median of 10, 150 and the line 3 · 150 - 2 · 150.
+    spiked[3], spiked[7] = 900.0, 10.0
+    assert smoothed_nights(spiked).tolist() == [100, 110, 120, 140, 150, 150, 150, 150]
 
 
 def test_only_nights_since_the_last_quota_change_count() -> None:
@@ -130,20 +146,65 @@ def test_flat_unlimited_shrinking_full_and_too_short() -> None:
     assert (unknown.status, unknown.limit) == (NOT_ENOUGH_HISTORY, None)
 
 
-def test_growth_that_speeds_up_for_two_nights_takes_the_recent_slope() -> None:
-    # Nights 0-24 at 100 + 10·d, then +100 a night: 440, 540, 640. The long slope stays
-    # 10 (the pairs within nights 0-24 hold 32500 of the 51156 of span² weight). The
-    # recent nights 22-27 (320, 330, 340, 440, 540, 640) have 15 pairwise slopes, sorted
-    # 10, 10, 10, 40, 55, 55, 64, 70, 77.5 and six of 100: the median, the 8th, is 70
-    # (night 23 to 26); it is at least 3.5 × 10 and so are the last two nights' 100. The level is median(440 + 140, 540 + 70, 640) = 610.
-    days = list(range(28))
-    used = [100 + 10 * d for d in range(25)] + [440, 540, 640]
-    result = forecast(series(days, used, 2000), SETTINGS)
-    assert (result.status, result.growth_per_day, result.days_until_full) == (WARNING, 70.0, 19.9)
-    # The interval spans both slopes: 1390 / 70 and 1390 / 10.
-    assert (result.days_low, result.days_high) == (19.9, 139.0)
-    # One night's jump is not enough: the long slope stays, the level is median(370,
-    # 370, 640), and (2000 - 370) / 10.
-    jump = [100 + 10 * d for d in range(27)] + [640]
-    single = forecast(series(days, jump, 2000), SETTINGS)
-    assert (single.status, single.growth_per_day, single.days_until_full) == (OK, 10.0, 163.0)
+def test_a_fast_week_within_the_pace_days_gives_the_early_end() -> None:
+    # 50 a night for nights 0-20 (a burst), then 10 a night to night 55 (1350). The fit
+    # (nights 28-55) grows 10 a day: (2350 - 1350) / 10 = 100 days, ok by itself. Of the
+    # 245 week-long stretches of the 56 days, the 70 within the burst grew 50 a day and
+    # the 140 after it 10: the 90th percentile is 50 and the 10th 10, so the early end
+    # is 1000 / 50 = 20 days, within warning_days: a burst like the last fills it.
+    burst = [50 * d for d in range(21)] + [1000 + 10 * (d - 20) for d in range(21, 56)]
+    result = forecast(series(list(range(56)), burst, 2350), SETTINGS)
+    assert (result.status, result.growth_per_day) == (WARNING, 10.0)
+    assert (result.days_until_full, result.days_low, result.days_high) == (100.0, 20.0, 100.0)
+    # Its last 28 nights alone hold no burst: ok.
+    calm = forecast(series(list(range(28)), burst[28:], 2350), SETTINGS)
+    assert (calm.status, calm.days_low) == (OK, 100.0)
+
+
+# 100 + 10·d to night 28 (380): (650 - 380) / 10 = 27 days, a warning. Then 330, 340, …
+# from night 29: a drop of 30 below the three before (median 370) held for two nights
+# is a bulk deletion (over 2 % of 650), so the nights before are lowered by 30 and the
+# growth stays 10 a day. Night 29 alone is a partial crawl to the level (median of 350
+# + 20, 340 + 10, 330, carried): 26 days. On night 30 the level is median(350 + 20,
+# 330 + 10, 340) = 340: 31 days, ok by itself, and its early end (31) is within twice
+# warning_days.
+SLOWED = [100 + 10 * d for d in range(29)] + [330 + 10 * k for k in range(8)]
+
+
+def slowed(nights: int, limits: list[int | None] | int = 650) -> Series:
+    return series(list(range(nights)), SLOWED[:nights], limits)
+
+
+def test_a_warning_stays_for_a_night_that_would_read_ok() -> None:
+    assert forecast_night(slowed(31), SETTINGS).status == OK
+    kept = forecast(slowed(31), SETTINGS)
+    assert (kept.status, kept.days_until_full, kept.days_low) == (WARNING, 31.0, 31.0)
+    # Without hysteresis the night reads ok, as it does on its own.
+    assert forecast(slowed(31), ForecastConfig(keep_warning_days=0)).status == OK
+
+
+def test_a_kept_warning_ends_after_keep_warning_days() -> None:
+    # Night 29 was the last to warn by itself: kept on nights 30 and 31, not on 32.
+    two_days = ForecastConfig(keep_warning_days=2)
+    assert [forecast(slowed(n), two_days).status for n in (31, 32, 33)] == [
+        WARNING,
+        WARNING,
+        OK,
+    ]
+    # The default week keeps it to night 33; night 34 warns by itself again.
+    assert [forecast_night(slowed(n), SETTINGS).status for n in (32, 33, 34, 35)] == [OK] * 3 + [
+        WARNING
+    ]
+    assert {forecast(slowed(n), SETTINGS).status for n in (32, 33, 34, 35)} == {WARNING}
+
+
+def test_a_warning_is_not_kept_far_from_full_or_across_a_quota_change() -> None:
+    # A drop to 30 on night 29, 40 on night 30: a bulk deletion of 330; the level is
+    # median(50 + 20, 30 + 10, 40) = 40, (650 - 40) / 10 = 61 days, over twice
+    # warning_days.
+    deleted = [100 + 10 * d for d in range(29)] + [30, 40]
+    far = forecast(series(list(range(31)), deleted, 650), SETTINGS)
+    assert (far.status, far.days_until_full) == (OK, 61.0)
+    # The quota raised on night 30: too few nights under the new one, no warning kept.
+    raised = forecast(slowed(31, [650] * 30 + [700]), SETTINGS)
+    assert raised.status == NOT_ENOUGH_HISTORY
