@@ -287,7 +287,9 @@ def _helpers(
     count = max(0, count)
     if threads:
         assert final is None, "helper threads keep no partial aggregates"
-        room = (1 + _WAITING_PER_HELPER) * count  # blocks at helpers, as with processes
+        # A thread takes its next block as soon as it is free, with no pipe in between:
+        # one block waiting for each keeps it busy, and each block more held memory.
+        room = 2 * count
         return ThreadHelpers(count, room, functools.partial(_map_parts, reader.format, func))
     return _MapHelpers(count, reader.format, func, reader.block_size, reader.source.path, final)
 
