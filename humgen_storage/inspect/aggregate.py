@@ -117,12 +117,6 @@ class ProjectInspector:
         self._add(placed, first_line)
         return True
 
-    @property
-    def releases_gil(self) -> bool:
-        """True when the compiled kernel places the records: it validates and places a
-        block without the GIL, and numpy's sums per row hold it only briefly."""
-        return self._compiled_placer() is not None
-
     def _compiled_placer(self) -> CompiledPlacer | None:
         if not self._compiled_chosen:
             self._compiled = CompiledPlacer.made_for(self._python, self._format)

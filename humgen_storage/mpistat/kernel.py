@@ -17,7 +17,6 @@ import functools
 import importlib
 import logging
 import os
-import threading
 from types import ModuleType
 
 KERNEL_ENV = "HUMGEN_STORAGE_KERNEL"
@@ -66,20 +65,21 @@ def active_reason() -> str:
     return "not built"
 
 
-# The separators of the last clean block validated in this thread, cut in the same
+# The separators of the last clean block validated in this process, cut in the same
 # pass: the report and inspect cut columns from the block ``clean_block`` just returned,
-# and would otherwise walk its bytes again. One block at most, taken by its first use;
-# one per thread, as block workers may be threads.
-_kept = threading.local()
+# and would otherwise walk its bytes again. One block at most, taken by its first use.
+_kept: tuple[bytes, bytearray] | None = None
 
 
 def keep_separators(block: bytes, separators: bytearray) -> None:
-    _kept.pair = (block, separators)
+    global _kept
+    _kept = (block, separators)
 
 
 def take_separators(block: bytes) -> bytearray | None:
     """The separators kept for this very block object (``is``, not ``==``), or None."""
-    kept, _kept.pair = getattr(_kept, "pair", None), None
+    global _kept
+    kept, _kept = _kept, None
     return kept[1] if kept is not None and kept[0] is block else None
 
 

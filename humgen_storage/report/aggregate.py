@@ -199,11 +199,6 @@ class UsageAggregate:
         self._links[: len(kept)] = kept
         self._link_count = self._unique_rows = len(kept)
 
-    @property
-    def releases_gil(self) -> bool:
-        """True on the compiled kernel, which validates and sums a block without it."""
-        return kernel.compiled() is not None
-
     def take_news(self) -> set[int]:
         """The gids met since the last call: the quota look-ups start on them while
         the file is still read (``run.aggregate.aggregate_file``)."""

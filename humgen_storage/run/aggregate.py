@@ -9,7 +9,6 @@ seen by two workers still counts once).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar, cast
 
@@ -27,12 +26,6 @@ class Partial(Protocol):
         ...
 
     def merge(self, other: Any) -> None: ...
-
-    @property
-    def releases_gil(self) -> bool:
-        """Whether ``add_block`` (and ``add_raw_block``) do their work without the GIL,
-        so that threads of one process fold blocks in parallel."""
-        ...
 
 
 def fold_raw(partial: Any, fmt: Format, block: bytes, first_line: int) -> bool:
@@ -63,49 +56,32 @@ def aggregate_file(
 
     Each process folds the blocks it is given into its own partial aggregate (helpers
     fork with an empty one); the helpers' partials come back at the end and are merged
-    exactly. When the partial ``releases_gil`` for its block work (the compiled
-    kernel's), the helpers are threads of this process instead, each with a partial of
-    its own, and no block or partial is copied between processes.
-
-    With ``on_news``, after each block the partial's ``take_news()`` (which it must
-    define: what it has met for the first time, e.g. the report's new gids; falsy for
-    nothing) travels back with the block's result, and ``on_news(news)`` is called with
-    it in this process as the results come in: a caller can start work that depends on
-    what has been seen (the report's quota look-ups) while the file is still read,
-    whichever process or thread folded the block.
+    exactly. With ``on_news``, after each block the partial's ``take_news()`` (which it
+    must define: what it has met for the first time in that process, e.g. the report's
+    new gids; falsy for nothing) travels
+    back with the block's result, and ``on_news(news)`` is called with it in this
+    process as the results come in: a caller can start work that depends on what has
+    been seen (the report's quota look-ups) while the file is still read, whichever
+    process folded the block.
     """
     partial = make_partial()
-    # Each thread its own partial: this thread's is ``partial``, and so is a forked
-    # helper's (its one thread has the same identity as the thread that forked it).
-    partials = {threading.get_ident(): partial}
-    making = threading.Lock()
-
-    def own_partial() -> P:
-        ident = threading.get_ident()
-        if ident not in partials:
-            with making:
-                partials[ident] = make_partial()
-        return partials[ident]
+    # A partial given ``on_news`` has news to take (``Newsworthy``).
+    take_news = cast(Newsworthy, partial).take_news if on_news is not None else None
 
     def fold(fmt: Format, block: bytes, first_line: int) -> tuple[Any, Malformed]:
-        folding = own_partial()
+        # In a helper: its own (forked) partial.
         bad: Malformed = []
-        if not fold_raw(folding, fmt, block, first_line):
+        if not fold_raw(partial, fmt, block, first_line):
             valid, bad = clean_block(fmt, block, first_line)
             for run_first_line, run in valid_runs(valid, first_line, bad):
-                folding.add_block(fmt, run, run_first_line)
-        # A partial given ``on_news`` has news to take (``Newsworthy``).
-        news = cast(Newsworthy, folding).take_news() if on_news is not None else None
-        return news, bad
+                partial.add_block(fmt, run, run_first_line)
+        return (take_news() if take_news is not None else None), bad
 
     finals: list[P] = []
-    threads = partial.releases_gil
-    final = None if threads else (lambda: partial)
-    for news in map_raw_blocks(reader, fold, workers, final, finals, threads=threads):
+    for news in map_raw_blocks(reader, fold, workers, final=lambda: partial, finals=finals):
         if news:
             assert on_news is not None
             on_news(news)
-    finals.extend(other for ident, other in partials.items() if other is not partial)
     for other in finals:
         partial.merge(other)
     return partial

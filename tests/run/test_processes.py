@@ -42,8 +42,8 @@ STOP_WITHIN = 10.0
 # Processes a two-volume run with --workers 4 has: main, two workers, two helpers.
 # With one volume and --workers 2 the main process reads it: main and one helper.
 RUN_PROCESSES = {VOLUMES: 5, VOLUMES[:1]: 2}
-# On the compiled kernel every job has helper threads instead: main and two workers,
-# each with its helper thread (and the split a writer thread) once it has read a block.
+# The split on the compiled kernel has helper threads instead: main and two workers,
+# each with its helper thread (and a writer thread) once it has read a block.
 THREADED_RUN_PROCESSES = {VOLUMES: 3, VOLUMES[:1]: 1}
 INSPECTOR_ROOTS = """
 [inspector]
@@ -161,7 +161,7 @@ class Run:
         self.site = site
         self.job = job
         # Helper threads: each reading process has one once it hands blocks on.
-        self.threaded = kernel.active() == kernel.COMPILED
+        self.threaded = job == "split" and kernel.active() == kernel.COMPILED
         self.expected_processes = (THREADED_RUN_PROCESSES if self.threaded else RUN_PROCESSES)[
             volumes
         ]
