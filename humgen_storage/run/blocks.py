@@ -340,7 +340,7 @@ def map_raw_blocks(
             submitted += 1
             if submitted - next_out > limit or not helpers.offer(sequence, first_line, parts):
                 # Every helper busy, or none: do it here.
-                local = _map_one(fmt, func, (sequence, first_line, parts.joined()))
+                local = _map_parts(fmt, func, sequence, first_line, parts)
                 take(local.sequence, local.value, local.counts)
             while helpers.ready():  # finished meanwhile
                 take(*helpers.get())
