@@ -58,11 +58,10 @@ def aggregate_file(
     fork with an empty one); the helpers' partials come back at the end and are merged
     exactly. With ``on_news``, after each block the partial's ``take_news()`` (which it
     must define: what it has met for the first time in that process, e.g. the report's
-    new gids; falsy for nothing) travels
-    back with the block's result, and ``on_news(news)`` is called with it in this
-    process as the results come in: a caller can start work that depends on what has
-    been seen (the report's quota look-ups) while the file is still read, whichever
-    process folded the block.
+    new gids; falsy for nothing) travels back with the block's result, and
+    ``on_news(news)`` is called with it in this process as the results come in: a
+    caller can start work that depends on what has been seen (the report's quota
+    look-ups) while the file is still read, whichever process folded the block.
     """
     partial = make_partial()
     # A partial given ``on_news`` has news to take (``Newsworthy``).
