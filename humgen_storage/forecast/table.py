@@ -3,9 +3,10 @@
 Bytes come from ``lustre_usage`` (``Used (bytes)`` against ``Quota (bytes)``); inodes
 from ``usage_quota`` when the database has it (``Quota Used (files)``, else the
 crawl's ``Files``, against ``Inode Quota``). Only the nights the method reads before
-the date (method.history_days) are read. The table's rows for the date (of the selection) are replaced in one
-transaction, and the TSV, written in full from that transaction's view of the date
-before the commit, is renamed into place after it (as the report's).
+the date (method.history_days) are read. The table's rows for the date (of the
+selection) are replaced in one transaction, and the TSV, written in full from that
+transaction's view of the date before the commit, is renamed into place after it (as
+the report's).
 """
 
 from __future__ import annotations
