@@ -31,11 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import generate  # bench/generate.py: this script's directory is on sys.path
+from quick_lfs import write_quick_lfs
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 LFS_STAND_IN = REPO / "fixtures" / "bin" / "lfs"
-STAND_IN_MARK = str(LFS_STAND_IN).encode()
+# The processes of the lfs stand-ins (Python, or the replaying script in the run
+# directory), left out of the job's memory: the real lfs is not the job.
+STAND_IN_MARKS = (str(LFS_STAND_IN).encode(), b"/run/bin/lfs")
 JOBS = ("report", "inspect", "split")
 POLL_SECONDS = 0.05
 MIB = 1024 * 1024
@@ -175,12 +178,13 @@ def _memory_kib(pid: int) -> tuple[int, int]:
 
 
 def _is_stand_in(pid: int) -> bool:
-    """True for the lfs stand-in (a Python script; the real lfs is a small C program)."""
+    """True for an lfs stand-in (the real lfs is a small C program)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return STAND_IN_MARK in handle.read()
+            cmdline = handle.read()
     except OSError:
         return False
+    return any(mark in cmdline for mark in STAND_IN_MARKS)
 
 
 def measure(
@@ -288,6 +292,7 @@ class Workspace:
     run_dir: Path
     env: dict[str, str]
     options: dict[str, set[str]]  # subcommand -> its option strings (empty: unknown)
+    lfs: Path  # the [quota] command: the Python stand-in or the script replaying it
 
     def config(self, workers: int) -> Path:
         """The INI for one worker count (relative paths are relative to the dataset)."""
@@ -319,7 +324,7 @@ humgen_filter = (objectClass=sangerHumgenProjectGroup)
 pi_attribute = sangerProjectPI
 
 [quota]
-command = {LFS_STAND_IN}
+command = {self.lfs}
 timeout = 30
 
 [archive]
@@ -374,7 +379,16 @@ def _subcommand_options(env: dict[str, str]) -> dict[str, set[str]]:
         return {}
 
 
-def prepare(dataset: generate.Dataset) -> Workspace:
+def _group_names(dataset: generate.Dataset) -> list[str]:
+    groups = json.loads(dataset.groups.read_text())["groups"]
+    return sorted(g["name"] for g in groups.values() if g["name"])
+
+
+def _mount() -> str:
+    return "/lustre/" + generate.VOLUME_ROOT.decode().rsplit("/", 1)[1]
+
+
+def prepare(dataset: generate.Dataset, lfs: str) -> Workspace:
     run_dir = dataset.directory / "run"
     for sub in ("logs", "reports", "out"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -394,7 +408,12 @@ def prepare(dataset: generate.Dataset) -> Workspace:
     # version-manager shim (pyenv's costs ~80 ms a call, 190 calls a report run).
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
-    return Workspace(dataset, run_dir, env, _subcommand_options(env))
+    command = LFS_STAND_IN
+    if lfs == "quick":
+        command = write_quick_lfs(
+            run_dir / "bin" / "lfs", LFS_STAND_IN, _group_names(dataset), _mount(), env
+        )
+    return Workspace(dataset, run_dir, env, _subcommand_options(env), command)
 
 
 # ----------------------------------------------------------------------------- runs
@@ -558,15 +577,20 @@ def split_floor(output: Path, decompress_seconds: float, level: int = 1) -> tupl
 
 
 QUOTA_PROBE = """
-import json, sys, time
+import resource, sys, time
 from humgen_storage.config.load import load_config
 from humgen_storage.quota import QuotaLookups
+def cpu():
+    return sum(
+        u.ru_utime + u.ru_stime
+        for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
 config = load_config(sys.argv[1])
 names = sys.argv[3:]
-started = time.perf_counter()
+started, cpu_before = time.perf_counter(), cpu()
 with QuotaLookups(sys.argv[2], config.quota) as lookups:
     lookups.results(names)
-print(time.perf_counter() - started)
+print(time.perf_counter() - started, cpu() - cpu_before)
 """
 
 
@@ -580,20 +604,19 @@ def fixed_costs(ws: Workspace) -> tuple[float | None, float | None, int, float]:
     )
     if m.returncode == 0:
         startup = m.wall
-    groups = json.loads(ws.dataset.groups.read_text())["groups"]
-    names = sorted(g["name"] for g in groups.values() if g["name"])
-    mount = "/lustre/" + generate.VOLUME_ROOT.decode().rsplit("/", 1)[1]
-    command = [sys.executable, "-c", QUOTA_PROBE, str(ws.config(1)), mount, *names]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    names = _group_names(ws.dataset)
+    command = [sys.executable, "-c", QUOTA_PROBE, str(ws.config(1)), _mount(), *names]
+    # The probe's own start-up is not the look-ups': it times them (wall and the CPU of
+    # its threads and the stand-ins) from inside.
+    quota: float | None = None
+    quota_cpu = 0.0
     try:
         done = subprocess.run(
             command, env=ws.env, cwd=REPO, capture_output=True, text=True, timeout=600
         )
-        quota: float | None = float(done.stdout.strip().splitlines()[-1])
+        quota, quota_cpu = map(float, done.stdout.strip().splitlines()[-1].split())
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
-        quota = None
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    quota_cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        pass
     return startup, quota, len(names), quota_cpu
 
 
@@ -773,6 +796,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-legacy", action="store_true", help="skip the legacy-style reference loops"
     )
     parser.add_argument(
+        "--lfs",
+        choices=("quick", "python"),
+        default="quick",
+        help="the report's lfs quota stand-in: quick (default) replays the Python "
+        "stand-in's answers from a shell script, about as cheap to start as the real "
+        "lfs; python runs fixtures/bin/lfs for every call",
+    )
+    parser.add_argument(
         "--format",
         choices=generate.FORMATS,
         default="base64",
@@ -813,11 +844,11 @@ def run_size(args: argparse.Namespace, lines: int) -> dict[tuple[str, int], Resu
         )
     sys.stdout.flush()
 
-    ws = prepare(dataset)
+    ws = prepare(dataset, args.lfs)
     startup, quota, named, quota_cpu = fixed_costs(ws)
     print(
         f"fixed costs: interpreter + imports {_seconds(startup)}; report only: lfs quota for {named} groups "
-        f"with the Python stand-in {_seconds(quota)}"
+        f"with the {'replaying' if args.lfs == 'quick' else 'Python'} stand-in {_seconds(quota)}"
     )
     print()
     print(HEADER)
