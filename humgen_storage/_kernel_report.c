@@ -223,13 +223,59 @@ enum { PREFETCH_LINES = 16 };
 #define PREFETCH(address) ((void)0)
 #endif
 
+/* The pair a block's previous line went to: consecutive lines, which a crawl mostly
+ * writes for one owner, find theirs without hashing. */
+typedef struct {
+    Py_ssize_t index; /* -1 before the first line */
+    uint64_t gid, uid;
+} CurrentPair;
+
+/* Fold in one valid line cut by `cut` (the offsets from `data` of its fields' ends). */
+static inline int
+add_line(PairSums *self, const uchar *data, const Py_ssize_t *cut, int64_t reference,
+         CurrentPair *current, Py_ssize_t *link_count)
+{
+    uint64_t gid = field_value(data, cut, F_GID), uid = field_value(data, cut, F_UID);
+    if (current->index < 0 || gid != current->gid || uid != current->uid) {
+        if ((current->index = pair_index(self, gid, uid)) < 0)
+            return NO_MEMORY;
+        current->gid = gid;
+        current->uid = uid;
+    }
+    Pair *pair = &self->pairs[current->index];
+    uint64_t size = field_value(data, cut, F_SIZE), nlink = field_value(data, cut, F_NLINK);
+    uchar type = data[cut[F_TYPE - 1] + 1];
+    /* A file with other names waits in the link rows (directories have nlink >= 2
+     * too, but one name); nlink 0 (deleted mid-crawl) is no inode and adds 0 bytes. */
+    int linked = nlink > 1 && type != 'd', own_inode = nlink > 0 && !linked;
+    if (own_inode) {
+        pair->bytes_low += size;
+        pair->bytes_high += pair->bytes_low < size;
+        pair->inodes++;
+    }
+    pair->files += type == 'f';
+    /* A later mtime was being written as the crawler passed: it counts as the
+     * reference, as on the numpy path. */
+    int64_t mtime = time_value(data, cut, F_MTIME);
+    if (mtime > reference)
+        mtime = reference;
+    if (mtime > pair->newest)
+        pair->newest = mtime;
+    if (linked) {
+        uint64_t row[LINK_COLUMNS] = {field_value(data, cut, F_DEV), field_value(data, cut, F_INODE),
+                                      gid, uid, size};
+        if (!add_link(self, link_count, row))
+            return NO_MEMORY;
+    }
+    return ADDED;
+}
+
 /* The accumulation of add_block, without the GIL. */
 static int
 add_lines(PairSums *self, const uchar *data, Py_ssize_t length, const Py_ssize_t *rows,
           Py_ssize_t lines, int fields, int64_t reference, Py_ssize_t *link_count)
 {
-    Py_ssize_t current = -1; /* the previous line's pair */
-    uint64_t current_gid = 0, current_uid = 0;
+    CurrentPair current = {-1, 0, 0};
     for (Py_ssize_t line = 0; line < lines; line++) {
         const Py_ssize_t *cut = rows + line * fields;
         if (!cut_in_block(cut, fields, line ? cut[-1] : -1, length))
@@ -243,39 +289,37 @@ add_lines(PairSums *self, const uchar *data, Py_ssize_t length, const Py_ssize_t
                 PREFETCH(data + ahead[F_DEV]);
             }
         }
-        uint64_t gid = field_value(data, cut, F_GID), uid = field_value(data, cut, F_UID);
-        if (current < 0 || gid != current_gid || uid != current_uid) {
-            if ((current = pair_index(self, gid, uid)) < 0)
-                return NO_MEMORY;
-            current_gid = gid;
-            current_uid = uid;
-        }
-        Pair *pair = &self->pairs[current];
-        uint64_t size = field_value(data, cut, F_SIZE), nlink = field_value(data, cut, F_NLINK);
-        uchar type = data[cut[F_TYPE - 1] + 1];
-        /* A file with other names waits in the link rows (directories have nlink >= 2
-         * too, but one name); nlink 0 (deleted mid-crawl) is no inode and adds 0 bytes. */
-        int linked = nlink > 1 && type != 'd', own_inode = nlink > 0 && !linked;
-        if (own_inode) {
-            pair->bytes_low += size;
-            pair->bytes_high += pair->bytes_low < size;
-            pair->inodes++;
-        }
-        pair->files += type == 'f';
-        /* A later mtime was being written as the crawler passed: it counts as the
-         * reference, as on the numpy path. */
-        int64_t mtime = time_value(data, cut, F_MTIME);
-        if (mtime > reference)
-            mtime = reference;
-        if (mtime > pair->newest)
-            pair->newest = mtime;
-        if (linked) {
-            uint64_t row[LINK_COLUMNS] = {field_value(data, cut, F_DEV),
-                                          field_value(data, cut, F_INODE), gid, uid, size};
-            if (!add_link(self, link_count, row))
-                return NO_MEMORY;
-        }
+        int outcome = add_line(self, data, cut, reference, &current, link_count);
+        if (outcome != ADDED)
+            return outcome;
     }
+    return ADDED;
+}
+
+/* validate() and add_lines() in one pass: each line is checked and, when valid, added
+ * while its bytes are in the cache; no separators are kept beyond the line's. The
+ * numbers (from 0) of the lines that are not valid go to `bad`. */
+static int
+add_raw_lines(PairSums *self, const uchar *base, const uchar *end, int fields, int64_t reference,
+              Py_ssize_t *lines, Numbers *bad, Py_ssize_t *link_count)
+{
+    CurrentPair current = {-1, 0, 0};
+    Py_ssize_t cut[12];
+    Py_ssize_t line = 0;
+    for (const uchar *p = base; p < end; line++) {
+        const uchar *newline = valid_line(p, end, fields, base, cut);
+        if (newline == NULL) {
+            if (!numbers_add(bad, line))
+                return NO_MEMORY;
+            newline = memchr(p, '\n', (size_t)(end - p));
+        } else {
+            int outcome = add_line(self, base, cut, reference, &current, link_count);
+            if (outcome != ADDED)
+                return outcome;
+        }
+        p = newline + 1;
+    }
+    *lines = line;
     return ADDED;
 }
 
@@ -286,6 +330,42 @@ PyDoc_STRVAR(pair_sums_add_block_doc,
 "mtime (at most reference). Returns the block's lines, its link rows (dev, inode, gid,\n"
 "uid, size of each line with nlink > 1 that is not a directory, native uint64, in line\n"
 "order) and the gids of the pairs it added.");
+
+/* Marks the table busy for a block added without the GIL; 0 with an exception set when
+ * another thread is adding one, or the first slots cannot be had. */
+static int
+start_adding(PairSums *self)
+{
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "PairSums is adding a block in another thread");
+        return 0;
+    }
+    if (!self->slots && !grow_slots(self)) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    self->busy = 1;
+    return 1;
+}
+
+/* (lines, the block's link rows, the gids of the pairs added since `before`). */
+static PyObject *
+block_result(PairSums *self, Py_ssize_t before, Py_ssize_t lines, Py_ssize_t link_count)
+{
+    PyObject *gids = PyList_New(self->count - before);
+    for (Py_ssize_t i = before; gids && i < self->count; i++) {
+        PyObject *gid = PyLong_FromUnsignedLongLong(self->pairs[i].gid);
+        if (!gid) {
+            Py_CLEAR(gids);
+            break;
+        }
+        PyList_SET_ITEM(gids, i - before, gid);
+    }
+    if (!gids)
+        return NULL;
+    return Py_BuildValue("(ny#N)", lines, link_count ? (const char *)self->links : "",
+                         link_count * LINK_COLUMNS * (Py_ssize_t)sizeof(uint64_t), gids);
+}
 
 static PyObject *
 pair_sums_add_block(PairSums *self, PyObject *args)
@@ -302,17 +382,10 @@ pair_sums_add_block(PairSums *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "separators do not match the fields");
         goto done;
     }
-    if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "PairSums is adding a block in another thread");
+    if (!start_adding(self))
         goto done;
-    }
-    if (!self->slots && !grow_slots(self)) {
-        PyErr_NoMemory();
-        goto done;
-    }
     Py_ssize_t lines = cuts.len / row_bytes, before = self->count, link_count = 0;
     int outcome;
-    self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     outcome = add_lines(self, block.buf, block.len, cuts.buf, lines, fields, (int64_t)reference,
                         &link_count);
@@ -327,21 +400,53 @@ pair_sums_add_block(PairSums *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "a separator lies outside the block or out of order");
         goto done;
     }
-    PyObject *gids = PyList_New(self->count - before);
-    for (Py_ssize_t i = before; gids && i < self->count; i++) {
-        PyObject *gid = PyLong_FromUnsignedLongLong(self->pairs[i].gid);
-        if (!gid) {
-            Py_CLEAR(gids);
-            break;
-        }
-        PyList_SET_ITEM(gids, i - before, gid);
-    }
-    if (gids)
-        result = Py_BuildValue("(ny#N)", lines, link_count ? (const char *)self->links : "",
-                               link_count * LINK_COLUMNS * (Py_ssize_t)sizeof(uint64_t), gids);
+    result = block_result(self, before, lines, link_count);
 done:
     PyBuffer_Release(&block);
     PyBuffer_Release(&cuts);
+    return result;
+}
+
+PyDoc_STRVAR(pair_sums_add_raw_block_doc,
+"add_raw_block(block, wrstat, reference, /) -> tuple[int, bytes, list[int], list[int]]\n\n"
+"validate() and add_block() in one pass over the whole lines of block: each valid line\n"
+"is added as add_block adds it. Returns add_block's lines (every line of the block,\n"
+"valid or not), link rows and new gids, and the numbers (from 0) of the lines that\n"
+"are not valid records.");
+
+static PyObject *
+pair_sums_add_raw_block(PairSums *self, PyObject *args)
+{
+    Py_buffer block;
+    int wrstat;
+    long long reference;
+    if (!PyArg_ParseTuple(args, "y*pL:add_raw_block", &block, &wrstat, &reference))
+        return NULL;
+    PyObject *result = NULL;
+    if (!start_adding(self))
+        goto done;
+    const uchar *base = block.buf, *end = lines_end(base, block.len);
+    Py_ssize_t lines = 0, before = self->count, link_count = 0;
+    Numbers bad = {NULL, 0, 0};
+    int outcome;
+    Py_BEGIN_ALLOW_THREADS
+    outcome = add_raw_lines(self, base, end, field_count(wrstat), (int64_t)reference, &lines, &bad,
+                            &link_count);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (outcome != ADDED) { /* the lines before it are counted: the caller's job fails with it */
+        free(bad.items);
+        PyErr_NoMemory();
+        goto done;
+    }
+    PyObject *added = block_result(self, before, lines, link_count);
+    PyObject *numbers = numbers_list(&bad);
+    if (added && numbers)
+        result = Py_BuildValue("(OO)", added, numbers);
+    Py_XDECREF(added);
+    Py_XDECREF(numbers);
+done:
+    PyBuffer_Release(&block);
     return result;
 }
 
@@ -413,6 +518,8 @@ pair_sums_dealloc(PairSums *self)
 
 static PyMethodDef pair_sums_methods[] = {
     {"add_block", (PyCFunction)pair_sums_add_block, METH_VARARGS, pair_sums_add_block_doc},
+    {"add_raw_block", (PyCFunction)pair_sums_add_raw_block, METH_VARARGS,
+     pair_sums_add_raw_block_doc},
     {"take", (PyCFunction)pair_sums_take, METH_NOARGS, pair_sums_take_doc},
     {NULL, NULL, 0, NULL},
 };

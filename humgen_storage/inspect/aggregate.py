@@ -34,7 +34,7 @@ from humgen_storage.inspect.results import InspectorRows, UndecodablePaths, roll
 from humgen_storage.inspect.roots import DEFAULT_DEPTH, compile_root, encoded_prefixes
 from humgen_storage.inspect.tables import MAX_CLASSES, LinkTable, RowTable, Signed
 from humgen_storage.mpistat.columns import BlockColumns
-from humgen_storage.mpistat.patterns import Format
+from humgen_storage.mpistat.patterns import Format, Malformed
 
 
 class ProjectInspector:
@@ -106,16 +106,19 @@ class ProjectInspector:
         placed = (self._compiled_placer() or self._python).place(block, columns, first_line)
         self._add(placed, first_line)
 
-    def add_raw_block(self, fmt: Format, block: bytes, first_line: int) -> bool:
+    def add_raw_block(
+        self, fmt: Format, block: bytes | memoryview, first_line: int
+    ) -> Malformed | None:
         """Fold in a raw block when every line of it is valid, each checked as it is
-        placed (``run.aggregate``: the block is then not validated apart); False, with
-        nothing added, when some line is not, or without the compiled kernel."""
+        placed (``run.aggregate``: the block is then not validated apart), and say so
+        with no malformed lines; None, with nothing added, when some line is not, or
+        without the compiled kernel."""
         placer = self._compiled_placer()
         placed = None if placer is None else placer.place_valid(block)
         if placed is None:
-            return False
+            return None
         self._add(placed, first_line)
-        return True
+        return []
 
     def _compiled_placer(self) -> CompiledPlacer | None:
         if not self._compiled_chosen:

@@ -206,7 +206,11 @@ def count_lines(data: bytes) -> int:
     return int(np.count_nonzero(np.frombuffer(data, np.uint8) == 10))
 
 
-def clean_block(fmt: Format, data: bytes, first_line: int) -> tuple[bytes, list[tuple[int, str]]]:
+# A block's malformed lines: (line number, why), in line order.
+Malformed = list[tuple[int, str]]
+
+
+def clean_block(fmt: Format, data: bytes, first_line: int) -> tuple[bytes, Malformed]:
     """(the block's valid lines, its malformed lines). Pure.
 
     Valid lines match the record pattern and their paths decode (``undecodable_lines``),
@@ -247,7 +251,7 @@ def clean_block(fmt: Format, data: bytes, first_line: int) -> tuple[bytes, list[
 
 def _clean_compiled(
     compiled: ModuleType, fmt: Format, data: bytes, first_line: int, cut: bool = False
-) -> tuple[bytes, list[tuple[int, str]]]:
+) -> tuple[bytes, Malformed]:
     """``clean_block`` by the compiled kernel: one pass over each line's bytes checks
     every rule the patterns and ``undecodable_lines`` check. With ``cut``, a clean
     block's field separators, made in that pass, are kept for ``BlockColumns.of``."""
@@ -265,7 +269,7 @@ def _clean_compiled(
 
 def numbered_bad_lines(
     fmt: Format, data: bytes | list[bytes], first_line: int, numbers: list[int]
-) -> list[tuple[int, str]]:
+) -> Malformed:
     """(line number, why) of the lines at ``numbers`` (from 0) of ``data`` (a block, or
     its lines): the malformed lines the compiled kernel found, explained for the log.
     Runs on bad input only."""
@@ -277,7 +281,7 @@ def numbered_bad_lines(
 
 def _without_undecodable(
     fmt: Format, data: bytes, numbers: list[int], undecodable: list[int]
-) -> tuple[bytes, list[tuple[int, str]]]:
+) -> tuple[bytes, Malformed]:
     """``data`` (lines numbered ``numbers``) without its lines at the positions
     ``undecodable``, and those lines as malformed. Runs on bad input only."""
     lines = data.split(b"\n")[:-1]

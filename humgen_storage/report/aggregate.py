@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from humgen_storage.mpistat import kernel
 from humgen_storage.mpistat.columns import BlockColumns
-from humgen_storage.mpistat.patterns import Format
+from humgen_storage.mpistat.patterns import Format, Malformed, numbered_bad_lines
 from humgen_storage.report.pairs import PairRows, PairTable, no_mtimes
 from humgen_storage.report.sums import column_sums, pair_starts
 from humgen_storage.run.mapped import mapped_zeros
@@ -167,6 +167,30 @@ class UsageAggregate:
             )
             self._add_links(rows)
 
+    def add_raw_block(
+        self, fmt: Format, block: bytes | memoryview, first_line: int
+    ) -> Malformed | None:
+        """Validate a raw block and fold in its valid lines in one pass of the compiled
+        kernel (each line added while its bytes are in the cache), returning its
+        malformed lines; None, with nothing added, without the kernel
+        (``run.aggregate.fold_raw``). The valid lines count as ``add_block`` counts them
+        after ``clean_block``: the malformed ones are left out."""
+        compiled = kernel.compiled()
+        if compiled is None or not block:
+            return None
+        if self._sums is None:
+            self._sums = compiled.PairSums()
+        added, bad_lines = self._sums.add_raw_block(block, fmt is Format.WRSTAT, self.reference)
+        lines, links, new_gids = added
+        self.records += lines - len(bad_lines)
+        self._take_block_result(links, new_gids)
+        return numbered_bad_lines(fmt, bytes(block), first_line, bad_lines) if bad_lines else []
+
+    def _take_block_result(self, links: bytes, new_gids: list[int]) -> None:
+        self.gids.update(new_gids)
+        if links:
+            self._add_links(np.frombuffer(links, dtype=np.uint64).reshape(-1, _LINK_COLUMNS))
+
     def _add_compiled(self, compiled: Any, fmt: Format, block: bytes) -> None:
         """``add_block`` by the compiled kernel: the same figures, from one pass."""
         wrstat = fmt is Format.WRSTAT
@@ -175,9 +199,7 @@ class UsageAggregate:
             self._sums = compiled.PairSums()
         lines, links, new_gids = self._sums.add_block(block, separators, wrstat, self.reference)
         self.records += lines
-        self.gids.update(new_gids)
-        if links:
-            self._add_links(np.frombuffer(links, dtype=np.uint64).reshape(-1, _LINK_COLUMNS))
+        self._take_block_result(links, new_gids)
 
     def _add_links(self, rows: LinkRows) -> None:
         if self._link_count + len(rows) > len(self._links):

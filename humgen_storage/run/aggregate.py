@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar, cast
 
-from humgen_storage.mpistat.patterns import Format, clean_block
+from humgen_storage.mpistat.patterns import Format, Malformed, clean_block
 from humgen_storage.mpistat.reader import MpistatReader
-from humgen_storage.run.blocks import Malformed, map_raw_blocks
+from humgen_storage.run.blocks import Block, Helpers, map_raw_blocks
 
 
 class Partial(Protocol):
@@ -28,13 +28,15 @@ class Partial(Protocol):
     def merge(self, other: Any) -> None: ...
 
 
-def fold_raw(partial: Any, fmt: Format, block: bytes, first_line: int) -> bool:
-    """Whether ``partial`` folded in the raw block itself: a partial may define
-    ``add_raw_block`` to validate each line as it takes it in (one pass over bytes in
-    the cache instead of two), which says False, having added nothing, when some line
-    is not valid; the block is then validated and added as usual."""
+def fold_raw(partial: Any, fmt: Format, block: Block, first_line: int) -> Malformed | None:
+    """The block's malformed lines when ``partial`` folded in the raw block itself, else
+    None. A partial may define ``add_raw_block`` to validate each line as it takes it
+    in (one pass over bytes in the cache instead of two): it adds the valid lines and
+    returns the malformed ones (numbered and explained, as ``clean_block`` gives them),
+    or returns None, having added nothing, for a block it leaves to the usual way
+    (validated apart, then added)."""
     add_raw_block = getattr(partial, "add_raw_block", None)
-    return add_raw_block is not None and bool(add_raw_block(fmt, block, first_line))
+    return None if add_raw_block is None else add_raw_block(fmt, block, first_line)
 
 
 class Newsworthy(Protocol):
@@ -67,17 +69,20 @@ def aggregate_file(
     # A partial given ``on_news`` has news to take (``Newsworthy``).
     take_news = cast(Newsworthy, partial).take_news if on_news is not None else None
 
-    def fold(fmt: Format, block: bytes, first_line: int) -> tuple[Any, Malformed]:
-        # In a helper: its own (forked) partial.
-        bad: Malformed = []
-        if not fold_raw(partial, fmt, block, first_line):
-            valid, bad = clean_block(fmt, block, first_line)
+    def fold(fmt: Format, block: Block, first_line: int) -> tuple[Any, Malformed]:
+        # In a helper: its own (forked) partial, and a view of the block it borrows.
+        bad = fold_raw(partial, fmt, block, first_line)
+        if bad is None:
+            valid, bad = clean_block(fmt, bytes(block), first_line)
             for run_first_line, run in valid_runs(valid, first_line, bad):
                 partial.add_block(fmt, run, run_first_line)
         return (take_news() if take_news is not None else None), bad
 
     finals: list[P] = []
-    for news in map_raw_blocks(reader, fold, workers, final=lambda: partial, finals=finals):
+    blocks = map_raw_blocks(
+        reader, fold, workers, final=lambda: partial, finals=finals, helpers_are=Helpers.VIEWING
+    )
+    for news in blocks:
         if news:
             assert on_news is not None
             on_news(news)

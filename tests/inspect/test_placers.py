@@ -212,7 +212,7 @@ def folded(lines: bytes, fmt: Format) -> tuple[Any, ...]:
     raw = []
     for first_line, block in blocks(lines, 5):
         before = (inspector.records, inspector._links.waiting)
-        raw.append(fold_raw(inspector, fmt, block, first_line))
+        raw.append(fold_raw(inspector, fmt, block, first_line) is not None)
         if not raw[-1]:  # nothing added (rows the block's records make again may be there)
             assert (inspector.records, inspector._links.waiting) == before
             valid, bad = clean_block(fmt, block, first_line)

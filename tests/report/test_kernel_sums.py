@@ -200,3 +200,34 @@ def test_separators_that_do_not_cut_the_block_are_refused() -> None:
     reversed_rows = np.frombuffer(separators, dtype=np.intp).reshape(2, 11)[::-1].tobytes()
     with pytest.raises(ValueError, match="out of order"):
         sums.add_block(block, reversed_rows, False, R)
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+@pytest.mark.parametrize("seed", range(4))
+def test_a_raw_block_is_validated_as_it_is_added(fmt: Format, seed: int) -> None:
+    """``add_raw_block`` (one pass) gives what ``clean_block`` then ``add_block`` give:
+    the same malformed lines, numbered and explained, and the same figures of the valid
+    ones, on blocks with every malformed kind the validation knows."""
+    from humgen_storage.mpistat.patterns import clean_block
+    from humgen_storage.run.aggregate import fold_raw, valid_runs
+    from tests.mpistat.test_kernel import generated_block
+
+    rng = random.Random(seed)
+    raw, validated = UsageAggregate(reference=R), UsageAggregate(reference=R)
+    first_line = 1
+    for _ in range(5):
+        # Valid crawl lines with the generator's (a third malformed) between them.
+        mixed = [r.line(fmt) for r in generated_crawl(seed, 200)]
+        mixed += generated_block(fmt, rng.randrange(1000), 60).splitlines(keepends=True)
+        rng.shuffle(mixed)
+        block = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in mixed)
+        bad = fold_raw(raw, fmt, block, first_line)
+        valid, expected_bad = clean_block(fmt, block, first_line)
+        assert bad == expected_bad and bad
+        for run_first_line, run in valid_runs(valid, first_line, expected_bad):
+            validated.add_block(fmt, run, run_first_line)
+        first_line += block.count(b"\n")
+    assert raw.records == validated.records
+    assert raw.totals() == validated.totals()
+    assert raw.user_totals() == validated.user_totals()
+    assert raw.gids == validated.gids
