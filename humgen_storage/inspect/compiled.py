@@ -46,7 +46,7 @@ class CompiledPlacer:
         )
         return cls(placer, python)
 
-    def place_valid(self, block: bytes) -> PlacedRecords | None:
+    def place_valid(self, block: bytes | memoryview) -> PlacedRecords | None:
         """``place`` for a raw block, validating each line in the same pass; None when
         some line is not valid (or its path is left to Python): nothing was added, and
         the block takes the usual way."""

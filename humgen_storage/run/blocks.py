@@ -19,6 +19,7 @@ Memory is bounded: at most ``4 × (workers - 1) + 2`` blocks are in flight.
 
 from __future__ import annotations
 
+import enum
 import functools
 import mmap
 import multiprocessing
@@ -26,9 +27,9 @@ import os
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from humgen_storage.mpistat.patterns import Format, count_lines
+from humgen_storage.mpistat.patterns import Format, Malformed, count_lines
 from humgen_storage.mpistat.reader import BlockParts, MpistatReader
 from humgen_storage.run.block_threads import ThreadHelpers
 from humgen_storage.run.processes import die_with_parent
@@ -98,8 +99,20 @@ def _serve(
 
 # -- map_blocks ----------------------------------------------------------------------------
 
-Malformed = list[tuple[int, str]]  # (line number, why), as ``clean_block`` gives them
-BlockFunc = Callable[[Format, bytes, int], tuple[Any, Malformed]]
+# A block as a function is given it: bytes, or (``Helpers.VIEWING``) a view of a
+# helper's slot, valid while the function runs.
+Block = bytes | memoryview
+
+
+class Helpers(enum.Enum):
+    """What a volume's block helpers are, and how a block reaches its function there."""
+
+    COPYING = "processes; the function gets a copy of its block (it may keep it)"
+    VIEWING = "processes; the function reads its block where it was copied to, keeping nothing"
+    THREADS = "threads of the reading process, for a function that works without the GIL"
+
+
+BlockFunc = Callable[[Format, Block, int], tuple[Any, Malformed]]
 
 # Blocks waiting for each helper besides the one it is on: enough that it does not wait
 # for the next while the reading process parses a block of its own and writes the
@@ -143,19 +156,19 @@ class _MapHelpers:
     def __init__(
         self,
         count: int,
-        fmt: Format,
+        reader: MpistatReader,
         func: BlockFunc,
-        block_size: int,
-        path: object,
         final: Callable[[], Any] | None = None,
+        viewing: bool = False,
     ) -> None:
         context = multiprocessing.get_context("fork")
-        self.fmt = fmt
+        self.fmt = reader.format
         self.func = func
+        self.viewing = viewing  # func reads its block in the slot itself
         self.final = final  # each helper's last word, e.g. its partial aggregate
         self.finals: list[Any] = []
-        self.path = path
-        self.size = block_size + _SLOT_MARGIN
+        self.path = reader.source.path
+        self.size = reader.block_size + _SLOT_MARGIN
         slots = (1 + _WAITING_PER_HELPER) * count
         self.memory = [mmap.mmap(-1, self.size) for _ in range(slots)]
         self.free = list(range(slots))
@@ -249,9 +262,12 @@ class _MapHelpers:
 
     def _handle(self, task: tuple[int, int, int, int]) -> _Result:
         sequence, first_line, slot, length = task
-        block = self.memory[slot][:length]  # a copy: the slot is reused for the value
-        result = _map_one(self.fmt, self.func, (sequence, first_line, block))
         memory = self.memory[slot]
+        if self.viewing:  # a view, released before the value is written over the block
+            with memoryview(memory) as whole, whole[:length] as view:
+                result = _map_one(self.fmt, self.func, (sequence, first_line, view))
+        else:  # a copy: the value, which may refer to its block, goes into the same slot
+            result = _map_one(self.fmt, self.func, (sequence, first_line, memory[:length]))
         memory.seek(0)
         try:
             # Large bytes objects are written straight into the slot, not copied first.
@@ -263,7 +279,7 @@ class _MapHelpers:
         return result
 
 
-def _map_one(fmt: Format, func: BlockFunc, item: tuple[int, int, bytes]) -> _Result:
+def _map_one(fmt: Format, func: BlockFunc, item: tuple[int, int, Block]) -> _Result:
     sequence, first_line, block = item
     value, bad = func(fmt, block, first_line)
     counts = _LineCounts()
@@ -282,16 +298,16 @@ def _helpers(
     func: BlockFunc,
     count: int,
     final: Callable[[], Any] | None,
-    threads: bool,
+    kind: Helpers,
 ) -> _MapHelpers | ThreadHelpers:
     count = max(0, count)
-    if threads:
+    if kind is Helpers.THREADS:
         assert final is None, "helper threads keep no partial aggregates"
         # A thread takes its next block as soon as it is free, with no pipe in between:
         # one block waiting for each keeps it busy, and each block more held memory.
         room = 2 * count
         return ThreadHelpers(count, room, functools.partial(_map_parts, reader.format, func))
-    return _MapHelpers(count, reader.format, func, reader.block_size, reader.source.path, final)
+    return _MapHelpers(count, reader, func, final, viewing=kind is Helpers.VIEWING)
 
 
 def map_raw_blocks(
@@ -300,7 +316,7 @@ def map_raw_blocks(
     workers: int = 1,
     final: Callable[[], Any] | None = None,
     finals: list[Any] | None = None,
-    threads: bool = False,
+    helpers_are: Helpers = Helpers.COPYING,
 ) -> Iterator[R]:
     """``func(format, block, first_line)`` for every block as read, computed by
     ``workers`` processes, yielded in file order (for jobs whose output must keep the
@@ -314,15 +330,19 @@ def map_raw_blocks(
     rule applied at the end.
 
     With ``final``, each helper calls it after its last block and its value is
-    appended to ``finals`` (``aggregate_file``: each helper's partial aggregate). With
-    ``threads``, for a ``func`` that releases the GIL for its work, the helpers are
-    threads of this process (no ``final``).
+    appended to ``finals`` (``aggregate_file``: each helper's partial aggregate).
+    ``helpers_are`` says what the helpers are (``Helpers``): threads of this process
+    for a ``func`` that releases the GIL for its work (no ``final``), or processes that
+    give ``func`` a copy of its block or, for a ``func`` that only reads it while it
+    runs and keeps nothing of it, a view of the block where it was copied to.
     """
     fmt = reader.format
     # Blocks submitted but not yet yielded: those at helpers, and two more, so that this
     # process can go on with its own while a helper finishes an earlier one.
     limit = (1 + _WAITING_PER_HELPER) * (workers - 1) + 2
-    helpers = _helpers(reader, func, workers - 1, final, threads)
+    # A function given views takes them as well as bytes (``aggregate_file``'s).
+    block_func = cast(BlockFunc, func)
+    helpers = _helpers(reader, block_func, workers - 1, final, helpers_are)
     counts = _LineCounts()
     ready: dict[int, Any] = {}
     submitted = next_out = 0
@@ -340,7 +360,7 @@ def map_raw_blocks(
             submitted += 1
             if submitted - next_out > limit or not helpers.offer(sequence, first_line, parts):
                 # Every helper busy, or none: do it here.
-                local = _map_parts(fmt, func, sequence, first_line, parts)
+                local = _map_parts(fmt, block_func, sequence, first_line, parts)
                 take(local.sequence, local.value, local.counts)
             while helpers.ready():  # finished meanwhile
                 take(*helpers.get())

@@ -31,7 +31,7 @@ from humgen_storage.mpistat.files import InputFile
 from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.names import printable
 from humgen_storage.run import driver, layout
-from humgen_storage.run.blocks import map_raw_blocks
+from humgen_storage.run.blocks import Helpers, map_raw_blocks
 from humgen_storage.run.inputs import InputSet, add_input_arguments
 from humgen_storage.run.job import VolumePlan
 from humgen_storage.run.registry import VOLUMES_KEYS
@@ -169,7 +169,10 @@ def split_volume(task: SplitTask) -> VolumeSplit:
             # while they wait for it: its writing gets a thread of its own.
             output = PartWriterThread(writer, splitter.table.stems, task.block_workers > 1)
             blocks = map_raw_blocks(
-                reader, splitter, task.block_workers, threads=splitter.releases_gil
+                reader,
+                splitter,
+                task.block_workers,
+                helpers_are=Helpers.THREADS if splitter.releases_gil else Helpers.COPYING,
             )
             for result in blocks:
                 output.add(result)

@@ -16,7 +16,7 @@ from humgen_storage.mpistat.reader import MpistatReader
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.report.aggregate import UsageAggregate
 from humgen_storage.run.aggregate import aggregate_file, valid_runs
-from humgen_storage.run.blocks import Malformed, map_raw_blocks
+from humgen_storage.run.blocks import Helpers, Malformed, map_raw_blocks
 from tests.helpers import write_mpistat
 
 R = 1_800_000_000
@@ -113,7 +113,12 @@ def test_map_raw_blocks_keeps_file_order_and_counts_bad_lines(
         extra_lines=[b"bad\n"] + [r.line() for r in good[2000:]],
     )
     with MpistatReader(InputFile.from_path(path), block_size=1500, max_bad_fraction=0.01) as reader:
-        chunks = map_raw_blocks(reader, _clean_lines, workers, threads=threads)
+        chunks = map_raw_blocks(
+            reader,
+            _clean_lines,
+            workers,
+            helpers_are=Helpers.THREADS if threads else Helpers.COPYING,
+        )
         lines = [line for chunk in chunks for line in chunk]
     assert lines == [r.line()[:-1] for r in good]  # byte for byte, in input order
     assert (reader.lines, reader.bad_lines) == (5002, 1)
@@ -153,7 +158,14 @@ def test_map_raw_blocks_yields_in_order_through_shared_memory(
     extra += [r.line() for r in good[3000:]]
     path = write_mpistat(tmp_path, "20261120", "118", good[:2000], extra_lines=extra)
     with MpistatReader(InputFile.from_path(path), block_size=1500, max_bad_fraction=0.01) as reader:
-        values = list(map_raw_blocks(reader, _lines_and_sizes, workers, threads=threads))
+        values = list(
+            map_raw_blocks(
+                reader,
+                _lines_and_sizes,
+                workers,
+                helpers_are=Helpers.THREADS if threads else Helpers.COPYING,
+            )
+        )
     firsts = [first for first, _, _, _ in values]
     assert firsts == sorted(firsts) and firsts[0] == 1 and len(values) > 100
     assert all(big == [b"x" * 2000, b"y"] for _, _, big, _ in values)
@@ -178,7 +190,14 @@ def test_map_raw_blocks_reports_a_failing_helper(tmp_path: Path, threads: bool) 
     path = write_mpistat(tmp_path, "20261120", "118", records(3000))
     with MpistatReader(InputFile.from_path(path), block_size=1500) as reader:
         with pytest.raises((RuntimeError, ValueError), match="broken"):
-            list(map_raw_blocks(reader, _fails_on_line_one_thousand, 2, threads=threads))
+            list(
+                map_raw_blocks(
+                    reader,
+                    _fails_on_line_one_thousand,
+                    2,
+                    helpers_are=Helpers.THREADS if threads else Helpers.COPYING,
+                )
+            )
 
 
 def _larger_than_its_block(fmt: object, block: bytes, first_line: int) -> tuple[bytes, list[Any]]:
