@@ -43,7 +43,6 @@ from humgen_storage.config import LdapConfig
 from humgen_storage.directory.dn import DnError, normalise_dn
 from humgen_storage.directory.entry import Entry, integer_attribute
 from humgen_storage.directory.filters import FilterError, parse_filter
-from humgen_storage.directory.ldap import LdapSource
 from humgen_storage.directory.ldif import LdifSource
 from humgen_storage.directory.people import PEOPLE_ATTRIBUTES, PEOPLE_FILTER, users_by_uid
 from humgen_storage.errors import DirectoryError
@@ -312,5 +311,9 @@ def _open_source(cfg: LdapConfig) -> _Source:
     if cfg.ldif is not None:
         return LdifSource(cfg)
     if cfg.url:
+        # Imported here: ldap3 (and ssl) take a good part of a job's start-up, and a
+        # site whose directory is an LDIF file never needs them.
+        from humgen_storage.directory.ldap import LdapSource
+
         return LdapSource(cfg)
     raise DirectoryError("[ldap]: set exactly one of 'url' and 'ldif'")
