@@ -201,6 +201,8 @@ MAX_CLASSES = np.iinfo(np.int8).max
 _PENDING_NAMES = 1 << 14
 _PENDING_SHARE = 16
 _MOVED_AT_ONCE = 1 << 16  # table rows moved up in one step of a merge (512 KiB a column)
+# Pending names of at least a quarter of the table are merged by sorting both together.
+_REBUILT_SHARE = 4
 
 
 def _link_columns(capacity: int) -> LinkColumns:
@@ -217,8 +219,11 @@ class LinkTable:
     Memory follows the number of inodes, not of names: 37 bytes each, a sixteenth
     more for the pending names, and temporaries of a column (8 bytes an inode) at
     most. Since ``pending`` grows with the table, a merge moves the table for at
-    least a sixteenth as many new names, so the work stays linear. Merging names in
-    any order gives the same table, which is what makes merges of partials exact.
+    least a sixteenth as many new names, so the work stays linear. Another partial's
+    table (``merge``) goes in as one batch, sorted together with this one: that needs
+    both tables' worth of temporaries once, at the end of a volume, instead of moving
+    this table sixteen times. Merging names in any order gives the same table, which
+    is what makes merges of partials exact.
     """
 
     def __init__(self) -> None:
@@ -264,6 +269,9 @@ class LinkTable:
     def _merge_pending(self) -> None:
         waiting, self.waiting = self.waiting, 0
         pending = {name: values[:waiting] for name, values in self.pending.items()}
+        if waiting * _REBUILT_SHARE >= self.count:
+            self._rebuild(pending)
+            return
         by_key = np.lexsort((pending["order"], pending["inode"], pending["dev"]))
         dev, inode = pending["dev"][by_key], pending["inode"][by_key]
         first = np.ones(waiting, dtype=bool)
@@ -308,6 +316,26 @@ class LinkTable:
             values[inserted] = new[name][fresh]
         self.count = count + added
 
+    def _rebuild(self, pending: LinkColumns) -> None:
+        """Merge many pending names (another partial's table) by sorting them with the
+        table: inserting them in place would move the table once per pending batch."""
+        count = self.count
+        every = {
+            name: np.concatenate((values[:count], pending[name]))
+            for name, values in self.table.items()
+        }
+        by_key = np.lexsort((every["order"], every["inode"], every["dev"]))
+        dev, inode = every["dev"][by_key], every["inode"][by_key]
+        first = np.ones(len(by_key), dtype=bool)
+        first[1:] = (dev[1:] != dev[:-1]) | (inode[1:] != inode[:-1])
+        keep = by_key[first]
+        del by_key, dev, inode, first
+        self.count = 0  # nothing of the old table is kept by _reserve
+        self._reserve(len(keep))
+        for name, values in self.table.items():
+            values[: len(keep)] = every.pop(name)[keep]
+        self.count = len(keep)
+
     def _locate(self, dev: Unsigned, inode: Unsigned) -> Positions:
         """Where each (dev, inode) is, or would go, in the table (sorted by both)."""
         devs = self.table["dev"][: self.count]
@@ -331,7 +359,14 @@ class LinkTable:
             self.table[name] = bigger  # one column at a time: the old one goes now
 
     def merge(self, other: LinkTable, mapping: Positions) -> None:
-        """Add another partial's names, their row ids mapped (``other`` is left as it was)."""
+        """Add another partial's names, their row ids mapped (``other`` is left as it was).
+
+        They are merged in one batch (``_rebuild``): the pending names make room for
+        them for as long as the merge lasts."""
+        self.compact()
+        room = len(self.pending["dev"])
+        if other.count + other.waiting > room:
+            self.pending = _link_columns(other.count + other.waiting)
         for columns, count in ((other.table, other.count), (other.pending, other.waiting)):
             names = {name: values[:count] for name, values in columns.items()}
             rows = names["row"].copy()
@@ -339,3 +374,6 @@ class LinkTable:
             rows[placed] = mapping[rows[placed]]
             names["row"] = rows
             self.add(names)
+        self.compact()
+        if len(self.pending["dev"]) > room:
+            self.pending = _link_columns(max(room, self.count // _PENDING_SHARE))
