@@ -130,6 +130,84 @@ group_has_nul(unsigned v0, unsigned v1, unsigned v2, unsigned v3)
     return !(bits & 0xFF0000u) | !(bits & 0xFF00u) | !(bits & 0xFFu);
 }
 
+/* Whether the group of four alphabet characters at p decodes to a NUL byte. */
+static inline int
+group_at_has_nul(const uchar *p)
+{
+    return group_has_nul(BASE64_VALUE[p[0]], BASE64_VALUE[p[1]], BASE64_VALUE[p[2]],
+                         BASE64_VALUE[p[3]]);
+}
+
+#ifdef __SSE2__
+/* 0xFF in the lanes whose byte is in [first, first + count). SSE2 compares bytes as
+ * signed only: moving `first` to -128 turns the unsigned range into a signed one. */
+static inline __m128i
+bytes_in_range(__m128i bytes, uchar first, uchar count)
+{
+    __m128i moved = _mm_add_epi8(bytes, _mm_set1_epi8((char)(0x80 - first)));
+    return _mm_cmplt_epi8(moved, _mm_set1_epi8((char)(-128 + count)));
+}
+
+/* Bit i set when byte i is in the base64 alphabet. Setting 0x20 folds A-Z onto a-z and
+ * nothing else onto them; '/' and the digits are one run (0x2F-0x39); '+' is alone. */
+static inline unsigned
+base64_alphabet_mask(__m128i bytes)
+{
+    __m128i letters = bytes_in_range(_mm_or_si128(bytes, _mm_set1_epi8(0x20)), 'a', 26);
+    __m128i digits = bytes_in_range(bytes, '/', 11);
+    __m128i plus = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('+'));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letters, digits), plus));
+}
+
+/* The groups of four alphabet characters of 16 that may decode to a NUL byte, as bits
+ * of a 16-bit mask (any of a group's four bits), for the exact check of those groups
+ * alone; nearly always there are none. Exact for a group's first two bytes: byte 0 is
+ * NUL when c0 is 'A' and c1 one of A-P, byte 1 when c1 is one of AQgw and c2 one of
+ * A-D. Byte 2 (c2's value a multiple of 4, then c3 'A') is tested by c3 'A' alone,
+ * which a path's bytes rarely make (0x00, 0x40, 0x80 or 0xC0 third in a group). */
+static inline unsigned
+nul_candidates(__m128i bytes)
+{
+    __m128i is_a = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('A'));
+    __m128i a_to_p = bytes_in_range(bytes, 'A', 16), a_to_d = bytes_in_range(bytes, 'A', 4);
+    /* A, Q, g, w: the values 0, 16, 32, 48; setting 0x10 leaves two bytes to compare. */
+    __m128i with_16 = _mm_or_si128(bytes, _mm_set1_epi8(0x10));
+    __m128i multiple_of_16 = _mm_or_si128(_mm_cmpeq_epi8(with_16, _mm_set1_epi8('Q')),
+                                          _mm_cmpeq_epi8(with_16, _mm_set1_epi8('w')));
+    /* Each lane's test and the next lane's: lane 4k holds byte 0's (c0 and c1), lane
+     * 4k + 1 byte 1's (c1 and c2); the other lanes' are dropped. */
+    __m128i first_byte = _mm_and_si128(is_a, _mm_srli_si128(a_to_p, 1));
+    __m128i second_byte = _mm_and_si128(multiple_of_16, _mm_srli_si128(a_to_d, 1));
+    unsigned pairs = (unsigned)_mm_movemask_epi8(_mm_or_si128(first_byte, second_byte));
+    return (pairs & 0x3333u) | ((unsigned)_mm_movemask_epi8(is_a) & 0x8888u);
+}
+
+/* The end of the whole groups of alphabet characters at p, 16 characters a chunk while
+ * 16 bytes are left before `end`, or NULL when one of them decodes to a NUL byte; sets
+ * *stopped when the run of alphabet characters ended in the last chunk looked at. */
+static inline const uchar *
+base64_chunks(const uchar *p, const uchar *end, int *stopped)
+{
+    while (end - p >= 16) {
+        __m128i chunk = _mm_loadu_si128((const __m128i *)p);
+        /* The characters before the first outside the alphabet, rounded down to whole
+         * groups: 16 when all are in it (the complement's lowest set bit is then 16). */
+        unsigned whole = (unsigned)__builtin_ctz(~base64_alphabet_mask(chunk)) & ~3u;
+        unsigned candidates = nul_candidates(chunk) & ((1u << whole) - 1u);
+        for (unsigned group = 0; candidates; group += 4, candidates >>= 4) {
+            if ((candidates & 15u) && group_at_has_nul(p + group))
+                return NULL;
+        }
+        p += whole;
+        if (whole < 16) {
+            *stopped = 1;
+            return p;
+        }
+    }
+    return p;
+}
+#endif
+
 /* A base64 path field: characters of the standard alphabet, then "==" after one of AQgw
  * or "=" after one of AEIMQUYcgkosw048 (zero padding bits), whole groups of four, and no
  * group decoding to a NUL byte. Returns the field's end, or NULL. */
@@ -137,8 +215,15 @@ static inline const uchar *
 base64_end(const uchar *p, const uchar *end)
 {
     const uchar *start = p;
-    int nul = 0;
-    while (end - p >= 4) { /* whole groups */
+    int nul = 0, stopped = 0;
+#ifdef __SSE2__
+    /* Paths are long runs of the alphabet: most of a line's bytes, checked here a chunk
+     * of 16 at a time instead of a table look-up and a bit test a character. */
+    p = base64_chunks(p, end, &stopped);
+    if (p == NULL)
+        return NULL;
+#endif
+    while (!stopped && end - p >= 4) { /* whole groups */
         unsigned v0 = BASE64_VALUE[p[0]], v1 = BASE64_VALUE[p[1]], v2 = BASE64_VALUE[p[2]],
                  v3 = BASE64_VALUE[p[3]];
         if ((v0 | v1 | v2 | v3) & 0x80u)
