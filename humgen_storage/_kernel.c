@@ -182,27 +182,40 @@ nul_candidates(__m128i bytes)
     return (pairs & 0x3333u) | ((unsigned)_mm_movemask_epi8(is_a) & 0x8888u);
 }
 
+/* Whether one of the groups flagged by nul_candidates() (bits of the chunk at p)
+ * decodes to a NUL byte. */
+static inline int
+flagged_group_has_nul(const uchar *p, unsigned candidates)
+{
+    for (; candidates; p += 4, candidates >>= 4) {
+        if ((candidates & 15u) && group_at_has_nul(p))
+            return 1;
+    }
+    return 0;
+}
+
 /* The end of the whole groups of alphabet characters at p, 16 characters a chunk while
  * 16 bytes are left before `end`, or NULL when one of them decodes to a NUL byte; sets
- * *stopped when the run of alphabet characters ended in the last chunk looked at. */
+ * *stopped when the run of alphabet characters ended in the last chunk looked at. A
+ * chunk wholly in the alphabet moves p on by a constant, so that the next chunk's load
+ * and tests need not wait for this one's (the branch is predicted). */
 static inline const uchar *
 base64_chunks(const uchar *p, const uchar *end, int *stopped)
 {
     while (end - p >= 16) {
         __m128i chunk = _mm_loadu_si128((const __m128i *)p);
-        /* The characters before the first outside the alphabet, rounded down to whole
-         * groups: 16 when all are in it (the complement's lowest set bit is then 16). */
-        unsigned whole = (unsigned)__builtin_ctz(~base64_alphabet_mask(chunk)) & ~3u;
-        unsigned candidates = nul_candidates(chunk) & ((1u << whole) - 1u);
-        for (unsigned group = 0; candidates; group += 4, candidates >>= 4) {
-            if ((candidates & 15u) && group_at_has_nul(p + group))
+        unsigned alphabet = base64_alphabet_mask(chunk), candidates = nul_candidates(chunk);
+        if (alphabet != 0xFFFFu) {
+            /* The characters before the first outside the alphabet, in whole groups. */
+            unsigned whole = (unsigned)__builtin_ctz(~alphabet) & ~3u;
+            if (flagged_group_has_nul(p, candidates & ((1u << whole) - 1u)))
                 return NULL;
-        }
-        p += whole;
-        if (whole < 16) {
             *stopped = 1;
-            return p;
+            return p + whole;
         }
+        if (candidates && flagged_group_has_nul(p, candidates))
+            return NULL;
+        p += 16;
     }
     return p;
 }
