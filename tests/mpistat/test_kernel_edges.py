@@ -1,6 +1,6 @@
 """The edges of the compiled kernel's wide scans: base64 paths checked 16 characters at
-a time and numbers scanned 8 digits at a time, each while that many bytes are left in
-the block's whole lines, byte by byte after.
+a time and numbers scanned 16 bytes at a time (8 in builds without SSE2), each while
+that many bytes are left in the block's whole lines, byte by byte after.
 
 Each block goes through ``clean_block`` on both paths, which must agree, and the
 malformed line numbers must also be those of a small reference written here from SPEC
@@ -143,8 +143,8 @@ def numbers_of_every_length() -> list[bytes]:
 
 
 def numbers_with_a_non_digit() -> list[bytes]:
-    """A non-digit at every offset of numbers of 1 to 20 digits: the first of every
-    word and the ones after, and just past the last digit."""
+    """A non-digit at every offset of numbers of 1 to 20 digits: the first byte of every
+    word or chunk and the ones after, and just past the last digit."""
     digits = b"12345678901234567890"
     return [
         digits[:offset] + bytes([byte]) + digits[offset:length]
