@@ -54,16 +54,90 @@ init_tables(void)
 }
 
 /* Every scan below stops at a newline, and the lines looked at end with one (the block
- * is cut after its last newline), so none reads past the end of the block. */
+ * is cut after its last newline), so none reads past the end of the block; those that
+ * read a word or 16 bytes at once do so only while that many bytes are left before the
+ * end of the block's whole lines (`end`), and go byte by byte after. */
+
+#ifdef __SSE2__
+/* 0xFF in the lanes whose byte is in [first, first + count). SSE2 compares bytes as
+ * signed only: moving `first` to -128 turns the unsigned range into a signed one. */
+static inline __m128i
+bytes_in_range(__m128i bytes, uchar first, uchar count)
+{
+    __m128i moved = _mm_add_epi8(bytes, _mm_set1_epi8((char)(0x80 - first)));
+    return _mm_cmplt_epi8(moved, _mm_set1_epi8((char)(-128 + count)));
+}
+#endif
+
+/* Without SSE2, number fields are scanned a word of 8 bytes at a time, read
+ * little-endian (the first byte lowest) so that the first byte that stops the scan is
+ * the lowest set bit; elsewhere byte by byte. */
+#if !defined(__SSE2__) && defined(__GNUC__) && defined(__BYTE_ORDER__) &&                    \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WORD_SCAN 1
+#else
+#define WORD_SCAN 0
+#endif
+
+#if WORD_SCAN
+/* The high bit (0x80) of each byte of the word that is not an ASCII digit. The range
+ * tests run on the low 7 bits of each byte, so no carry or borrow crosses into the next
+ * byte; bytes with the high bit set are never digits. */
+static inline uint64_t
+non_digits(uint64_t word)
+{
+    const uint64_t high = 0x8080808080808080u, seven_bits = 0x7F7F7F7F7F7F7F7Fu;
+    uint64_t low = word & seven_bits;
+    uint64_t above_nine = low + 0x4646464646464646u;              /* '9' + 1 + 0x46 = 0x80 */
+    uint64_t from_zero = (low | high) - 0x3030303030303030u;       /* loses 0x80 below '0' */
+    return (word | above_nine | ~from_zero) & high;
+}
+#endif
+
+/* The end of the run of digits at p, or, for a run longer than `most` digits, some
+ * point past the first `most` (no number field takes that many). 16 bytes at a time
+ * with SSE2, else a word at a time: the byte loop's exit branch, taken after a
+ * different count of digits in every field, is mispredicted about once a field, and
+ * costs an instruction or more a digit. */
+static inline const uchar *
+digits_end(const uchar *p, const uchar *end, size_t most)
+{
+#ifdef __SSE2__
+    const uchar *start = p;
+    while (end - p >= 16) {
+        __m128i chunk = _mm_loadu_si128((const __m128i *)p);
+        unsigned digits = (unsigned)_mm_movemask_epi8(bytes_in_range(chunk, '0', 10));
+        if (digits != 0xFFFFu)
+            return p + __builtin_ctz(~digits);
+        p += 16;
+        if ((size_t)(p - start) > most)
+            return p;
+    }
+#elif WORD_SCAN
+    const uchar *start = p;
+    while (end - p >= 8) {
+        uint64_t word;
+        memcpy(&word, p, 8);
+        uint64_t stops = non_digits(word);
+        if (stops)
+            return p + (__builtin_ctzll(stops) >> 3);
+        p += 8;
+        if ((size_t)(p - start) > most)
+            return p;
+    }
+#endif
+    while ((unsigned)(*p - '0') < 10)
+        p++;
+    return p;
+}
 
 /* The end of a number of at most the digits of `limit` (and at most its value when it
  * has as many), or NULL. */
 static inline const uchar *
-number_end(const uchar *p, const char *limit, size_t limit_digits)
+number_end(const uchar *p, const uchar *end, const char *limit, size_t limit_digits)
 {
     const uchar *start = p;
-    while ((unsigned)(*p - '0') < 10)
-        p++;
+    p = digits_end(p, end, limit_digits);
     size_t digits = (size_t)(p - start);
     if (digits == 0 || digits > limit_digits)
         return NULL;
@@ -81,6 +155,88 @@ group_has_nul(unsigned v0, unsigned v1, unsigned v2, unsigned v3)
     return !(bits & 0xFF0000u) | !(bits & 0xFF00u) | !(bits & 0xFFu);
 }
 
+/* Whether the group of four alphabet characters at p decodes to a NUL byte. */
+static inline int
+group_at_has_nul(const uchar *p)
+{
+    return group_has_nul(BASE64_VALUE[p[0]], BASE64_VALUE[p[1]], BASE64_VALUE[p[2]],
+                         BASE64_VALUE[p[3]]);
+}
+
+#ifdef __SSE2__
+/* Bit i set when byte i is in the base64 alphabet. Setting 0x20 folds A-Z onto a-z and
+ * nothing else onto them; '/' and the digits are one run (0x2F-0x39); '+' is alone. */
+static inline unsigned
+base64_alphabet_mask(__m128i bytes)
+{
+    __m128i letters = bytes_in_range(_mm_or_si128(bytes, _mm_set1_epi8(0x20)), 'a', 26);
+    __m128i digits = bytes_in_range(bytes, '/', 11);
+    __m128i plus = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('+'));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letters, digits), plus));
+}
+
+/* The groups of four alphabet characters of 16 that may decode to a NUL byte, as bits
+ * of a 16-bit mask (any of a group's four bits), for the exact check of those groups
+ * alone; nearly always there are none. Exact for a group's first two bytes: byte 0 is
+ * NUL when c0 is 'A' and c1 one of A-P, byte 1 when c1 is one of AQgw and c2 one of
+ * A-D. Byte 2 (c2's value a multiple of 4, then c3 'A') is tested by c3 'A' alone,
+ * which a path's bytes rarely make (0x00, 0x40, 0x80 or 0xC0 third in a group). */
+static inline unsigned
+nul_candidates(__m128i bytes)
+{
+    __m128i is_a = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('A'));
+    __m128i a_to_p = bytes_in_range(bytes, 'A', 16), a_to_d = bytes_in_range(bytes, 'A', 4);
+    /* A, Q, g, w: the values 0, 16, 32, 48; setting 0x10 leaves two bytes to compare. */
+    __m128i with_16 = _mm_or_si128(bytes, _mm_set1_epi8(0x10));
+    __m128i multiple_of_16 = _mm_or_si128(_mm_cmpeq_epi8(with_16, _mm_set1_epi8('Q')),
+                                          _mm_cmpeq_epi8(with_16, _mm_set1_epi8('w')));
+    /* Each lane's test and the next lane's: lane 4k holds byte 0's (c0 and c1), lane
+     * 4k + 1 byte 1's (c1 and c2); the other lanes' are dropped. */
+    __m128i first_byte = _mm_and_si128(is_a, _mm_srli_si128(a_to_p, 1));
+    __m128i second_byte = _mm_and_si128(multiple_of_16, _mm_srli_si128(a_to_d, 1));
+    unsigned pairs = (unsigned)_mm_movemask_epi8(_mm_or_si128(first_byte, second_byte));
+    return (pairs & 0x3333u) | ((unsigned)_mm_movemask_epi8(is_a) & 0x8888u);
+}
+
+/* Whether one of the groups flagged by nul_candidates() (bits of the chunk at p)
+ * decodes to a NUL byte. */
+static inline int
+flagged_group_has_nul(const uchar *p, unsigned candidates)
+{
+    for (; candidates; p += 4, candidates >>= 4) {
+        if ((candidates & 15u) && group_at_has_nul(p))
+            return 1;
+    }
+    return 0;
+}
+
+/* The end of the whole groups of alphabet characters at p, 16 characters a chunk while
+ * 16 bytes are left before `end`, or NULL when one of them decodes to a NUL byte; sets
+ * *stopped when the run of alphabet characters ended in the last chunk looked at. A
+ * chunk wholly in the alphabet moves p on by a constant, so that the next chunk's load
+ * and tests need not wait for this one's (the branch is predicted). */
+static inline const uchar *
+base64_chunks(const uchar *p, const uchar *end, int *stopped)
+{
+    while (end - p >= 16) {
+        __m128i chunk = _mm_loadu_si128((const __m128i *)p);
+        unsigned alphabet = base64_alphabet_mask(chunk), candidates = nul_candidates(chunk);
+        if (alphabet != 0xFFFFu) {
+            /* The characters before the first outside the alphabet, in whole groups. */
+            unsigned whole = (unsigned)__builtin_ctz(~alphabet) & ~3u;
+            if (flagged_group_has_nul(p, candidates & ((1u << whole) - 1u)))
+                return NULL;
+            *stopped = 1;
+            return p + whole;
+        }
+        if (candidates && flagged_group_has_nul(p, candidates))
+            return NULL;
+        p += 16;
+    }
+    return p;
+}
+#endif
+
 /* A base64 path field: characters of the standard alphabet, then "==" after one of AQgw
  * or "=" after one of AEIMQUYcgkosw048 (zero padding bits), whole groups of four, and no
  * group decoding to a NUL byte. Returns the field's end, or NULL. */
@@ -88,8 +244,15 @@ static inline const uchar *
 base64_end(const uchar *p, const uchar *end)
 {
     const uchar *start = p;
-    int nul = 0;
-    while (end - p >= 4) { /* whole groups */
+    int nul = 0, stopped = 0;
+#ifdef __SSE2__
+    /* Paths are long runs of the alphabet: most of a line's bytes, checked here a chunk
+     * of 16 at a time instead of a table look-up and a bit test a character. */
+    p = base64_chunks(p, end, &stopped);
+    if (p == NULL)
+        return NULL;
+#endif
+    while (!stopped && end - p >= 4) { /* whole groups */
         unsigned v0 = BASE64_VALUE[p[0]], v1 = BASE64_VALUE[p[1]], v2 = BASE64_VALUE[p[2]],
                  v3 = BASE64_VALUE[p[3]];
         if ((v0 | v1 | v2 | v3) & 0x80u)
@@ -201,13 +364,13 @@ valid_line(const uchar *p, const uchar *end, int fields, const uchar *base, Py_s
             after = fields == 12 ? quoted_end(p, end) : base64_end(p, end);
             break;
         case SIZE:
-            after = number_end(p, SIGNED_MAX, sizeof SIGNED_MAX - 1);
+            after = number_end(p, end, SIGNED_MAX, sizeof SIGNED_MAX - 1);
             break;
         case UNSIGNED:
-            after = number_end(p, UNSIGNED_MAX, sizeof UNSIGNED_MAX - 1);
+            after = number_end(p, end, UNSIGNED_MAX, sizeof UNSIGNED_MAX - 1);
             break;
         case SIGNED:
-            after = number_end(p + (*p == '-'), SIGNED_MAX, sizeof SIGNED_MAX - 1);
+            after = number_end(p + (*p == '-'), end, SIGNED_MAX, sizeof SIGNED_MAX - 1);
             break;
         default: /* TYPE */
             after = FILE_TYPE[*p] ? p + 1 : NULL;
