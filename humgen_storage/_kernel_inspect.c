@@ -39,15 +39,36 @@ enum {
  * the whole name. */
 enum { CLASS_CONTAINS, CLASS_STARTS, CLASS_ENDS, CLASS_WHOLE };
 
-/* What Python said about one directory prefix. */
+/* What Python said about one directory prefix. A volume keeps one for each of its rows
+ * (and their ancestors) for the whole read, so they are small: row ids are int32, as
+ * the link table's are (inspect/tables.py), and the arena's offsets 32 bits. */
 typedef struct {
-    uint64_t hash;
-    Py_ssize_t key; /* offset of the prefix's bytes in the arena; -1: a free slot */
-    Py_ssize_t length;
-    Py_ssize_t exact; /* the prefix's own row, ROW_NOWHERE or ROW_UNKNOWN */
-    Py_ssize_t below; /* every directory below: a row, ROW_NOWHERE, ROW_DEEPER, ROW_UNKNOWN */
-    int own;          /* whether the prefix is its row's own directory */
+    uint32_t hash;   /* the low bits of the prefix's hash */
+    uint32_t key;    /* offset of the prefix's bytes in the arena */
+    uint32_t length; /* 0: a free slot (a prefix holds its first '/' at least) */
+    int32_t exact;   /* the prefix's own row, ROW_NOWHERE or ROW_UNKNOWN */
+    int32_t below;   /* every directory below: a row, ROW_NOWHERE, ROW_DEEPER, ROW_UNKNOWN */
+    int32_t own;     /* whether the prefix is its row's own directory */
 } DirectoryPrefix;
+
+/* The prefix table and its arena grow with the rows and live for the whole volume:
+ * each gets memory mappings of its own, not the C heap, where every block's
+ * temporaries would be placed around them and the heap keep the room they leave
+ * behind as they grow (run/mapped.py does the same for the numpy tables). The
+ * mappings are zero-filled, and private: a forked process gets its own copy. */
+static void *
+prefix_memory(size_t size)
+{
+    void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return memory == MAP_FAILED ? NULL : memory;
+}
+
+static void
+prefix_memory_free(void *memory, size_t size)
+{
+    if (memory)
+        munmap(memory, size);
+}
 
 typedef struct {
     const uchar *bytes;
@@ -76,7 +97,8 @@ typedef struct {
      * with none of them, and are ruled out with one look-up. */
     int by_last_byte;
     uchar last_bytes[256];
-    /* Open addressing, a power of two slots, at most half of them used. */
+    /* Open addressing, a power of two slots, at most half of them used (both mapped:
+     * prefix_memory). */
     DirectoryPrefix *slots;
     Py_ssize_t capacity, used;
     uchar *arena;
@@ -119,23 +141,47 @@ static int
 placer_grow_slots(Placer *self)
 {
     Py_ssize_t capacity = self->capacity ? 2 * self->capacity : 1024;
-    DirectoryPrefix *slots = malloc((size_t)capacity * sizeof *slots);
+    if ((uint64_t)capacity > (uint64_t)UINT32_MAX + 1)
+        return 0; /* the slots' hashes have 32 bits */
+    DirectoryPrefix *slots = prefix_memory((size_t)capacity * sizeof *slots);
     if (!slots)
         return 0;
-    for (Py_ssize_t i = 0; i < capacity; i++)
-        slots[i].key = -1;
     for (Py_ssize_t i = 0; i < self->capacity; i++) {
         DirectoryPrefix *old = &self->slots[i];
-        if (old->key < 0)
+        if (!old->length)
             continue;
-        Py_ssize_t at = (Py_ssize_t)(old->hash & (uint64_t)(capacity - 1));
-        while (slots[at].key >= 0)
+        Py_ssize_t at = (Py_ssize_t)(old->hash & (uint32_t)(capacity - 1));
+        while (slots[at].length)
             at = (at + 1) & (capacity - 1);
         slots[at] = *old;
     }
-    free(self->slots);
+    prefix_memory_free(self->slots, (size_t)self->capacity * sizeof *slots);
     self->slots = slots;
     self->capacity = capacity;
+    return 1;
+}
+
+/* Room for `length` more bytes in the arena; 0 when out of memory or past the 32-bit
+ * offsets. */
+static int
+placer_arena_reserve(Placer *self, Py_ssize_t length)
+{
+    Py_ssize_t want = self->arena_used + length;
+    if (want <= self->arena_room)
+        return 1;
+    if ((uint64_t)want > UINT32_MAX)
+        return 0;
+    Py_ssize_t room = self->arena_room ? self->arena_room : 64 * 1024;
+    while (room < want)
+        room *= 2;
+    uchar *arena = prefix_memory((size_t)room);
+    if (!arena)
+        return 0;
+    if (self->arena_used)
+        memcpy(arena, self->arena, (size_t)self->arena_used);
+    prefix_memory_free(self->arena, (size_t)self->arena_room);
+    self->arena = arena;
+    self->arena_room = room;
     return 1;
 }
 
@@ -145,20 +191,21 @@ placer_prefix_slot(Placer *self, const uchar *p, Py_ssize_t length, uint64_t has
 {
     if (2 * (self->used + 1) > self->capacity && !placer_grow_slots(self))
         return -1;
-    Py_ssize_t mask = self->capacity - 1, at = (Py_ssize_t)(hash & (uint64_t)mask);
+    uint32_t low = (uint32_t)hash;
+    Py_ssize_t mask = self->capacity - 1, at = (Py_ssize_t)(low & (uint32_t)mask);
     for (;; at = (at + 1) & mask) {
         DirectoryPrefix *slot = &self->slots[at];
-        if (slot->key < 0)
+        if (!slot->length)
             break;
-        if (slot->hash == hash && slot->length == length &&
+        if (slot->hash == low && slot->length == (uint32_t)length &&
             memcmp(self->arena + slot->key, p, (size_t)length) == 0)
             return at;
     }
-    if (!placer_reserve(&self->arena, &self->arena_room, self->arena_used + length))
+    if (!placer_arena_reserve(self, length))
         return -1;
     memcpy(self->arena + self->arena_used, p, (size_t)length);
-    self->slots[at] =
-        (DirectoryPrefix){hash, self->arena_used, length, ROW_UNKNOWN, ROW_UNKNOWN, 0};
+    self->slots[at] = (DirectoryPrefix){
+        low, (uint32_t)self->arena_used, (uint32_t)length, ROW_UNKNOWN, ROW_UNKNOWN, 0};
     self->arena_used += length;
     self->used++;
     return at;
@@ -173,20 +220,20 @@ placer_ask(Placer *self, Py_ssize_t slot, int exact, PyThreadState **save)
     DirectoryPrefix *prefix = &self->slots[slot];
     Py_ssize_t value = ROW_UNKNOWN;
     int own = 0;
-    PyObject *answer = PyObject_CallFunction(
-        self->resolve, "y#O", (const char *)self->arena + prefix->key, prefix->length,
-        exact ? Py_True : Py_False);
+    PyObject *answer =
+        PyObject_CallFunction(self->resolve, "y#O", (const char *)self->arena + prefix->key,
+                              (Py_ssize_t)prefix->length, exact ? Py_True : Py_False);
     if (answer && !PyTuple_Check(answer))
         PyErr_SetString(PyExc_TypeError, "resolve must give a tuple (value, own)");
     else if (answer && PyArg_ParseTuple(answer, "np:resolve", &value, &own)) {
-        if (value < (exact ? ROW_NOWHERE : ROW_DEEPER)) {
+        if (value < (exact ? ROW_NOWHERE : ROW_DEEPER) || value > INT32_MAX) {
             PyErr_Format(PyExc_ValueError, "resolve gave %zd", value);
             value = ROW_UNKNOWN;
         } else if (exact) {
-            prefix->exact = value;
+            prefix->exact = (int32_t)value;
             prefix->own = own;
         } else {
-            prefix->below = value;
+            prefix->below = (int32_t)value;
         }
     }
     Py_XDECREF(answer);
@@ -775,8 +822,8 @@ placer_dealloc(Placer *self)
     placer_clear(self);
     PyMem_Free(self->literals);
     PyMem_Free(self->roots);
-    free(self->slots);
-    free(self->arena);
+    prefix_memory_free(self->slots, (size_t)self->capacity * sizeof *self->slots);
+    prefix_memory_free(self->arena, (size_t)self->arena_room);
     free(self->last);
     free(self->path);
     Py_TYPE(self)->tp_free((PyObject *)self);
