@@ -181,6 +181,17 @@ class _MapHelpers:
         self.processes = [context.Process(target=self._serve, daemon=True) for _ in range(count)]
         for process in self.processes:
             process.start()
+        self.own = mmap.mmap(-1, self.size) if viewing else None  # after the fork: ``here``'s
+
+    def here(self, sequence: int, first_line: int, parts: BlockParts) -> _Result:
+        """A block this process does itself. A function that views its block gets it in
+        a mapping made for the file, as a helper its slot, not joined anew: a new block
+        in the C heap each time was given back to the system and faulted in again."""
+        if self.own is None or len(parts) > self.size:
+            return _map_parts(self.fmt, self.func, sequence, first_line, parts)
+        parts.copy_into(self.own)
+        with memoryview(self.own) as whole, whole[: len(parts)] as view:
+            return _map_one(self.fmt, self.func, (sequence, first_line, view))
 
     def offer(self, sequence: int, first_line: int, parts: BlockParts) -> bool:
         """Give a block to a helper; False when every slot is taken or it does not fit."""
@@ -250,6 +261,8 @@ class _MapHelpers:
         self.sender.connection.close()
         for memory in self.memory:
             memory.close()
+        if self.own is not None:
+            self.own.close()
 
     # -- in a helper
 
@@ -336,7 +349,6 @@ def map_raw_blocks(
     give ``func`` a copy of its block or, for a ``func`` that only reads it while it
     runs and keeps nothing of it, a view of the block where it was copied to.
     """
-    fmt = reader.format
     # Blocks submitted but not yet yielded: those at helpers, and two more, so that this
     # process can go on with its own while a helper finishes an earlier one.
     limit = (1 + _WAITING_PER_HELPER) * (workers - 1) + 2
@@ -360,7 +372,7 @@ def map_raw_blocks(
             submitted += 1
             if submitted - next_out > limit or not helpers.offer(sequence, first_line, parts):
                 # Every helper busy, or none: do it here.
-                local = _map_parts(fmt, block_func, sequence, first_line, parts)
+                local = helpers.here(sequence, first_line, parts)
                 take(local.sequence, local.value, local.counts)
             while helpers.ready():  # finished meanwhile
                 take(*helpers.get())

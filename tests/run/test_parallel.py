@@ -138,34 +138,31 @@ def test_news_of_every_block_reaches_the_reading_process(tmp_path: Path, workers
         assert sum(map(len, news)) == 31
 
 
-def _lines_and_sizes(fmt: object, block: bytes, first_line: int) -> tuple[Any, list[Any]]:
+def _lines_and_sizes(
+    fmt: object, block: bytes | memoryview, first_line: int
+) -> tuple[Any, list[Any]]:
     """A value with bytes of every size (some travel in the slot, some pickled) and the
-    block's malformed lines as this function sees them."""
-    lines = [line for line in block.split(b"\n") if line]
+    block's malformed lines as this function sees them (given a view, it copies)."""
+    lines = [line for line in bytes(block).split(b"\n") if line]
     bad = [(first_line + n, "bad") for n, line in enumerate(lines) if line.startswith(b"bad")]
     good = [line for line in lines if not line.startswith(b"bad")]
     return (first_line, b"\n".join(good), [b"x" * 2000, b"y"], len(block)), bad
 
 
-@pytest.mark.parametrize("threads", [False, True])
+@pytest.mark.parametrize("kind", list(Helpers))
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_map_raw_blocks_yields_in_order_through_shared_memory(
-    tmp_path: Path, workers: int, threads: bool
+    tmp_path: Path, workers: int, kind: Helpers
 ) -> None:
+    """Whatever the helpers, and the blocks the reading process does itself (for a
+    function given views, in a mapping of its own; a block longer than it, joined)."""
     good = records(4000)
     huge = Record(b"/lustre/scratch118/" + b"h" * 400_000, gid=5)  # longer than a slot
     extra = [r.line() for r in good[2000:3000]] + [huge.line()] + [b"bad one\n"]
     extra += [r.line() for r in good[3000:]]
     path = write_mpistat(tmp_path, "20261120", "118", good[:2000], extra_lines=extra)
     with MpistatReader(InputFile.from_path(path), block_size=1500, max_bad_fraction=0.01) as reader:
-        values = list(
-            map_raw_blocks(
-                reader,
-                _lines_and_sizes,
-                workers,
-                helpers_are=Helpers.THREADS if threads else Helpers.COPYING,
-            )
-        )
+        values = list(map_raw_blocks(reader, _lines_and_sizes, workers, helpers_are=kind))
     firsts = [first for first, _, _, _ in values]
     assert firsts == sorted(firsts) and firsts[0] == 1 and len(values) > 100
     assert all(big == [b"x" * 2000, b"y"] for _, _, big, _ in values)
