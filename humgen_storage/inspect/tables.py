@@ -63,6 +63,13 @@ class ByteCells:
         copy.bound = self.bound
         return copy
 
+    def first(self, count: int) -> ByteCells:
+        """The first ``count`` rows, their cells shared, not copied (a partial is sent
+        without its spare room, and without a copy of itself)."""
+        part = ByteCells(self.cells.shape[1])
+        part.cells, part.spill, part.bound = self.cells[:count], self.spill, self.bound
+        return part
+
     def _room_for(self, added: int) -> bool:
         """Whether ``added`` more bytes fit the int64 cells (emptying them if need be)."""
         if self.bound + added > _INT64_MAX:
@@ -118,12 +125,13 @@ class RowTable:
         return len(self.keys)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Without the spare capacity (a helper process sends its partial back pickled)."""
+        """Without the spare capacity (a helper process sends its partial back pickled):
+        views of the rows in use, which pickle only those, and are not copied first."""
         count = len(self.keys)
         state = dict(self.__dict__)
         for name in ("files", "newest", "gid_order", "gid"):
-            state[name] = state[name][:count].copy()
-        state["sizes"] = self.sizes.resized(count)
+            state[name] = state[name][:count]
+        state["sizes"] = self.sizes.first(count)
         return state
 
     def row_of(self, key: bytes) -> int:
@@ -225,9 +233,9 @@ class LinkTable:
         self.waiting = 0
 
     def __getstate__(self) -> dict[str, Any]:
-        """The table alone, without spare room (a helper process sends its partial back)."""
-        self.compact()
-        return {"table": {name: values[: self.count].copy() for name, values in self.table.items()}}
+        """The table alone, without spare room (a helper process sends its partial back):
+        views, as ``RowTable``'s."""
+        return {"table": self.compact()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.table = state["table"]

@@ -32,6 +32,7 @@ from typing import Any, TypeVar, cast
 from humgen_storage.mpistat.patterns import Format, Malformed, count_lines
 from humgen_storage.mpistat.reader import BlockParts, MpistatReader
 from humgen_storage.run.block_threads import ThreadHelpers
+from humgen_storage.run.helper_pipe import Sender, received
 from humgen_storage.run.processes import die_with_parent
 
 R = TypeVar("R")
@@ -123,18 +124,6 @@ _WAITING_PER_HELPER = 3
 _SLOT_MARGIN = 256 * 1024
 
 
-@dataclass
-class _Sender:
-    """The sending end of a pipe shared by the helpers, as ``_serve`` uses a queue."""
-
-    connection: Any
-    lock: Any
-
-    def put(self, item: Any) -> None:
-        with self.lock:
-            self.connection.send(item)
-
-
 class _MapHelpers:
     """``map_raw_blocks``' helper processes, given blocks through shared memory.
 
@@ -174,7 +163,7 @@ class _MapHelpers:
         self.free = list(range(slots))
         self.tasks: Any = context.SimpleQueue()
         self.results, sending_end = context.Pipe(duplex=False)
-        self.sender = _Sender(sending_end, context.Lock())
+        self.sender = Sender(sending_end, context.Lock())
         self.finished = False
         self.parent_pid = os.getpid()
         # Forked: the function (a closure or bound method) is inherited, not pickled.
@@ -212,7 +201,7 @@ class _MapHelpers:
             dead = [p.exitcode for p in self.processes if not p.is_alive() and p.exitcode != 0]
             if dead:
                 raise RuntimeError(f"{self.path}: a parsing process exited with status {dead}")
-        result: _Result = self.results.recv()
+        result: _Result = received(self.results)
         if result.error is not None:
             raise RuntimeError(f"{self.path}: a parsing process failed: {result.error}")
         return result

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import multiprocessing
 import random
+import threading
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from humgen_storage.mpistat.files import InputFile
@@ -17,6 +20,7 @@ from humgen_storage.mpistat.writer import Record
 from humgen_storage.report.aggregate import UsageAggregate
 from humgen_storage.run.aggregate import aggregate_file, valid_runs
 from humgen_storage.run.blocks import Helpers, Malformed, map_raw_blocks
+from humgen_storage.run.helper_pipe import Sender, received
 from tests.helpers import write_mpistat
 
 R = 1_800_000_000
@@ -238,3 +242,19 @@ def test_valid_runs_number_the_lines_after_malformed_ones() -> None:
         assert numbered == [(int(line), line) for line in lines if int(line) not in bad]
         assert all(run for _, run in runs)
     assert list(valid_runs(b"7\n", 5, [(6, "bad")])) == [(5, b"7\n")]
+
+
+def test_a_helper_sends_arrays_apart_and_they_arrive_writable() -> None:
+    """A partial's numpy columns travel beside its pickle, not in it, and arrive in
+    memory of their own that a partial loaded from them may write to."""
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    columns = {"big": np.arange(100_000, dtype=np.int64)[10:], "small": np.arange(5)}
+    item = {"columns": columns, "bytes": b"x" * 100_000}
+    sender = threading.Thread(target=Sender(sending, threading.Lock()).put, args=(item,))
+    sender.start()  # the pipe holds less than the item: both ends run at once
+    got = received(receiving)
+    sender.join()
+    assert got["bytes"] == item["bytes"]
+    for name, values in columns.items():
+        assert np.array_equal(got["columns"][name], values)
+        got["columns"][name][0] = -1  # writable
