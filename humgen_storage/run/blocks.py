@@ -221,7 +221,12 @@ class _MapHelpers:
         return result.sequence, value, result.counts
 
     def collect_finals(self) -> list[Any]:
-        """Every helper's final value, once every block's result has been taken."""
+        """Every helper's final value, once every block's result has been taken. The
+        slots are given back first: no block is in one now, and a helper's partial, as
+        large as it will be, arrives next."""
+        for memory in self.memory:
+            memory.close()
+        self.memory, self.free = [], []
         while self.final is not None and len(self.finals) < len(self.processes):
             result = self._receive()
             assert result.sequence < 0, "a block result after the last block"
