@@ -39,15 +39,38 @@ enum {
  * the whole name. */
 enum { CLASS_CONTAINS, CLASS_STARTS, CLASS_ENDS, CLASS_WHOLE };
 
-/* What Python said about one directory prefix. */
+/* What Python said about one directory prefix. A volume keeps one for each of its rows
+ * (and their ancestors) for the whole read, so each is small: a prefix is the prefix
+ * one component shorter (its entry) and the bytes after it, row ids are int32 (as the
+ * link table's, inspect/tables.py) and the arena's offsets 32 bits. */
 typedef struct {
-    uint64_t hash;
-    Py_ssize_t key; /* offset of the prefix's bytes in the arena; -1: a free slot */
-    Py_ssize_t length;
-    Py_ssize_t exact; /* the prefix's own row, ROW_NOWHERE or ROW_UNKNOWN */
-    Py_ssize_t below; /* every directory below: a row, ROW_NOWHERE, ROW_DEEPER, ROW_UNKNOWN */
-    int own;          /* whether the prefix is its row's own directory */
+    uint32_t hash;        /* the low bits of the whole prefix's hash */
+    uint32_t parent;      /* the entry of the prefix one component shorter, plus one; 0: none */
+    uint32_t key;         /* offset in the arena of the bytes after that prefix */
+    unsigned length : 31; /* their number */
+    unsigned own : 1;     /* whether the prefix is its row's own directory */
+    int32_t exact;        /* the prefix's own row, ROW_NOWHERE or ROW_UNKNOWN */
+    int32_t below;        /* every directory below: a row, ROW_NOWHERE, ROW_DEEPER, ROW_UNKNOWN */
 } DirectoryPrefix;
+
+/* The prefix tables and the arena grow with the rows and live for the whole volume:
+ * each gets memory mappings of its own, not the C heap, where every block's
+ * temporaries would be placed around them and the heap keep the room they leave
+ * behind as they grow (run/mapped.py does the same for the numpy tables). The
+ * mappings are zero-filled, and private: a forked process gets its own copy. */
+static void *
+prefix_memory(size_t size)
+{
+    void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return memory == MAP_FAILED ? NULL : memory;
+}
+
+static void
+prefix_memory_free(void *memory, size_t size)
+{
+    if (memory)
+        munmap(memory, size);
+}
 
 typedef struct {
     const uchar *bytes;
@@ -76,9 +99,13 @@ typedef struct {
      * with none of them, and are ruled out with one look-up. */
     int by_last_byte;
     uchar last_bytes[256];
-    /* Open addressing, a power of two slots, at most half of them used. */
-    DirectoryPrefix *slots;
-    Py_ssize_t capacity, used;
+    /* The prefixes met, in that order, and an open-addressing table of them (each slot
+     * an entry plus one, 0: free; a power of two slots, at most half of them used), all
+     * mapped (prefix_memory). */
+    DirectoryPrefix *entries;
+    Py_ssize_t used, entry_room;
+    uint32_t *slots;
+    Py_ssize_t capacity;
     uchar *arena;
     Py_ssize_t arena_used, arena_room;
     /* The last directory placed: files of one directory are usually consecutive. */
@@ -118,75 +145,124 @@ placer_reserve(uchar **buffer, Py_ssize_t *room, Py_ssize_t want)
 static int
 placer_grow_slots(Placer *self)
 {
-    Py_ssize_t capacity = self->capacity ? 2 * self->capacity : 1024;
-    DirectoryPrefix *slots = malloc((size_t)capacity * sizeof *slots);
+    Py_ssize_t capacity = self->capacity ? 2 * self->capacity : 2048;
+    if ((uint64_t)capacity > (uint64_t)UINT32_MAX + 1)
+        return 0; /* the entries' hashes have 32 bits */
+    uint32_t *slots = prefix_memory((size_t)capacity * sizeof *slots);
     if (!slots)
         return 0;
-    for (Py_ssize_t i = 0; i < capacity; i++)
-        slots[i].key = -1;
-    for (Py_ssize_t i = 0; i < self->capacity; i++) {
-        DirectoryPrefix *old = &self->slots[i];
-        if (old->key < 0)
-            continue;
-        Py_ssize_t at = (Py_ssize_t)(old->hash & (uint64_t)(capacity - 1));
-        while (slots[at].key >= 0)
-            at = (at + 1) & (capacity - 1);
-        slots[at] = *old;
+    uint32_t mask = (uint32_t)(capacity - 1);
+    for (Py_ssize_t entry = 0; entry < self->used; entry++) {
+        uint32_t at = self->entries[entry].hash & mask;
+        while (slots[at])
+            at = (at + 1) & mask;
+        slots[at] = (uint32_t)entry + 1;
     }
-    free(self->slots);
+    prefix_memory_free(self->slots, (size_t)self->capacity * sizeof *slots);
     self->slots = slots;
     self->capacity = capacity;
     return 1;
 }
 
-/* The slot of prefix p (hash: its hash), added as unknown if new; -1 when out of memory. */
+static int
+placer_grow_entries(Placer *self)
+{
+    Py_ssize_t room = self->entry_room ? 2 * self->entry_room : 1024;
+    if ((uint64_t)room >= UINT32_MAX)
+        return 0; /* an entry plus one fills a slot */
+    DirectoryPrefix *entries = prefix_memory((size_t)room * sizeof *entries);
+    if (!entries)
+        return 0;
+    if (self->used)
+        memcpy(entries, self->entries, (size_t)self->used * sizeof *entries);
+    prefix_memory_free(self->entries, (size_t)self->entry_room * sizeof *entries);
+    self->entries = entries;
+    self->entry_room = room;
+    return 1;
+}
+
+/* Room for `length` more bytes in the arena; 0 when out of memory or past the 32-bit
+ * offsets. */
+static int
+placer_arena_reserve(Placer *self, Py_ssize_t length)
+{
+    Py_ssize_t want = self->arena_used + length;
+    if (want <= self->arena_room)
+        return 1;
+    if ((uint64_t)want > UINT32_MAX)
+        return 0;
+    Py_ssize_t room = self->arena_room ? self->arena_room : 64 * 1024;
+    while (room < want)
+        room *= 2;
+    uchar *arena = prefix_memory((size_t)room);
+    if (!arena)
+        return 0;
+    if (self->arena_used)
+        memcpy(arena, self->arena, (size_t)self->arena_used);
+    prefix_memory_free(self->arena, (size_t)self->arena_room);
+    self->arena = arena;
+    self->arena_room = room;
+    return 1;
+}
+
+/* The entry of the prefix made of prefix `parent` (an entry plus one; 0: none) and the
+ * `length` bytes at `tail` (hash: the whole prefix's), added as unknown if new; -1 when
+ * out of memory. */
 static Py_ssize_t
-placer_prefix_slot(Placer *self, const uchar *p, Py_ssize_t length, uint64_t hash)
+placer_prefix(Placer *self, uint32_t parent, const uchar *tail, Py_ssize_t length,
+              uint64_t hash)
 {
     if (2 * (self->used + 1) > self->capacity && !placer_grow_slots(self))
         return -1;
-    Py_ssize_t mask = self->capacity - 1, at = (Py_ssize_t)(hash & (uint64_t)mask);
-    for (;; at = (at + 1) & mask) {
-        DirectoryPrefix *slot = &self->slots[at];
-        if (slot->key < 0)
-            break;
-        if (slot->hash == hash && slot->length == length &&
-            memcmp(self->arena + slot->key, p, (size_t)length) == 0)
-            return at;
+    uint32_t low = (uint32_t)hash, mask = (uint32_t)(self->capacity - 1), at = low & mask;
+    for (; self->slots[at]; at = (at + 1) & mask) {
+        Py_ssize_t found = (Py_ssize_t)self->slots[at] - 1;
+        const DirectoryPrefix *entry = &self->entries[found];
+        if (entry->hash == low && entry->parent == parent && entry->length == length &&
+            memcmp(self->arena + entry->key, tail, (size_t)length) == 0)
+            return found;
     }
-    if (!placer_reserve(&self->arena, &self->arena_room, self->arena_used + length))
+    if (length > INT32_MAX)
+        return -1; /* longer than any path a line can hold */
+    if (self->used == self->entry_room && !placer_grow_entries(self))
         return -1;
-    memcpy(self->arena + self->arena_used, p, (size_t)length);
-    self->slots[at] =
-        (DirectoryPrefix){hash, self->arena_used, length, ROW_UNKNOWN, ROW_UNKNOWN, 0};
+    if (!placer_arena_reserve(self, length))
+        return -1;
+    memcpy(self->arena + self->arena_used, tail, (size_t)length);
+    self->entries[self->used] = (DirectoryPrefix){.hash = low,
+                                                  .parent = parent,
+                                                  .key = (uint32_t)self->arena_used,
+                                                  .length = (unsigned)length,
+                                                  .own = 0,
+                                                  .exact = ROW_UNKNOWN,
+                                                  .below = ROW_UNKNOWN};
     self->arena_used += length;
-    self->used++;
-    return at;
+    self->slots[at] = (uint32_t)self->used + 1;
+    return self->used++;
 }
 
-/* Asks Python about the prefix in `slot` (with the GIL, given back after); 0 with an
- * exception set on failure. */
+/* Asks Python about `prefix`, the bytes of `entry` (with the GIL, given back after); 0
+ * with an exception set on failure. */
 static int
-placer_ask(Placer *self, Py_ssize_t slot, int exact, PyThreadState **save)
+placer_ask(Placer *self, Py_ssize_t entry, const uchar *prefix, Py_ssize_t length, int exact,
+           PyThreadState **save)
 {
     PyEval_RestoreThread(*save);
-    DirectoryPrefix *prefix = &self->slots[slot];
     Py_ssize_t value = ROW_UNKNOWN;
     int own = 0;
-    PyObject *answer = PyObject_CallFunction(
-        self->resolve, "y#O", (const char *)self->arena + prefix->key, prefix->length,
-        exact ? Py_True : Py_False);
+    PyObject *answer = PyObject_CallFunction(self->resolve, "y#O", (const char *)prefix, length,
+                                             exact ? Py_True : Py_False);
     if (answer && !PyTuple_Check(answer))
         PyErr_SetString(PyExc_TypeError, "resolve must give a tuple (value, own)");
     else if (answer && PyArg_ParseTuple(answer, "np:resolve", &value, &own)) {
-        if (value < (exact ? ROW_NOWHERE : ROW_DEEPER)) {
+        if (value < (exact ? ROW_NOWHERE : ROW_DEEPER) || value > INT32_MAX) {
             PyErr_Format(PyExc_ValueError, "resolve gave %zd", value);
             value = ROW_UNKNOWN;
         } else if (exact) {
-            prefix->exact = value;
-            prefix->own = own;
+            self->entries[entry].exact = (int32_t)value;
+            self->entries[entry].own = own != 0;
         } else {
-            prefix->below = value;
+            self->entries[entry].below = (int32_t)value;
         }
     }
     Py_XDECREF(answer);
@@ -208,29 +284,34 @@ placer_directory(Placer *self, const uchar *d, Py_ssize_t n, int *own, PyThreadS
         return self->last_row;
     }
     uint64_t hash = prefix_hash_step(PREFIX_HASH_START, d[0]);
-    Py_ssize_t row = ROW_UNKNOWN;
+    Py_ssize_t row = ROW_UNKNOWN, start = 0; /* start: where the prefix's own bytes begin */
+    uint32_t parent = 0;
     for (Py_ssize_t i = 1;; i++) {
         if (i == n || d[i] == '/') {
-            Py_ssize_t slot = placer_prefix_slot(self, d, i, hash);
-            if (slot < 0) {
+            Py_ssize_t entry = placer_prefix(self, parent, d + start, i - start, hash);
+            if (entry < 0) {
                 PyEval_RestoreThread(*save);
                 PyErr_NoMemory();
                 *save = PyEval_SaveThread();
                 return ROW_UNKNOWN;
             }
             if (i == n) {
-                if (self->slots[slot].exact == ROW_UNKNOWN && !placer_ask(self, slot, 1, save))
+                if (self->entries[entry].exact == ROW_UNKNOWN &&
+                    !placer_ask(self, entry, d, i, 1, save))
                     return ROW_UNKNOWN;
-                row = self->slots[slot].exact;
-                *own = self->slots[slot].own;
+                row = self->entries[entry].exact;
+                *own = self->entries[entry].own;
                 break;
             }
-            if (self->slots[slot].below == ROW_UNKNOWN && !placer_ask(self, slot, 0, save))
+            if (self->entries[entry].below == ROW_UNKNOWN &&
+                !placer_ask(self, entry, d, i, 0, save))
                 return ROW_UNKNOWN;
-            if (self->slots[slot].below != ROW_DEEPER) {
-                row = self->slots[slot].below;
+            if (self->entries[entry].below != ROW_DEEPER) {
+                row = self->entries[entry].below;
                 break;
             }
+            parent = (uint32_t)entry + 1;
+            start = i;
         }
         hash = prefix_hash_step(hash, d[i]);
     }
@@ -775,8 +856,9 @@ placer_dealloc(Placer *self)
     placer_clear(self);
     PyMem_Free(self->literals);
     PyMem_Free(self->roots);
-    free(self->slots);
-    free(self->arena);
+    prefix_memory_free(self->entries, (size_t)self->entry_room * sizeof *self->entries);
+    prefix_memory_free(self->slots, (size_t)self->capacity * sizeof *self->slots);
+    prefix_memory_free(self->arena, (size_t)self->arena_room);
     free(self->last);
     free(self->path);
     Py_TYPE(self)->tp_free((PyObject *)self);

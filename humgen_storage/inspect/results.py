@@ -193,7 +193,7 @@ def _output_tree(
     outputs: dict[bytes, int] = {}
     parents = array.array("q")  # each one's parent, 8 bytes rather than a Python int
     output_of = np.empty(count, dtype=np.intp)
-    for row, key in enumerate(table.ids):
+    for row, key in enumerate(table.keys):
         parent = -1
         slash = key.find(b"/")
         while True:

@@ -1,10 +1,11 @@
 """The bounded-memory tables behind one partial ``ProjectInspector``.
 
-No Python object is kept per record or per directory below the cut: a row is a dict
-entry (its cut as one bytes object) and a few numpy cells, about 200 bytes
-(``RowTable``, its bytes in ``ByteCells``); a multi-link inode is one packed row of 37
-bytes in a sorted table (``LinkTable``). Memory grows with the number of rows and of
-multi-link inodes, never with the number of records.
+No Python object is kept per record, per directory below the cut, or per row: a row
+is its cut's bytes in ``RowKeys`` and a few numpy cells (``RowTable``, its bytes in
+``ByteCells``); a multi-link inode is one packed row of 37 bytes in a sorted table
+(``LinkTable``). Memory grows with the number of rows and of multi-link inodes, never
+with the number of records; the tables that grow live in mappings of their own
+(``run.mapped``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from humgen_storage.inspect.row_keys import RowKeys
 from humgen_storage.run.mapped import mapped_zeros
 from humgen_storage.units import NO_MTIME
 
@@ -61,6 +63,13 @@ class ByteCells:
         copy.bound = self.bound
         return copy
 
+    def first(self, count: int) -> ByteCells:
+        """The first ``count`` rows, their cells shared, not copied (a partial is sent
+        without its spare room, and without a copy of itself)."""
+        part = ByteCells(self.cells.shape[1])
+        part.cells, part.spill, part.bound = self.cells[:count], self.spill, self.bound
+        return part
+
     def _room_for(self, added: int) -> bool:
         """Whether ``added`` more bytes fit the int64 cells (emptying them if need be)."""
         if self.bound + added > _INT64_MAX:
@@ -98,15 +107,12 @@ class ByteCells:
 
 
 class RowTable:
-    """One partial's rows: a dict from the cut (its components joined by ``/``, which
-    no component contains) to a row id, and numpy columns indexed by the row id.
-
-    Row ids follow the dict's insertion order, so ``list(ids)[r]`` is row ``r``'s cut.
-    A row costs about 200 bytes: its key, its id and numpy cells.
-    """
+    """One partial's rows: the cuts (their components joined by ``/``, which no
+    component contains) and their row ids in ``keys``, and numpy columns indexed by
+    the row id."""
 
     def __init__(self, classes: int) -> None:
-        self.ids: dict[bytes, int] = {}
+        self.keys = RowKeys()
         self.files: Signed = np.zeros(0, dtype=np.int64)
         self.newest: Signed = np.zeros(0, dtype=np.int64)  # mtimes up to the reference
         # The first directory record whose short path is the row's own directory.
@@ -116,24 +122,23 @@ class RowTable:
         self.sizes = ByteCells(1 + classes)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.keys)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Without the spare capacity (a helper process sends its partial back pickled)."""
-        count = len(self.ids)
+        """Without the spare capacity (a helper process sends its partial back pickled):
+        views of the rows in use, which pickle only those, and are not copied first."""
+        count = len(self.keys)
         state = dict(self.__dict__)
         for name in ("files", "newest", "gid_order", "gid"):
-            state[name] = state[name][:count].copy()
-        state["sizes"] = self.sizes.resized(count)
+            state[name] = state[name][:count]
+        state["sizes"] = self.sizes.first(count)
         return state
 
     def row_of(self, key: bytes) -> int:
         """The row id of a cut, a new row if need be."""
-        row = self.ids.get(key)
-        if row is None:
-            row = self.ids[key] = len(self.ids)
-            if row == len(self.files):
-                self._grow(max(2 * row, 256))
+        row = self.keys.add(key)
+        if row == len(self.files):
+            self._grow(max(2 * row, 256))
         return row
 
     def _grow(self, capacity: int) -> None:
@@ -172,7 +177,7 @@ class RowTable:
 
     def merge(self, other: RowTable) -> Positions:
         """Fold in another partial's rows; returns the new id of each of its row ids."""
-        mapping = np.array([self.row_of(key) for key in other.ids], dtype=np.intp)
+        mapping = np.fromiter(map(self.row_of, other.keys), dtype=np.intp, count=len(other))
         theirs = len(mapping)
         self.files[mapping] += other.files[:theirs]
         self.newest[mapping] = np.maximum(self.newest[mapping], other.newest[:theirs])
@@ -233,9 +238,9 @@ class LinkTable:
         self.waiting = 0
 
     def __getstate__(self) -> dict[str, Any]:
-        """The table alone, without spare room (a helper process sends its partial back)."""
-        self.compact()
-        return {"table": {name: values[: self.count].copy() for name, values in self.table.items()}}
+        """The table alone, without spare room (a helper process sends its partial back):
+        views, as ``RowTable``'s."""
+        return {"table": self.compact()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.table = state["table"]

@@ -40,6 +40,10 @@ class ThreadHelpers:
         self.pool.submit(self.handle, sequence, first_line, parts).add_done_callback(self.done.put)
         return True
 
+    def here(self, sequence: int, first_line: int, parts: BlockParts) -> Any:
+        """A block done by the reading process itself, as a helper does it."""
+        return self.handle(sequence, first_line, parts)
+
     def ready(self) -> bool:
         """True when a result has arrived (never waits)."""
         return not self.done.empty()

@@ -32,6 +32,7 @@ from typing import Any, TypeVar, cast
 from humgen_storage.mpistat.patterns import Format, Malformed, count_lines
 from humgen_storage.mpistat.reader import BlockParts, MpistatReader
 from humgen_storage.run.block_threads import ThreadHelpers
+from humgen_storage.run.helper_pipe import Sender, received
 from humgen_storage.run.processes import die_with_parent
 
 R = TypeVar("R")
@@ -123,18 +124,6 @@ _WAITING_PER_HELPER = 3
 _SLOT_MARGIN = 256 * 1024
 
 
-@dataclass
-class _Sender:
-    """The sending end of a pipe shared by the helpers, as ``_serve`` uses a queue."""
-
-    connection: Any
-    lock: Any
-
-    def put(self, item: Any) -> None:
-        with self.lock:
-            self.connection.send(item)
-
-
 class _MapHelpers:
     """``map_raw_blocks``' helper processes, given blocks through shared memory.
 
@@ -174,13 +163,24 @@ class _MapHelpers:
         self.free = list(range(slots))
         self.tasks: Any = context.SimpleQueue()
         self.results, sending_end = context.Pipe(duplex=False)
-        self.sender = _Sender(sending_end, context.Lock())
+        self.sender = Sender(sending_end, context.Lock())
         self.finished = False
         self.parent_pid = os.getpid()
         # Forked: the function (a closure or bound method) is inherited, not pickled.
         self.processes = [context.Process(target=self._serve, daemon=True) for _ in range(count)]
         for process in self.processes:
             process.start()
+        self.own = mmap.mmap(-1, self.size) if viewing else None  # after the fork: ``here``'s
+
+    def here(self, sequence: int, first_line: int, parts: BlockParts) -> _Result:
+        """A block this process does itself. A function that views its block gets it in
+        a mapping made for the file, as a helper its slot, not joined anew: a new block
+        in the C heap each time was given back to the system and faulted in again."""
+        if self.own is None or len(parts) > self.size:
+            return _map_parts(self.fmt, self.func, sequence, first_line, parts)
+        parts.copy_into(self.own)
+        with memoryview(self.own) as whole, whole[: len(parts)] as view:
+            return _map_one(self.fmt, self.func, (sequence, first_line, view))
 
     def offer(self, sequence: int, first_line: int, parts: BlockParts) -> bool:
         """Give a block to a helper; False when every slot is taken or it does not fit."""
@@ -201,7 +201,7 @@ class _MapHelpers:
             dead = [p.exitcode for p in self.processes if not p.is_alive() and p.exitcode != 0]
             if dead:
                 raise RuntimeError(f"{self.path}: a parsing process exited with status {dead}")
-        result: _Result = self.results.recv()
+        result: _Result = received(self.results)
         if result.error is not None:
             raise RuntimeError(f"{self.path}: a parsing process failed: {result.error}")
         return result
@@ -221,7 +221,12 @@ class _MapHelpers:
         return result.sequence, value, result.counts
 
     def collect_finals(self) -> list[Any]:
-        """Every helper's final value, once every block's result has been taken."""
+        """Every helper's final value, once every block's result has been taken. The
+        slots are given back first: no block is in one now, and a helper's partial, as
+        large as it will be, arrives next."""
+        for memory in self.memory:
+            memory.close()
+        self.memory, self.free = [], []
         while self.final is not None and len(self.finals) < len(self.processes):
             result = self._receive()
             assert result.sequence < 0, "a block result after the last block"
@@ -250,6 +255,8 @@ class _MapHelpers:
         self.sender.connection.close()
         for memory in self.memory:
             memory.close()
+        if self.own is not None:
+            self.own.close()
 
     # -- in a helper
 
@@ -336,7 +343,6 @@ def map_raw_blocks(
     give ``func`` a copy of its block or, for a ``func`` that only reads it while it
     runs and keeps nothing of it, a view of the block where it was copied to.
     """
-    fmt = reader.format
     # Blocks submitted but not yet yielded: those at helpers, and two more, so that this
     # process can go on with its own while a helper finishes an earlier one.
     limit = (1 + _WAITING_PER_HELPER) * (workers - 1) + 2
@@ -360,7 +366,7 @@ def map_raw_blocks(
             submitted += 1
             if submitted - next_out > limit or not helpers.offer(sequence, first_line, parts):
                 # Every helper busy, or none: do it here.
-                local = _map_parts(fmt, block_func, sequence, first_line, parts)
+                local = helpers.here(sequence, first_line, parts)
                 take(local.sequence, local.value, local.counts)
             while helpers.ready():  # finished meanwhile
                 take(*helpers.get())

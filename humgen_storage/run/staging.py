@@ -23,8 +23,10 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from humgen_storage.directory import Group, GroupDirectory
 from humgen_storage.inspect.results import InspectorRows
@@ -143,10 +145,14 @@ def integer_or_none(text: str | None) -> int | None:
 # -- the inspector's staged volumes ---------------------------------------------------
 
 
+# Rows staged or loaded at a time: the Python objects of one piece exist at once, never
+# a whole volume's (a volume has tens of thousands of rows, each a few objects).
+_ROWS_AT_ONCE = 4096
+
+
 def save_inspection(path: Path, volume: str, rows: InspectorRows) -> None:
     """Stage one inspector volume's rows (``finish``'s columns) in a file that appears
     only once complete; sizes and gids as decimal text."""
-    has_gid = rows.has_gid.tolist()
     with atomic_sqlite(path) as db:
         db.execute("CREATE TABLE inspection (volume TEXT, reference REAL, class_names TEXT)")
         db.execute(
@@ -157,49 +163,93 @@ def save_inspection(path: Path, volume: str, rows: InspectorRows) -> None:
             "CREATE TABLE rows (position INTEGER PRIMARY KEY, path BLOB, files INTEGER,"
             " newest INTEGER, gid TEXT, project INTEGER, sizes TEXT)"
         )
-        db.executemany(
-            "INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?)",
-            zip(
-                range(len(rows)),
-                rows.paths,
-                rows.files.tolist(),
-                rows.newest.tolist(),
-                [
-                    exact_text(gid) if named else None
-                    for gid, named in zip(rows.gids.tolist(), has_gid, strict=True)
-                ],
-                rows.project.tolist(),
-                [" ".join(map(str, sizes)) for sizes in rows.sizes.tolist()],
-                strict=True,
-            ),
-        )
+        for start in range(0, len(rows), _ROWS_AT_ONCE):
+            db.executemany(
+                "INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?)",
+                _staged_rows(rows, start, min(len(rows), start + _ROWS_AT_ONCE)),
+            )
+
+
+def _staged_rows(rows: InspectorRows, start: int, stop: int) -> Iterator[tuple[Any, ...]]:
+    """Rows ``start`` to ``stop`` as the staged table's tuples."""
+    piece = slice(start, stop)
+    gids = [
+        exact_text(gid) if named else None
+        for gid, named in zip(rows.gids[piece].tolist(), rows.has_gid[piece].tolist(), strict=True)
+    ]
+    return zip(
+        range(start, stop),
+        rows.paths[piece],
+        rows.files[piece].tolist(),
+        rows.newest[piece].tolist(),
+        gids,
+        rows.project[piece].tolist(),
+        [" ".join(map(str, sizes)) for sizes in rows.sizes[piece].tolist()],
+        strict=True,
+    )
 
 
 def load_inspection(path: Path) -> tuple[str, InspectorRows]:
-    """(volume, rows) as ``save_inspection`` staged them."""
+    """(volume, rows) as ``save_inspection`` staged them, read a piece at a time into
+    the columns."""
     with closing(read_staged(path)) as db:
         volume, reference, class_names = db.execute(
             "SELECT volume, reference, class_names FROM inspection"
         ).fetchone()
-        table = db.execute(
+        (count,) = db.execute("SELECT count(*) FROM rows").fetchone()
+        names = tuple(json.loads(class_names))
+        columns = _LoadedColumns(count, len(names) + 1)
+        cursor = db.execute(
             "SELECT path, files, newest, gid, project, sizes FROM rows ORDER BY position"
-        ).fetchall()
-    columns = list(zip(*table, strict=True)) if table else [()] * 6
-    paths, files, newest, gids, project, sizes = columns
-    names = tuple(json.loads(class_names))
-    size_rows = [[int(size) for size in text.split()] for text in sizes]
-    try:
-        size_array = np.array(size_rows, dtype=np.int64).reshape(len(table), len(names) + 1)
-    except OverflowError:  # a sum beyond 64 bits: Python ints, as ``finish`` keeps them
-        size_array = np.array(size_rows, dtype=object).reshape(len(table), len(names) + 1)
+        )
+        while piece := cursor.fetchmany(_ROWS_AT_ONCE):
+            columns.add(piece)
+    if columns.filled != count:
+        raise sqlite3.DatabaseError(f"{path}: {columns.filled} rows where {count} were counted")
     return volume, InspectorRows(
         names,
         reference,
-        [bytes(p) for p in paths],
-        np.array(files, dtype=np.int64),
-        np.array(newest, dtype=np.int64),
-        size_array,
-        np.array([0 if gid is None else int(gid) for gid in gids], dtype=np.uint64),
-        np.array([gid is not None for gid in gids], dtype=bool),
-        np.array(project, dtype=np.intp),
+        columns.paths,
+        columns.files,
+        columns.newest,
+        columns.sizes,
+        columns.gids,
+        columns.has_gid,
+        columns.project,
     )
+
+
+class _LoadedColumns:
+    """``InspectorRows``' columns, filled from the staged table a piece at a time."""
+
+    def __init__(self, count: int, size_columns: int) -> None:
+        self.paths: list[bytes] = []
+        self.files = np.zeros(count, dtype=np.int64)
+        self.newest = np.zeros(count, dtype=np.int64)
+        # int64, or Python ints (dtype object) from the first sum beyond 64 bits on, as
+        # ``finish`` keeps them.
+        self.sizes: npt.NDArray[Any] = np.zeros((count, size_columns), dtype=np.int64)
+        self.gids = np.zeros(count, dtype=np.uint64)
+        self.has_gid = np.zeros(count, dtype=bool)
+        self.project = np.zeros(count, dtype=np.intp)
+        self.filled = 0
+
+    def add(self, piece: list[tuple[Any, ...]]) -> None:
+        start = self.filled
+        stop = start + len(piece)
+        paths, files, newest, gids, project, sizes = zip(*piece, strict=True)
+        self.paths.extend(bytes(p) for p in paths)
+        self.files[start:stop] = files
+        self.newest[start:stop] = newest
+        self.gids[start:stop] = np.array(
+            [0 if gid is None else int(gid) for gid in gids], dtype=np.uint64
+        )
+        self.has_gid[start:stop] = [gid is not None for gid in gids]
+        self.project[start:stop] = project
+        size_rows = [[int(size) for size in text.split()] for text in sizes]
+        try:
+            self.sizes[start:stop] = size_rows
+        except OverflowError:  # a sum beyond 64 bits: Python ints from here on
+            self.sizes = self.sizes.astype(object)
+            self.sizes[start:stop] = size_rows
+        self.filled = stop

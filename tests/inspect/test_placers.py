@@ -322,6 +322,26 @@ def test_placer_asks_about_each_prefix_once() -> None:
     assert len(asked) == 3 and made.prefix_count == 3
 
 
+def test_placer_keeps_prefixes_apart_by_all_their_components() -> None:
+    """A prefix is kept as the prefix one component shorter and its last component:
+    the same last components under other parents, or the same bytes cut elsewhere, are
+    other prefixes. Thousands of them, for the tables to grow."""
+    rows: dict[bytes, int] = {}
+
+    def resolve(prefix: bytes, exact: bool) -> tuple[int, bool]:
+        # Every directory is its own row; every prefix needs one more component.
+        return (rows.setdefault(prefix, len(rows)) if exact else -2), False
+
+    made = placer(resolve)
+    directories = [b"/a/b", b"/ab", b"/a/b/c", b"/ab/c", b"/a/bc", b"/b/a", b"/b", b"/a"]
+    directories += [b"/d%d/e%d/x" % (i % 40, i) for i in range(3000)]
+    records = [Record(path=directory + b"/f.bam") for directory in directories]
+    for _ in range(2):  # the second time, from the tables alone
+        files = np.frombuffer(place(made, records)[0], dtype=np.intp).reshape(-1, 5)
+        assert files[:, 1].tolist() == [rows[directory] for directory in directories]
+    assert len(rows) == len(directories)
+
+
 def test_a_placer_places_one_block_at_a_time() -> None:
     made: Any = None
 

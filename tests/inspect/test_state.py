@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 import random
+import sys
 import tracemalloc
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 from humgen_storage.inspect import results, tables
 from humgen_storage.inspect.aggregate import ProjectInspector
 from humgen_storage.inspect.results import InspectorRows
+from humgen_storage.inspect.row_keys import RowKeys
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 
@@ -158,6 +160,38 @@ def test_byte_cells_are_exact_beyond_64_bits(seed: int) -> None:
     assert values[7] == [a + b for a, b in zip(expected[0], [0, 0, BIG], strict=True)]
     for row in range(1, rows):
         assert values[int(mapping[row])] == expected[row]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_row_keys_number_cuts_as_a_dict_would(seed: int) -> None:
+    """Cuts seen again keep their ids, new ones take the next; pickled (as a helper
+    sends its partial back), the keys carry on the same, growing as they must."""
+    rng = random.Random(seed)
+    keys, reference = RowKeys(), {}
+    for step in range(20_000):
+        cut = b"/".join(b"p%d" % rng.randrange(60) for _ in range(rng.randrange(1, 4)))
+        cut = rng.choice((cut, b"", b"caf\xe9/\n", cut + b"\0"))
+        assert keys.add(cut) == reference.setdefault(cut, len(reference))
+        if step % 6000 == 0:
+            keys = pickle.loads(pickle.dumps(keys))
+    assert len(keys) == len(reference) > 1000
+    assert list(keys) == list(reference)
+
+
+def test_rows_keep_no_python_object_each() -> None:
+    """A row is its cut's bytes and numpy cells: tens of thousands of rows leave the
+    number of Python's allocated blocks where it was (a dict kept a bytes object and
+    an int a row)."""
+
+    def cut(i: int) -> bytes:
+        return b"projects/p%d/d%d" % (i % 97, i)
+
+    table = tables.RowTable(len(CLASSES))
+    before = sys.getallocatedblocks()
+    assert all(table.row_of(cut(i)) == i for i in range(40_000))
+    assert sys.getallocatedblocks() - before < 1000
+    assert all(table.row_of(cut(i)) == i for i in range(40_000))  # seen again
+    assert list(table.keys) == [cut(i) for i in range(40_000)]
 
 
 def file_line(path: bytes, size: int, inode: int, nlink: int = 1, mtime: int = REF - 5) -> bytes:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import multiprocessing
 import random
+import threading
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from humgen_storage.mpistat.files import InputFile
@@ -17,6 +20,7 @@ from humgen_storage.mpistat.writer import Record
 from humgen_storage.report.aggregate import UsageAggregate
 from humgen_storage.run.aggregate import aggregate_file, valid_runs
 from humgen_storage.run.blocks import Helpers, Malformed, map_raw_blocks
+from humgen_storage.run.helper_pipe import Sender, received
 from tests.helpers import write_mpistat
 
 R = 1_800_000_000
@@ -138,34 +142,31 @@ def test_news_of_every_block_reaches_the_reading_process(tmp_path: Path, workers
         assert sum(map(len, news)) == 31
 
 
-def _lines_and_sizes(fmt: object, block: bytes, first_line: int) -> tuple[Any, list[Any]]:
+def _lines_and_sizes(
+    fmt: object, block: bytes | memoryview, first_line: int
+) -> tuple[Any, list[Any]]:
     """A value with bytes of every size (some travel in the slot, some pickled) and the
-    block's malformed lines as this function sees them."""
-    lines = [line for line in block.split(b"\n") if line]
+    block's malformed lines as this function sees them (given a view, it copies)."""
+    lines = [line for line in bytes(block).split(b"\n") if line]
     bad = [(first_line + n, "bad") for n, line in enumerate(lines) if line.startswith(b"bad")]
     good = [line for line in lines if not line.startswith(b"bad")]
     return (first_line, b"\n".join(good), [b"x" * 2000, b"y"], len(block)), bad
 
 
-@pytest.mark.parametrize("threads", [False, True])
+@pytest.mark.parametrize("kind", list(Helpers))
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_map_raw_blocks_yields_in_order_through_shared_memory(
-    tmp_path: Path, workers: int, threads: bool
+    tmp_path: Path, workers: int, kind: Helpers
 ) -> None:
+    """Whatever the helpers, and the blocks the reading process does itself (for a
+    function given views, in a mapping of its own; a block longer than it, joined)."""
     good = records(4000)
     huge = Record(b"/lustre/scratch118/" + b"h" * 400_000, gid=5)  # longer than a slot
     extra = [r.line() for r in good[2000:3000]] + [huge.line()] + [b"bad one\n"]
     extra += [r.line() for r in good[3000:]]
     path = write_mpistat(tmp_path, "20261120", "118", good[:2000], extra_lines=extra)
     with MpistatReader(InputFile.from_path(path), block_size=1500, max_bad_fraction=0.01) as reader:
-        values = list(
-            map_raw_blocks(
-                reader,
-                _lines_and_sizes,
-                workers,
-                helpers_are=Helpers.THREADS if threads else Helpers.COPYING,
-            )
-        )
+        values = list(map_raw_blocks(reader, _lines_and_sizes, workers, helpers_are=kind))
     firsts = [first for first, _, _, _ in values]
     assert firsts == sorted(firsts) and firsts[0] == 1 and len(values) > 100
     assert all(big == [b"x" * 2000, b"y"] for _, _, big, _ in values)
@@ -241,3 +242,19 @@ def test_valid_runs_number_the_lines_after_malformed_ones() -> None:
         assert numbered == [(int(line), line) for line in lines if int(line) not in bad]
         assert all(run for _, run in runs)
     assert list(valid_runs(b"7\n", 5, [(6, "bad")])) == [(5, b"7\n")]
+
+
+def test_a_helper_sends_arrays_apart_and_they_arrive_writable() -> None:
+    """A partial's numpy columns travel beside its pickle, not in it, and arrive in
+    memory of their own that a partial loaded from them may write to."""
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    columns = {"big": np.arange(100_000, dtype=np.int64)[10:], "small": np.arange(5)}
+    item = {"columns": columns, "bytes": b"x" * 100_000}
+    sender = threading.Thread(target=Sender(sending, threading.Lock()).put, args=(item,))
+    sender.start()  # the pipe holds less than the item: both ends run at once
+    got = received(receiving)
+    sender.join()
+    assert got["bytes"] == item["bytes"]
+    for name, values in columns.items():
+        assert np.array_equal(got["columns"][name], values)
+        got["columns"][name][0] = -1  # writable

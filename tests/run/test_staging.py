@@ -12,6 +12,7 @@ from humgen_storage.inspect.aggregate import ProjectInspector
 from humgen_storage.inspect.results import InspectorRows
 from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
+from humgen_storage.run import staging
 from humgen_storage.run.staging import load_inspection, save_inspection
 
 REF = 1_700_000_000
@@ -33,7 +34,12 @@ def inspected(lines: list[bytes]) -> InspectorRows:
     return rows
 
 
-def test_awkward_rows_come_back_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("at_once", [1, 2, 4096])
+def test_awkward_rows_come_back_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at_once: int
+) -> None:
+    # Staged and loaded a piece at a time: a sum beyond 64 bits may come in any piece.
+    monkeypatch.setattr(staging, "_ROWS_AT_ONCE", at_once)
     rows = inspected(
         [
             line(b"/lustre/scratch115/projects/a", "d", gid=2**64 - 2),  # a gid beyond int64
