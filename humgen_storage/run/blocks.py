@@ -179,8 +179,7 @@ class _MapHelpers:
         if self.own is None or len(parts) > self.size:
             return _map_parts(self.fmt, self.func, sequence, first_line, parts)
         parts.copy_into(self.own)
-        with memoryview(self.own) as whole, whole[: len(parts)] as view:
-            return _map_one(self.fmt, self.func, (sequence, first_line, view))
+        return _map_viewed(self.fmt, self.func, (sequence, first_line, self.own), len(parts))
 
     def offer(self, sequence: int, first_line: int, parts: BlockParts) -> bool:
         """Give a block to a helper; False when every slot is taken or it does not fit."""
@@ -271,8 +270,7 @@ class _MapHelpers:
         sequence, first_line, slot, length = task
         memory = self.memory[slot]
         if self.viewing:  # a view, released before the value is written over the block
-            with memoryview(memory) as whole, whole[:length] as view:
-                result = _map_one(self.fmt, self.func, (sequence, first_line, view))
+            result = _map_viewed(self.fmt, self.func, (sequence, first_line, memory), length)
         else:  # a copy: the value, which may refer to its block, goes into the same slot
             result = _map_one(self.fmt, self.func, (sequence, first_line, memory[:length]))
         memory.seek(0)
@@ -292,6 +290,16 @@ def _map_one(fmt: Format, func: BlockFunc, item: tuple[int, int, Block]) -> _Res
     counts = _LineCounts()
     counts.add(0, bad)  # the reading process counts the lines (see map_raw_blocks)
     return _Result(sequence, value, counts)
+
+
+def _map_viewed(
+    fmt: Format, func: BlockFunc, item: tuple[int, int, mmap.mmap], length: int
+) -> _Result:
+    """``_map_one`` on the first ``length`` bytes of a mapping, seen through a view that
+    is released when ``func`` returns (the mapping is then written or reused)."""
+    sequence, first_line, memory = item
+    with memoryview(memory) as whole, whole[:length] as view:
+        return _map_one(fmt, func, (sequence, first_line, view))
 
 
 def _map_parts(

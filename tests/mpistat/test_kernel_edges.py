@@ -249,7 +249,7 @@ def before_a_guard_page(data: bytes) -> Iterator[memoryview]:
     guard = size - page
     if mprotect(address + guard, page, 0) != 0:
         region.close()
-        pytest.skip(f"mprotect: errno {ctypes.get_errno()}")
+        pytest.fail(f"mprotect: errno {ctypes.get_errno()}")  # a test that could not run
     region[guard - len(data) : guard] = data
     view = memoryview(region)[guard - len(data) : guard]
     try:
