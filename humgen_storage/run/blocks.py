@@ -295,11 +295,9 @@ def _map_one(fmt: Format, func: BlockFunc, item: tuple[int, int, Block]) -> _Res
 def _map_viewed(
     fmt: Format, func: BlockFunc, item: tuple[int, int, mmap.mmap], length: int
 ) -> _Result:
-    """``_map_one`` on the first ``length`` bytes of a mapping, seen through a view that
-    is released when ``func`` returns (the mapping is then written or reused)."""
-    sequence, first_line, memory = item
-    with memoryview(memory) as whole, whole[:length] as view:
-        return _map_one(fmt, func, (sequence, first_line, view))
+    """``_map_one`` on a mapping's first ``length`` bytes, through a view released after."""
+    with memoryview(item[2]) as whole, whole[:length] as view:  # item: sequence, line, mapping
+        return _map_one(fmt, func, (item[0], item[1], view))
 
 
 def _map_parts(
