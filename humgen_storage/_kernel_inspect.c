@@ -83,6 +83,33 @@ typedef struct {
     Py_ssize_t length;
 } RootPrefix;
 
+/* The per-row sums of a placer made with a reference (inspect/compiled.py), for the
+ * records whose numbers only add up in their row: files with nlink 0 or 1 and
+ * directories, and a file for each name of a multi-link inode placed in a row. For
+ * each row id: its files, its newest mtime (limited to the reference) and its bytes,
+ * in column 0 and in the file's class's, each as 128 bits (low, high: exact for any
+ * input). They grow with the rows, never with the lines; Python takes them in bulk
+ * (take_sums) when it merges, finishes or sends a partial, instead of a row of
+ * numbers a record and numpy's sums of them for every block.
+ *
+ * A call that fails, or hands its block back to Python (place_valid's None), has
+ * added nothing: the first time a call touches a row its sums are saved, and they are
+ * put back unless the call succeeds. */
+typedef struct {
+    int on;
+    int64_t reference;   /* whole seconds: later mtimes count as this */
+    Py_ssize_t columns;  /* bytes columns: all, then one per file class */
+    Py_ssize_t room;     /* rows with room (mapped, prefix_memory) */
+    Py_ssize_t used;     /* 1 + the highest row summed since the last take_sums */
+    uint64_t *files;
+    int64_t *newest;
+    uint64_t *bytes;     /* a row's columns, each (low, high) */
+    uint64_t *stamp;     /* the call that last saved the row */
+    uint64_t call;       /* this call's number (from 1) */
+    Numbers saved;       /* each row touched by this call: its id, files, newest, bytes */
+    Py_ssize_t counted;  /* the records this call summed */
+} RowSums;
+
 typedef struct {
     PyObject_HEAD
     PyObject *resolve;  /* resolve(prefix: bytes, exact: bool) -> (int, bool) */
@@ -115,6 +142,7 @@ typedef struct {
     uchar *path; /* a decoded path */
     Py_ssize_t path_room;
     int busy; /* place() runs without the GIL: a second caller must not share the tables */
+    RowSums sums;
 } Placer;
 
 static uint64_t
@@ -517,6 +545,141 @@ placed_put_link(Placed *placed, const uchar *data, const Py_ssize_t *row, Py_ssi
     return placed_put(&placed->links, PLACED_LINK_COLUMNS, values);
 }
 
+/* Room for row `row` in the sums; 0 when out of memory. */
+static int
+sums_grow(RowSums *sums, Py_ssize_t row)
+{
+    Py_ssize_t room = sums->room ? 2 * sums->room : 256;
+    while (room <= row)
+        room *= 2;
+    size_t per_row = (size_t)(2 * sums->columns) * sizeof(uint64_t);
+    uint64_t *files = prefix_memory((size_t)room * sizeof *files);
+    int64_t *newest = prefix_memory((size_t)room * sizeof *newest);
+    uint64_t *bytes = prefix_memory((size_t)room * per_row);
+    uint64_t *stamp = prefix_memory((size_t)room * sizeof *stamp);
+    if (!files || !newest || !bytes || !stamp) {
+        prefix_memory_free(files, (size_t)room * sizeof *files);
+        prefix_memory_free(newest, (size_t)room * sizeof *newest);
+        prefix_memory_free(bytes, (size_t)room * per_row);
+        prefix_memory_free(stamp, (size_t)room * sizeof *stamp);
+        return 0;
+    }
+    Py_ssize_t old = sums->room;
+    if (old) {
+        memcpy(files, sums->files, (size_t)old * sizeof *files);
+        memcpy(newest, sums->newest, (size_t)old * sizeof *newest);
+        memcpy(bytes, sums->bytes, (size_t)old * per_row);
+        memcpy(stamp, sums->stamp, (size_t)old * sizeof *stamp);
+    }
+    for (Py_ssize_t i = old; i < room; i++)
+        newest[i] = INT64_MIN; /* NO_MTIME (units.py) */
+    prefix_memory_free(sums->files, (size_t)old * sizeof *files);
+    prefix_memory_free(sums->newest, (size_t)old * sizeof *newest);
+    prefix_memory_free(sums->bytes, (size_t)old * per_row);
+    prefix_memory_free(sums->stamp, (size_t)old * sizeof *stamp);
+    sums->files = files;
+    sums->newest = newest;
+    sums->bytes = bytes;
+    sums->stamp = stamp;
+    sums->room = room;
+    return 1;
+}
+
+/* Row `row`'s sums, ready to add to (saved first if this call has not touched it);
+ * 0 when out of memory. */
+static int
+sums_touch(RowSums *sums, Py_ssize_t row)
+{
+    if (row >= sums->room && !sums_grow(sums, row))
+        return 0;
+    if (sums->stamp[row] == sums->call)
+        return 1;
+    const uint64_t *bytes = sums->bytes + row * 2 * sums->columns;
+    if (!numbers_add(&sums->saved, row) ||
+        !numbers_add(&sums->saved, (Py_ssize_t)sums->files[row]) ||
+        !numbers_add(&sums->saved, (Py_ssize_t)sums->newest[row]))
+        return 0;
+    for (Py_ssize_t i = 0; i < 2 * sums->columns; i++)
+        if (!numbers_add(&sums->saved, (Py_ssize_t)bytes[i]))
+            return 0;
+    sums->stamp[row] = sums->call;
+    if (row >= sums->used)
+        sums->used = row + 1;
+    return 1;
+}
+
+/* A record counted in row `row` (touched): its mtime, limited to the reference. */
+static void
+sums_mtime(RowSums *sums, Py_ssize_t row, int64_t mtime)
+{
+    if (mtime > sums->reference)
+        mtime = sums->reference;
+    if (mtime > sums->newest[row])
+        sums->newest[row] = mtime;
+    sums->counted++;
+}
+
+static void
+sums_add_bytes(uint64_t *cell, uint64_t size)
+{
+    cell[0] += size;
+    cell[1] += cell[0] < size; /* the carry */
+}
+
+/* A file in row `row`: counted, its mtime, its bytes in column 0 and its class's
+ * (kind: -1 for none); 0 when out of memory. */
+static int
+sums_file(RowSums *sums, Py_ssize_t row, int kind, uint64_t size, int64_t mtime)
+{
+    if (!sums_touch(sums, row))
+        return 0;
+    sums->files[row]++;
+    sums_mtime(sums, row, mtime);
+    uint64_t *bytes = sums->bytes + row * 2 * sums->columns;
+    sums_add_bytes(bytes, size);
+    if (kind >= 0)
+        sums_add_bytes(bytes + 2 * (1 + kind), size);
+    return 1;
+}
+
+/* A new call: nothing touched or counted yet. */
+static void
+sums_begin(RowSums *sums)
+{
+    sums->call++;
+    sums->saved.count = 0;
+    sums->counted = 0;
+}
+
+/* The rows this call touched, as they were before it. */
+static void
+sums_undo(RowSums *sums)
+{
+    Py_ssize_t each = 3 + 2 * sums->columns;
+    for (Py_ssize_t at = 0; at + each <= sums->saved.count; at += each) {
+        const Py_ssize_t *saved = sums->saved.items + at;
+        Py_ssize_t row = saved[0];
+        sums->files[row] = (uint64_t)saved[1];
+        sums->newest[row] = (int64_t)saved[2];
+        uint64_t *bytes = sums->bytes + row * 2 * sums->columns;
+        for (Py_ssize_t i = 0; i < 2 * sums->columns; i++)
+            bytes[i] = (uint64_t)saved[3 + i];
+    }
+    sums->saved.count = 0;
+    sums->counted = 0;
+}
+
+static void
+sums_free(RowSums *sums)
+{
+    size_t room = (size_t)sums->room;
+    prefix_memory_free(sums->files, room * sizeof *sums->files);
+    prefix_memory_free(sums->newest, room * sizeof *sums->newest);
+    prefix_memory_free(sums->bytes, room * (size_t)(2 * sums->columns) * sizeof(uint64_t));
+    prefix_memory_free(sums->stamp, room * sizeof *sums->stamp);
+    free(sums->saved.items);
+}
+
 /* One line of a block (its separators at row, its start at line_start); 1 when done,
  * 0 out of memory, -1 with an exception set. */
 static int
@@ -552,11 +715,21 @@ placer_line(Placer *self, Placed *placed, const uchar *data, Py_ssize_t line,
         Py_ssize_t found = placer_directory(self, path, length, &own, save);
         if (found == ROW_UNKNOWN)
             return -1;
+        if (found < 0)
+            return 1;
+        int64_t mtime = (int64_t)placed_field_value(data, row, INSPECT_MTIME_FIELD, 1);
+        if (self->sums.on) {
+            if (!sums_touch(&self->sums, found))
+                return 0;
+            sums_mtime(&self->sums, found, mtime);
+            if (!own)
+                return 1; /* all its numbers are summed: only a row's own names its gid */
+        }
         Py_ssize_t values[PLACED_DIRECTORY_COLUMNS] = {
-            line, found, own, placed_field_value(data, row, INSPECT_MTIME_FIELD, 1),
+            line, found, own, (Py_ssize_t)mtime,
             placed_field_value(data, row, INSPECT_GID_FIELD, 0),
         };
-        return found < 0 || placed_put(&placed->directories, PLACED_DIRECTORY_COLUMNS, values);
+        return placed_put(&placed->directories, PLACED_DIRECTORY_COLUMNS, values);
     }
     /* A file counts in its parent's row: the path up to its last slash (none: ROW_NOWHERE). */
     Py_ssize_t slash = length - 1;
@@ -565,14 +738,25 @@ placer_line(Placer *self, Placed *placed, const uchar *data, Py_ssize_t line,
     Py_ssize_t found = slash > 0 ? placer_directory(self, path, slash, &own, save) : ROW_NOWHERE;
     if (found == ROW_UNKNOWN)
         return -1;
-    int kind = found >= 0 ? placer_class_of(self, path + slash + 1, length - slash - 1) : -1;
-    if (linked)
+    if (found < 0)
+        return linked ? placed_put_link(placed, data, row, line, found, -1) : 1;
+    int kind = placer_class_of(self, path + slash + 1, length - slash - 1);
+    Py_ssize_t mtime = placed_field_value(data, row, INSPECT_MTIME_FIELD, 1);
+    if (linked) {
+        /* A file where it is; its bytes wait in Python's link table (nlink > 1). */
+        if (self->sums.on) {
+            if (!sums_touch(&self->sums, found))
+                return 0;
+            self->sums.files[found]++;
+            sums_mtime(&self->sums, found, (int64_t)mtime);
+        }
         return placed_put_link(placed, data, row, line, found, kind);
-    Py_ssize_t values[PLACED_FILE_COLUMNS] = {
-        line, found, kind, empty ? 0 : placed_field_value(data, row, INSPECT_SIZE_FIELD, 0),
-        placed_field_value(data, row, INSPECT_MTIME_FIELD, 1),
-    };
-    return found < 0 || placed_put(&placed->files, PLACED_FILE_COLUMNS, values);
+    }
+    Py_ssize_t size = empty ? 0 : placed_field_value(data, row, INSPECT_SIZE_FIELD, 0);
+    if (self->sums.on)
+        return sums_file(&self->sums, found, kind, (uint64_t)size, (int64_t)mtime);
+    Py_ssize_t values[PLACED_FILE_COLUMNS] = {line, found, kind, size, mtime};
+    return placed_put(&placed->files, PLACED_FILE_COLUMNS, values);
 }
 
 static PyObject *
@@ -586,14 +770,18 @@ placed_numbers_bytes(Numbers *numbers)
 }
 
 PyDoc_STRVAR(placer_place_doc,
-"place(block, separators, /) -> tuple[bytearray, bytearray, bytearray, bytearray]\n\n"
+"place(block, separators, /) -> tuple[bytearray, bytearray, bytearray, bytearray, int]\n\n"
 "The records of block (separators: native Py_ssize_t, a row of 11 (12: wrstat) a\n"
 "line, as separators() cuts them) the inspector counts, as rows of native Py_ssize_t\n"
 "(numbers as column() gives them, their 64 bits): files with nlink 0 or 1 placed in\n"
 "a row (line, row, file class or -1, size or 0 for nlink 0, mtime); directories\n"
 "placed in a row (line, row, whether it is the row's own directory, mtime, gid);\n"
 "files with nlink > 1 anywhere (line, row or -1, file class or -1, size, mtime, dev,\n"
-"inode); and the lines under a root's prefix whose path it leaves to Python (line).");
+"inode); the lines under a root's prefix whose path it leaves to Python (line); and\n"
+"the number of records summed. A placer made with a reference sums in its rows (see\n"
+"take_sums()) the files with nlink 0 or 1, the directories, and a file for each name\n"
+"of a multi-link inode placed in a row: it gives no files, only the directories that\n"
+"are their row's own, and every multi-link name.");
 
 /* Whether place() may run: made by __init__, and not placing already. */
 static int
@@ -620,13 +808,16 @@ placed_free(Placed *placed)
 }
 
 /* The end of place() and place_valid(): their tuple for status 1, else the error
- * (0: out of memory, -1: already set, -2: bad separators). Frees `placed`. */
+ * (0: out of memory, -1: already set, -2: bad separators), the sums as they were
+ * before the call. Frees `placed`. */
 static PyObject *
-placed_result(Placed *placed, int status)
+placed_result(Placer *self, Placed *placed, int status)
 {
     PyObject *out = NULL;
+    if (status != 1)
+        sums_undo(&self->sums);
     if (status == 1) {
-        out = PyTuple_New(4);
+        out = PyTuple_New(5);
         Numbers *parts[4] = {&placed->files, &placed->directories, &placed->links,
                              &placed->deferred};
         for (int i = 0; out && i < 4; i++) {
@@ -636,6 +827,13 @@ placed_result(Placed *placed, int status)
             else
                 PyTuple_SET_ITEM(out, i, part);
         }
+        PyObject *counted = out ? PyLong_FromSsize_t(self->sums.counted) : NULL;
+        if (counted)
+            PyTuple_SET_ITEM(out, 4, counted);
+        else
+            Py_CLEAR(out);
+        if (!out)
+            sums_undo(&self->sums);
     } else if (status == 0) {
         PyErr_NoMemory();
     } else if (status == -2) {
@@ -666,6 +864,7 @@ placer_place(Placer *self, PyObject *args)
     Placed placed = {{NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}};
     int status = 1;
     self->busy = 1;
+    sums_begin(&self->sums);
     PyThreadState *save = PyEval_SaveThread();
     Py_ssize_t start = 0;
     for (Py_ssize_t line = 0; status == 1 && line < lines; line++) {
@@ -690,7 +889,7 @@ placer_place(Placer *self, PyObject *args)
     }
     PyEval_RestoreThread(save);
     self->busy = 0;
-    out = placed_result(&placed, status);
+    out = placed_result(self, &placed, status);
 done:
     PyBuffer_Release(&block);
     PyBuffer_Release(&cuts);
@@ -698,11 +897,12 @@ done:
 }
 
 PyDoc_STRVAR(placer_place_valid_doc,
-"place_valid(block, /) -> tuple[bytearray, bytearray, bytearray, bytearray] | None\n\n"
+"place_valid(block, /) -> tuple[bytearray, bytearray, bytearray, bytearray, int] | None\n\n"
 "place() for a raw block, each line validated (as validate() does) just before it is\n"
 "placed; None when a line is not valid, the block does not end with a newline, or a\n"
 "path is left to Python: the caller then validates and places the block the usual way\n"
-"(the records already placed only made rows that those records make again).");
+"(the records already placed only made rows that those records make again, and\n"
+"the sums are as they were).");
 
 /* The validation and the placing of a line in one pass, while its bytes are in the
  * cache: placing a block after validate() went over all of it reads it from memory
@@ -723,6 +923,7 @@ placer_place_valid(Placer *self, PyObject *args)
     int status = 1;
     Py_ssize_t row[12];
     self->busy = 1;
+    sums_begin(&self->sums);
     PyThreadState *save = PyEval_SaveThread();
     const uchar *p = base;
     for (Py_ssize_t line = 0; clean && status == 1 && p < end; line++) {
@@ -737,10 +938,11 @@ placer_place_valid(Placer *self, PyObject *args)
     PyEval_RestoreThread(save);
     self->busy = 0;
     if (status == 1 && (!clean || placed.deferred.count)) {
+        sums_undo(&self->sums);
         placed_free(&placed);
         out = Py_NewRef(Py_None);
     } else {
-        out = placed_result(&placed, status);
+        out = placed_result(self, &placed, status);
     }
 done:
     PyBuffer_Release(&block);
@@ -750,12 +952,18 @@ done:
 static int
 placer_init(Placer *self, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"resolve", "prefixes", "wrstat", "classes", NULL};
-    PyObject *resolve, *prefixes, *classes;
+    static char *keywords[] = {"resolve", "prefixes", "wrstat", "classes", "reference", NULL};
+    PyObject *resolve, *prefixes, *classes, *reference = Py_None;
     int wrstat;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOpO!:InspectPlacer", keywords, &resolve,
-                                     &prefixes, &wrstat, &PyTuple_Type, &classes))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOpO!|O:InspectPlacer", keywords, &resolve,
+                                     &prefixes, &wrstat, &PyTuple_Type, &classes, &reference))
         return -1;
+    long long reference_seconds = 0;
+    if (reference != Py_None) {
+        reference_seconds = PyLong_AsLongLong(reference);
+        if (reference_seconds == -1 && PyErr_Occurred())
+            return -1;
+    }
     if (self->resolve) {
         PyErr_SetString(PyExc_RuntimeError, "an InspectPlacer is made once");
         return -1;
@@ -828,6 +1036,12 @@ placer_init(Placer *self, PyObject *args, PyObject *kwargs)
     self->root_count = root_count;
     self->literals = literals;
     self->literal_count = count;
+    self->sums.on = reference != Py_None;
+    self->sums.reference = (int64_t)reference_seconds;
+    self->sums.columns = 1;
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (1 + literals[i].kind >= self->sums.columns)
+            self->sums.columns = 1 + literals[i].kind + 1;
     return 0;
 }
 
@@ -861,6 +1075,7 @@ placer_dealloc(Placer *self)
     prefix_memory_free(self->arena, (size_t)self->arena_room);
     free(self->last);
     free(self->path);
+    sums_free(&self->sums);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -870,9 +1085,41 @@ placer_prefixes(Placer *self, void *closure)
     return PyLong_FromSsize_t(self->used);
 }
 
+PyDoc_STRVAR(placer_take_sums_doc,
+"take_sums() -> tuple[bytearray, bytearray, bytearray]\n\n"
+"The sums of the rows up to the highest summed since the last call, which starts them\n"
+"again from nothing: for each row its files (uint64), its newest mtime (int64, limited\n"
+"to the reference; -2**63 for none) and its bytes (uint64 pairs low, high: the bytes\n"
+"are low + high * 2**64), in column 0 and then one column per file class (the classes'\n"
+"highest number + 2 columns). Empty for a placer made without a reference.");
+
+static PyObject *
+placer_take_sums(Placer *self, PyObject *unused)
+{
+    if (!placer_ready(self))
+        return NULL;
+    RowSums *sums = &self->sums;
+    Py_ssize_t rows = sums->used, per_row = 2 * sums->columns * (Py_ssize_t)sizeof(uint64_t);
+    PyObject *out = Py_BuildValue(
+        "(NNN)", PyByteArray_FromStringAndSize((const char *)sums->files, rows * 8),
+        PyByteArray_FromStringAndSize((const char *)sums->newest, rows * 8),
+        PyByteArray_FromStringAndSize((const char *)sums->bytes, rows * per_row));
+    if (!out)
+        return NULL;
+    if (rows) {
+        memset(sums->files, 0, (size_t)rows * sizeof *sums->files);
+        memset(sums->bytes, 0, (size_t)(rows * per_row));
+        for (Py_ssize_t i = 0; i < rows; i++)
+            sums->newest[i] = INT64_MIN;
+    }
+    sums->used = 0;
+    return out;
+}
+
 static PyMethodDef placer_methods[] = {
     {"place", (PyCFunction)placer_place, METH_VARARGS, placer_place_doc},
     {"place_valid", (PyCFunction)placer_place_valid, METH_VARARGS, placer_place_valid_doc},
+    {"take_sums", (PyCFunction)placer_take_sums, METH_NOARGS, placer_take_sums_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -882,7 +1129,7 @@ static PyGetSetDef placer_getset[] = {
 };
 
 PyDoc_STRVAR(placer_doc,
-"InspectPlacer(resolve, prefixes, wrstat, classes)\n\n"
+"InspectPlacer(resolve, prefixes, wrstat, classes, reference=None)\n\n"
 "Places the records of blocks in the inspector's rows (see place()). resolve(prefix,\n"
 "exact) -> (value, own) answers for a directory prefix (bytes starting with '/'):\n"
 "with exact, its own row or -1, and whether it is its row's own directory; else the\n"
@@ -890,7 +1137,9 @@ PyDoc_STRVAR(placer_doc,
 "prefixes: the encoded prefixes of the roots (None: every path may lie under one).\n"
 "classes: (literal, file class, mode) in the order they are tried; mode 0 matches\n"
 "anywhere in the name, 1 at its start, 2 at its end (or before a final newline), 3\n"
-"the whole name (or it but a final newline).");
+"the whole name (or it but a final newline). reference (whole seconds): the placer\n"
+"sums records in their rows itself (see place() and take_sums()), mtimes after it\n"
+"counting as it.");
 
 static PyTypeObject PlacerType = {
     PyVarObject_HEAD_INIT(NULL, 0)
