@@ -138,7 +138,21 @@ static inline const uchar *
 number_end(const uchar *p, const uchar *end, const char *limit, size_t limit_digits)
 {
     const uchar *start = p;
+#ifdef __SSE2__
+    /* Most numbers end within 16 bytes: then they have fewer digits than any limit (19
+     * or 20), and only an empty one is wrong, so that one load and mask decide. */
+    if (end - p >= 16) {
+        __m128i chunk = _mm_loadu_si128((const __m128i *)p);
+        unsigned digits = (unsigned)_mm_movemask_epi8(bytes_in_range(chunk, '0', 10));
+        if (digits != 0xFFFFu)
+            return digits & 1u ? p + __builtin_ctz(~digits) : NULL;
+        p = digits_end(p + 16, end, limit_digits - 16);
+    } else {
+        p = digits_end(p, end, limit_digits);
+    }
+#else
     p = digits_end(p, end, limit_digits);
+#endif
     size_t digits = (size_t)(p - start);
     if (digits == 0 || digits > limit_digits)
         return NULL;
@@ -351,6 +365,75 @@ quoted_end(const uchar *p, const uchar *end)
     return NULL;
 }
 
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* The start of the field after the one ending at `after` (NULL: not a valid field),
+ * when `after` holds `separator`, which is recorded as field `index`'s end; else NULL. */
+static ALWAYS_INLINE const uchar *
+next_field(const uchar *after, uchar separator, const uchar *base, Py_ssize_t *separators,
+           int index)
+{
+    if (after == NULL || *after != separator)
+        return NULL;
+    separators[index] = after - base;
+    return after + 1;
+}
+
+static ALWAYS_INLINE const uchar *
+unsigned_end(const uchar *p, const uchar *end)
+{
+    return number_end(p, end, UNSIGNED_MAX, sizeof UNSIGNED_MAX - 1);
+}
+
+static ALWAYS_INLINE const uchar *
+signed_end(const uchar *p, const uchar *end)
+{
+    return number_end(p + (*p == '-'), end, SIGNED_MAX, sizeof SIGNED_MAX - 1);
+}
+
+/* valid_line() for one format, its fields in line order (KINDS) written out: a loop
+ * over the kinds chose each field's scanner and separator at run time, a few branches
+ * and loads a field that straight-line code does not need. Every separator is
+ * recorded. */
+static ALWAYS_INLINE const uchar *
+valid_fields(const uchar *p, const uchar *end, int wrstat, const uchar *base, Py_ssize_t *separators)
+{
+    const uchar *last = wrstat ? quoted_end(p, end) : base64_end(p, end);
+    if (!(p = next_field(last, '\t', base, separators, 0)))
+        return NULL;
+    /* size: a non-negative int64 */
+    if (!(p = next_field(number_end(p, end, SIGNED_MAX, sizeof SIGNED_MAX - 1), '\t', base,
+                         separators, 1)))
+        return NULL;
+    if (!(p = next_field(unsigned_end(p, end), '\t', base, separators, 2))) /* uid */
+        return NULL;
+    if (!(p = next_field(unsigned_end(p, end), '\t', base, separators, 3))) /* gid */
+        return NULL;
+    if (!(p = next_field(signed_end(p, end), '\t', base, separators, 4))) /* atime */
+        return NULL;
+    if (!(p = next_field(signed_end(p, end), '\t', base, separators, 5))) /* mtime */
+        return NULL;
+    if (!(p = next_field(signed_end(p, end), '\t', base, separators, 6))) /* ctime */
+        return NULL;
+    if (!(p = next_field(FILE_TYPE[*p] ? p + 1 : NULL, '\t', base, separators, 7)))
+        return NULL;
+    if (!(p = next_field(unsigned_end(p, end), '\t', base, separators, 8))) /* inode */
+        return NULL;
+    if (!(p = next_field(unsigned_end(p, end), '\t', base, separators, 9))) /* nlink */
+        return NULL;
+    if (wrstat && !(p = next_field(unsigned_end(p, end), '\t', base, separators, 10))) /* dev */
+        return NULL;
+    last = unsigned_end(p, end); /* mpistat's dev, wrstat's 12th field */
+    if (last == NULL || *last != '\n')
+        return NULL;
+    separators[10 + wrstat] = last - base;
+    return last;
+}
+
 /* The newline ending the line at p if it is a valid record of `fields` fields (11:
  * base64 mpistat, 12: wrstat), else NULL. `end` is just after the block's last newline.
  * When `separators` is given, it receives the offset from `base` of the tab or newline
@@ -358,31 +441,11 @@ quoted_end(const uchar *p, const uchar *end)
 static inline const uchar *
 valid_line(const uchar *p, const uchar *end, int fields, const uchar *base, Py_ssize_t *separators)
 {
-    for (int field = 0; field < fields; field++) {
-        const uchar *after;
-        switch (KINDS[field]) {
-        case PATH:
-            after = fields == 12 ? quoted_end(p, end) : base64_end(p, end);
-            break;
-        case SIZE:
-            after = number_end(p, end, SIGNED_MAX, sizeof SIGNED_MAX - 1);
-            break;
-        case UNSIGNED:
-            after = number_end(p, end, UNSIGNED_MAX, sizeof UNSIGNED_MAX - 1);
-            break;
-        case SIGNED:
-            after = number_end(p + (*p == '-'), end, SIGNED_MAX, sizeof SIGNED_MAX - 1);
-            break;
-        default: /* TYPE */
-            after = FILE_TYPE[*p] ? p + 1 : NULL;
-        }
-        if (after == NULL || *after != (field == fields - 1 ? '\n' : '\t'))
-            return NULL;
-        if (separators)
-            separators[field] = after - base;
-        p = after + 1;
-    }
-    return p - 1;
+    Py_ssize_t unused[12];
+    if (separators == NULL)
+        separators = unused;
+    return fields == 12 ? valid_fields(p, end, 1, base, separators)
+                        : valid_fields(p, end, 0, base, separators);
 }
 
 static int
