@@ -252,13 +252,13 @@ base64_chunks(const uchar *p, const uchar *end, int *stopped)
 }
 #endif
 
-/* A base64 path field: characters of the standard alphabet, then "==" after one of AQgw
- * or "=" after one of AEIMQUYcgkosw048 (zero padding bits), whole groups of four, and no
- * group decoding to a NUL byte. Returns the field's end, or NULL. */
+/* A base64 path field starting at `start`: characters of the standard alphabet, then
+ * "==" after one of AQgw or "=" after one of AEIMQUYcgkosw048 (zero padding bits), whole
+ * groups of four, and no group decoding to a NUL byte. The groups before p are known
+ * to be such groups, and not the last. Returns the field's end, or NULL. */
 static inline const uchar *
-base64_end(const uchar *p, const uchar *end)
+base64_end_from(const uchar *start, const uchar *p, const uchar *end)
 {
-    const uchar *start = p;
     int nul = 0, stopped = 0;
 #ifdef __SSE2__
     /* Paths are long runs of the alphabet: most of a line's bytes, checked here a chunk
@@ -400,9 +400,10 @@ signed_end(const uchar *p, const uchar *end)
  * and loads a field that straight-line code does not need. Every separator is
  * recorded. */
 static ALWAYS_INLINE const uchar *
-valid_fields(const uchar *p, const uchar *end, int wrstat, const uchar *base, Py_ssize_t *separators)
+valid_fields(const uchar *p, const uchar *end, int wrstat, const uchar *base, Py_ssize_t *separators,
+             Py_ssize_t known)
 {
-    const uchar *last = wrstat ? quoted_end(p, end) : base64_end(p, end);
+    const uchar *last = wrstat ? quoted_end(p, end) : base64_end_from(p, p + known, end);
     if (!(p = next_field(last, '\t', base, separators, 0)))
         return NULL;
     /* size: a non-negative int64 */
@@ -444,8 +445,42 @@ valid_line(const uchar *p, const uchar *end, int fields, const uchar *base, Py_s
     Py_ssize_t unused[12];
     if (separators == NULL)
         separators = unused;
-    return fields == 12 ? valid_fields(p, end, 1, base, separators)
-                        : valid_fields(p, end, 0, base, separators);
+    return fields == 12 ? valid_fields(p, end, 1, base, separators, 0)
+                        : valid_fields(p, end, 0, base, separators, 0);
+}
+
+/* valid_line() for a base64 line whose path's first `known` characters (whole groups,
+ * not its last) are known to be valid: those of the line before that it repeats. */
+static const uchar *
+valid_base64_line_from(const uchar *p, const uchar *end, const uchar *base,
+                       Py_ssize_t *separators, Py_ssize_t known)
+{
+    return valid_fields(p, end, 0, base, separators, known);
+}
+
+/* The number of bytes at p that repeat those at `before` (an earlier place in the same
+ * block), at most `most`: 16 compared at a time while 16 are left before `end`. Paths
+ * of consecutive lines share most of their bytes (files of one directory), and those
+ * bytes were checked and decoded for the line before. */
+static inline Py_ssize_t
+repeated_bytes(const uchar *p, const uchar *before, Py_ssize_t most, const uchar *end)
+{
+    Py_ssize_t same = 0;
+#ifdef __SSE2__
+    while (same < most && end - (p + same) >= 16) {
+        __m128i here = _mm_loadu_si128((const __m128i *)(p + same));
+        __m128i there = _mm_loadu_si128((const __m128i *)(before + same));
+        unsigned equal = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(here, there));
+        if (equal != 0xFFFFu) {
+            same += __builtin_ctz(~equal);
+            return same < most ? same : most;
+        }
+        same += 16;
+    }
+#endif
+    while (same < most && p + same < end && p[same] == before[same])
+        same++;
+    return same < most ? same : most;
 }
 
 static int

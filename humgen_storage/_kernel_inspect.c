@@ -141,6 +141,12 @@ typedef struct {
     int last_own, last_valid;
     uchar *path; /* a decoded path */
     Py_ssize_t path_room;
+    /* What the line before told, for a line whose path repeats its first bytes (placer_line's
+     * `shared`); each is for that line only, and none across calls. */
+    Py_ssize_t root_longest; /* the longest root prefix */
+    int root_known, root_result; /* the root prefix test of the line before */
+    int path_known;              /* path holds the line before's path, decoded */
+    Py_ssize_t path_field;       /* the length of that line's path field */
     int busy; /* place() runs without the GIL: a second caller must not share the tables */
     RowSums sums;
 } Placer;
@@ -356,19 +362,38 @@ placer_directory(Placer *self, const uchar *d, Py_ssize_t n, int *own, PyThreadS
 }
 
 /* A base64 path field decoded into out, or -1 unless it is canonical (whole groups,
- * zero padding bits) and decodes to a path without a NUL byte. */
+ * zero padding bits) and decodes to a path without a NUL byte. Its first `skip` groups
+ * (never its last) are already decoded in out: those of the path decoded before, which
+ * they repeat. */
 static Py_ssize_t
-inspect_decode_base64(const uchar *p, Py_ssize_t n, uchar *out)
+inspect_decode_base64(const uchar *p, Py_ssize_t n, uchar *out, Py_ssize_t skip)
 {
     if (n == 0 || n % 4)
         return -1;
-    uchar *o = out;
-    int nul = 0;
-    for (const uchar *end = p + n; p < end; p += 4) {
+    const uchar *end = p + n;
+    uchar *o = out + 3 * skip;
+    p += 4 * skip;
+    /* Every group but the last: a character outside the alphabet sets 0x80 in `bad`, a
+     * NUL byte a bit of `nul` (the zero-byte test of a word whose top byte is set). */
+    unsigned bad = 0, nul = 0;
+    for (; end - p > 4; p += 4) {
+        unsigned v0 = BASE64_VALUE[p[0]], v1 = BASE64_VALUE[p[1]], v2 = BASE64_VALUE[p[2]],
+                 v3 = BASE64_VALUE[p[3]];
+        bad |= v0 | v1 | v2 | v3;
+        uint32_t word = 0xFF000000u | v0 << 18 | v1 << 12 | v2 << 6 | v3;
+        nul |= (word - 0x01010101u) & ~word & 0x80808080u;
+        o[0] = (uchar)(word >> 16);
+        o[1] = (uchar)(word >> 8);
+        o[2] = (uchar)word;
+        o += 3;
+    }
+    if ((bad & 0x80u) || nul)
+        return -1;
+    for (; p < end; p += 4) { /* the last group */
         unsigned v0 = BASE64_VALUE[p[0]], v1 = BASE64_VALUE[p[1]], v2 = BASE64_VALUE[p[2]],
                  v3 = BASE64_VALUE[p[3]];
         int bytes = 3;
-        if (p + 4 == end && p[3] == '=') { /* padding: only in the last group */
+        if (p[3] == '=') { /* padding: only in the last group */
             bytes = p[2] == '=' ? 1 : 2;
             v3 = 0;
             if (bytes == 1) {
@@ -680,12 +705,52 @@ sums_free(RowSums *sums)
     free(sums->saved.items);
 }
 
-/* One line of a block (its separators at row, its start at line_start); 1 when done,
- * 0 out of memory, -1 with an exception set. */
+/* Whether the path field is under a root's prefix (the line before's answer when the
+ * field repeats every root prefix's worth of its bytes). */
+static int
+placer_under_root(Placer *self, const uchar *field, Py_ssize_t n, Py_ssize_t shared)
+{
+    int known = self->root_known && shared >= self->root_longest;
+    int under = known ? self->root_result : placer_has_root_prefix(self, field, n);
+    self->root_known = 1;
+    self->root_result = under;
+    return under;
+}
+
+/* The path field decoded into self->path: its length, or -1 when left to Python. The
+ * groups it repeats of the line before's field, when that one was decoded, are not
+ * decoded again (base64: a group of 4 characters is 3 bytes of its own). */
+static Py_ssize_t
+placer_decode(Placer *self, const uchar *field, Py_ssize_t n, Py_ssize_t shared, int path_known)
+{
+    if (!placer_reserve(&self->path, &self->path_room, n))
+        return -2;
+    if (self->wrstat)
+        return inspect_decode_quoted(field, n, self->path);
+    Py_ssize_t skip = 0;
+    if (path_known) {
+        skip = self->path_field / 4 - 1; /* never the last group: it may be padded */
+        if (shared / 4 < skip)
+            skip = shared / 4;
+    }
+    Py_ssize_t length = inspect_decode_base64(field, n, self->path, skip);
+    if (length >= 0) {
+        self->path_known = 1;
+        self->path_field = n;
+    }
+    return length;
+}
+
+/* One line of a block (its separators at row, its start at line_start; `shared`: how
+ * many of its first bytes repeat those of the line before, 0 for the first); 1 when
+ * done, 0 out of memory, -1 with an exception set. */
 static int
 placer_line(Placer *self, Placed *placed, const uchar *data, Py_ssize_t line,
-           Py_ssize_t line_start, const Py_ssize_t *row, PyThreadState **save)
+            Py_ssize_t line_start, const Py_ssize_t *row, PyThreadState **save, Py_ssize_t shared)
 {
+    /* What the line before told holds for this line only. */
+    int root_known = self->root_known, path_known = self->path_known;
+    self->root_known = self->path_known = 0;
     uchar type = data[row[INSPECT_TYPE_FIELD - 1] + 1];
     if (type != 'f' && type != 'd')
         return 1;
@@ -701,12 +766,12 @@ placer_line(Placer *self, Placed *placed, const uchar *data, Py_ssize_t line,
     }
     const uchar *field = data + line_start;
     Py_ssize_t field_length = row[0] - line_start;
-    if (!placer_has_root_prefix(self, field, field_length))
+    self->root_known = root_known;
+    if (!placer_under_root(self, field, field_length, shared))
         return linked ? placed_put_link(placed, data, row, line, ROW_NOWHERE, -1) : 1;
-    if (!placer_reserve(&self->path, &self->path_room, field_length))
+    Py_ssize_t length = placer_decode(self, field, field_length, shared, path_known);
+    if (length == -2)
         return 0;
-    Py_ssize_t length = self->wrstat ? inspect_decode_quoted(field, field_length, self->path)
-                                     : inspect_decode_base64(field, field_length, self->path);
     if (length < 0)
         return placed_put(&placed->deferred, 1, &line);
     const uchar *path = self->path;
@@ -865,8 +930,9 @@ placer_place(Placer *self, PyObject *args)
     int status = 1;
     self->busy = 1;
     sums_begin(&self->sums);
+    self->root_known = self->path_known = 0;
     PyThreadState *save = PyEval_SaveThread();
-    Py_ssize_t start = 0;
+    Py_ssize_t start = 0, before = -1; /* before: where the line before starts */
     for (Py_ssize_t line = 0; status == 1 && line < lines; line++) {
         const Py_ssize_t *row = rows + line * fields;
         /* A block validated a while ago is no longer in the cache: the bytes looked at
@@ -883,8 +949,14 @@ placer_place(Placer *self, PyObject *args)
                 status = -2;
             previous = row[field];
         }
-        if (status == 1)
-            status = placer_line(self, &placed, data, line, start, row, &save);
+        if (status == 1) {
+            Py_ssize_t shared = 0;
+            if (before >= 0) /* the line before's path field ends at row[-fields] */
+                shared = repeated_bytes(data + start, data + before, row[-fields] - before,
+                                        data + block.len);
+            status = placer_line(self, &placed, data, line, start, row, &save, shared);
+        }
+        before = start;
         start = row[fields - 1] + 1;
     }
     PyEval_RestoreThread(save);
@@ -924,15 +996,28 @@ placer_place_valid(Placer *self, PyObject *args)
     Py_ssize_t row[12];
     self->busy = 1;
     sums_begin(&self->sums);
+    self->root_known = self->path_known = 0;
     PyThreadState *save = PyEval_SaveThread();
-    const uchar *p = base;
+    const uchar *p = base, *previous = NULL; /* the line before's path field */
+    Py_ssize_t previous_length = 0;
     for (Py_ssize_t line = 0; clean && status == 1 && p < end; line++) {
-        const uchar *newline = valid_line(p, end, fields, base, row);
+        Py_ssize_t shared = previous ? repeated_bytes(p, previous, previous_length, end) : 0;
+        const uchar *newline;
+        if (fields == 11) {
+            /* The groups it repeats of the line before's valid path, but that one's last
+             * (it may be padded), are valid groups. */
+            Py_ssize_t known = shared < previous_length - 4 ? shared : previous_length - 4;
+            newline = valid_base64_line_from(p, end, base, row, known > 0 ? known & ~3 : 0);
+        } else {
+            newline = valid_line(p, end, fields, base, row);
+        }
         if (newline == NULL) {
             clean = 0;
             break;
         }
-        status = placer_line(self, &placed, base, line, p - base, row, &save);
+        status = placer_line(self, &placed, base, line, p - base, row, &save, shared);
+        previous = p;
+        previous_length = row[0] - (p - base);
         p = newline + 1;
     }
     PyEval_RestoreThread(save);
@@ -993,6 +1078,8 @@ placer_init(Placer *self, PyObject *args, PyObject *kwargs)
             return -1;
         }
         roots[i] = (RootPrefix){(const uchar *)PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix)};
+        if (roots[i].length > self->root_longest)
+            self->root_longest = roots[i].length;
     }
     Py_ssize_t count = PyTuple_GET_SIZE(classes);
     ClassLiteral *literals = PyMem_Calloc((size_t)count + 1, sizeof *literals);
