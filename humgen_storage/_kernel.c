@@ -146,7 +146,15 @@ number_end(const uchar *p, const uchar *end, const char *limit, size_t limit_dig
         unsigned digits = (unsigned)_mm_movemask_epi8(bytes_in_range(chunk, '0', 10));
         if (digits != 0xFFFFu)
             return digits & 1u ? p + __builtin_ctz(~digits) : NULL;
-        p = digits_end(p + 16, end, limit_digits - 16);
+        /* 16 digits or more (Lustre's inode numbers have 18): the next 16 decide, when
+         * they lie before `end`, as none of the limits has 32 digits. */
+        if (end - p >= 32) {
+            chunk = _mm_loadu_si128((const __m128i *)(p + 16));
+            digits = (unsigned)_mm_movemask_epi8(bytes_in_range(chunk, '0', 10));
+            p += 16 + __builtin_ctz(~digits | 0x10000u);
+        } else {
+            p = digits_end(p + 16, end, limit_digits - 16);
+        }
     } else {
         p = digits_end(p, end, limit_digits);
     }
