@@ -3,8 +3,10 @@
  * An InspectPlacer does, for every line of a block, what inspect/aggregate.py's
  * Python path does one record at a time: the roots' prefix test on the encoded path,
  * decoding the path, finding the row of its directory, and the file class of its
- * name. Python is left with the per-row work: it adds up the numbers of the records
- * the placer returns with numpy (inspect/aggregate.py, inspect/compiled.py).
+ * name. Made with a reference, it also adds most records up in their rows itself
+ * (RowSums, take_sums); Python adds up, with numpy, what it returns: the records of a
+ * placer made without one, and those that need Python's tables (inspect/aggregate.py,
+ * inspect/compiled.py).
  *
  * Rows come from Python. A directory's row only depends on its first few components
  * when every root matches a fixed number of components (inspect/roots.py checks this

@@ -20,7 +20,7 @@ from humgen_storage.mpistat.patterns import Format
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.units import NO_MTIME
 from tests.helpers import on_kernel_path
-from tests.inspect.test_placers import BENCH_ROOTS, CLASSES, VOLUME, lines_of, volume
+from tests.inspect.volumes import BENCH_ROOTS, CLASSES, VOLUME, lines_of, volume
 
 REF = 1_700_000_000
 LITERALS = ((b".bam", 0, ENDS), (b".cram", 1, ENDS))
