@@ -138,7 +138,29 @@ static inline const uchar *
 number_end(const uchar *p, const uchar *end, const char *limit, size_t limit_digits)
 {
     const uchar *start = p;
+#ifdef __SSE2__
+    /* Most numbers end within 16 bytes: then they have fewer digits than any limit (19
+     * or 20), and only an empty one is wrong, so that one load and mask decide. */
+    if (end - p >= 16) {
+        __m128i chunk = _mm_loadu_si128((const __m128i *)p);
+        unsigned digits = (unsigned)_mm_movemask_epi8(bytes_in_range(chunk, '0', 10));
+        if (digits != 0xFFFFu)
+            return digits & 1u ? p + __builtin_ctz(~digits) : NULL;
+        /* 16 digits or more (Lustre's inode numbers have 18): the next 16 decide, when
+         * they lie before `end`, as none of the limits has 32 digits. */
+        if (end - p >= 32) {
+            chunk = _mm_loadu_si128((const __m128i *)(p + 16));
+            digits = (unsigned)_mm_movemask_epi8(bytes_in_range(chunk, '0', 10));
+            p += 16 + __builtin_ctz(~digits | 0x10000u);
+        } else {
+            p = digits_end(p + 16, end, limit_digits - 16);
+        }
+    } else {
+        p = digits_end(p, end, limit_digits);
+    }
+#else
     p = digits_end(p, end, limit_digits);
+#endif
     size_t digits = (size_t)(p - start);
     if (digits == 0 || digits > limit_digits)
         return NULL;
@@ -238,13 +260,13 @@ base64_chunks(const uchar *p, const uchar *end, int *stopped)
 }
 #endif
 
-/* A base64 path field: characters of the standard alphabet, then "==" after one of AQgw
- * or "=" after one of AEIMQUYcgkosw048 (zero padding bits), whole groups of four, and no
- * group decoding to a NUL byte. Returns the field's end, or NULL. */
+/* A base64 path field starting at `start`: characters of the standard alphabet, then
+ * "==" after one of AQgw or "=" after one of AEIMQUYcgkosw048 (zero padding bits), whole
+ * groups of four, and no group decoding to a NUL byte. The groups before p are known
+ * to be such groups, and not the last. Returns the field's end, or NULL. */
 static inline const uchar *
-base64_end(const uchar *p, const uchar *end)
+base64_end_from(const uchar *start, const uchar *p, const uchar *end)
 {
-    const uchar *start = p;
     int nul = 0, stopped = 0;
 #ifdef __SSE2__
     /* Paths are long runs of the alphabet: most of a line's bytes, checked here a chunk
@@ -351,6 +373,76 @@ quoted_end(const uchar *p, const uchar *end)
     return NULL;
 }
 
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* The start of the field after the one ending at `after` (NULL: not a valid field),
+ * when `after` holds `separator`, which is recorded as field `index`'s end; else NULL. */
+static ALWAYS_INLINE const uchar *
+next_field(const uchar *after, uchar separator, const uchar *base, Py_ssize_t *separators,
+           int index)
+{
+    if (after == NULL || *after != separator)
+        return NULL;
+    separators[index] = after - base;
+    return after + 1;
+}
+
+static ALWAYS_INLINE const uchar *
+unsigned_end(const uchar *p, const uchar *end)
+{
+    return number_end(p, end, UNSIGNED_MAX, sizeof UNSIGNED_MAX - 1);
+}
+
+static ALWAYS_INLINE const uchar *
+signed_end(const uchar *p, const uchar *end)
+{
+    return number_end(p + (*p == '-'), end, SIGNED_MAX, sizeof SIGNED_MAX - 1);
+}
+
+/* valid_line() for one format, its fields in line order (KINDS) written out: a loop
+ * over the kinds chose each field's scanner and separator at run time, a few branches
+ * and loads a field that straight-line code does not need. Every separator is
+ * recorded. */
+static ALWAYS_INLINE const uchar *
+valid_fields(const uchar *p, const uchar *end, int wrstat, const uchar *base, Py_ssize_t *separators,
+             Py_ssize_t known)
+{
+    const uchar *last = wrstat ? quoted_end(p, end) : base64_end_from(p, p + known, end);
+    if (!(p = next_field(last, '\t', base, separators, 0)))
+        return NULL;
+    /* size: a non-negative int64 */
+    if (!(p = next_field(number_end(p, end, SIGNED_MAX, sizeof SIGNED_MAX - 1), '\t', base,
+                         separators, 1)))
+        return NULL;
+    if (!(p = next_field(unsigned_end(p, end), '\t', base, separators, 2))) /* uid */
+        return NULL;
+    if (!(p = next_field(unsigned_end(p, end), '\t', base, separators, 3))) /* gid */
+        return NULL;
+    if (!(p = next_field(signed_end(p, end), '\t', base, separators, 4))) /* atime */
+        return NULL;
+    if (!(p = next_field(signed_end(p, end), '\t', base, separators, 5))) /* mtime */
+        return NULL;
+    if (!(p = next_field(signed_end(p, end), '\t', base, separators, 6))) /* ctime */
+        return NULL;
+    if (!(p = next_field(FILE_TYPE[*p] ? p + 1 : NULL, '\t', base, separators, 7)))
+        return NULL;
+    if (!(p = next_field(unsigned_end(p, end), '\t', base, separators, 8))) /* inode */
+        return NULL;
+    if (!(p = next_field(unsigned_end(p, end), '\t', base, separators, 9))) /* nlink */
+        return NULL;
+    if (wrstat && !(p = next_field(unsigned_end(p, end), '\t', base, separators, 10))) /* dev */
+        return NULL;
+    last = unsigned_end(p, end); /* mpistat's dev, wrstat's 12th field */
+    if (last == NULL || *last != '\n')
+        return NULL;
+    separators[10 + wrstat] = last - base;
+    return last;
+}
+
 /* The newline ending the line at p if it is a valid record of `fields` fields (11:
  * base64 mpistat, 12: wrstat), else NULL. `end` is just after the block's last newline.
  * When `separators` is given, it receives the offset from `base` of the tab or newline
@@ -358,31 +450,45 @@ quoted_end(const uchar *p, const uchar *end)
 static inline const uchar *
 valid_line(const uchar *p, const uchar *end, int fields, const uchar *base, Py_ssize_t *separators)
 {
-    for (int field = 0; field < fields; field++) {
-        const uchar *after;
-        switch (KINDS[field]) {
-        case PATH:
-            after = fields == 12 ? quoted_end(p, end) : base64_end(p, end);
-            break;
-        case SIZE:
-            after = number_end(p, end, SIGNED_MAX, sizeof SIGNED_MAX - 1);
-            break;
-        case UNSIGNED:
-            after = number_end(p, end, UNSIGNED_MAX, sizeof UNSIGNED_MAX - 1);
-            break;
-        case SIGNED:
-            after = number_end(p + (*p == '-'), end, SIGNED_MAX, sizeof SIGNED_MAX - 1);
-            break;
-        default: /* TYPE */
-            after = FILE_TYPE[*p] ? p + 1 : NULL;
+    Py_ssize_t unused[12];
+    if (separators == NULL)
+        separators = unused;
+    return fields == 12 ? valid_fields(p, end, 1, base, separators, 0)
+                        : valid_fields(p, end, 0, base, separators, 0);
+}
+
+/* valid_line() for a base64 line whose path's first `known` characters (whole groups,
+ * not its last) are known to be valid: those of the line before that it repeats. */
+static const uchar *
+valid_base64_line_from(const uchar *p, const uchar *end, const uchar *base,
+                       Py_ssize_t *separators, Py_ssize_t known)
+{
+    return valid_fields(p, end, 0, base, separators, known);
+}
+
+/* The number of bytes at p that repeat those at `before` (an earlier place in the same
+ * block), at most `most`: 16 compared at a time while 16 are left before `end`. Paths
+ * of consecutive lines share most of their bytes (files of one directory), and those
+ * bytes were checked and decoded for the line before. */
+static inline Py_ssize_t
+repeated_bytes(const uchar *p, const uchar *before, Py_ssize_t most, const uchar *end)
+{
+    Py_ssize_t same = 0;
+#ifdef __SSE2__
+    while (same < most && end - (p + same) >= 16) {
+        __m128i here = _mm_loadu_si128((const __m128i *)(p + same));
+        __m128i there = _mm_loadu_si128((const __m128i *)(before + same));
+        unsigned equal = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(here, there));
+        if (equal != 0xFFFFu) {
+            same += __builtin_ctz(~equal);
+            return same < most ? same : most;
         }
-        if (after == NULL || *after != (field == fields - 1 ? '\n' : '\t'))
-            return NULL;
-        if (separators)
-            separators[field] = after - base;
-        p = after + 1;
+        same += 16;
     }
-    return p - 1;
+#endif
+    while (same < most && p + same < end && p[same] == before[same])
+        same++;
+    return same < most ? same : most;
 }
 
 static int

@@ -3,8 +3,10 @@
  * An InspectPlacer does, for every line of a block, what inspect/aggregate.py's
  * Python path does one record at a time: the roots' prefix test on the encoded path,
  * decoding the path, finding the row of its directory, and the file class of its
- * name. Python is left with the per-row work: it adds up the numbers of the records
- * the placer returns with numpy (inspect/aggregate.py, inspect/compiled.py).
+ * name. Made with a reference, it also adds most records up in their rows itself
+ * (RowSums, take_sums); Python adds up, with numpy, what it returns: the records of a
+ * placer made without one, and those that need Python's tables (inspect/aggregate.py,
+ * inspect/compiled.py).
  *
  * Rows come from Python. A directory's row only depends on its first few components
  * when every root matches a fixed number of components (inspect/roots.py checks this
@@ -83,6 +85,33 @@ typedef struct {
     Py_ssize_t length;
 } RootPrefix;
 
+/* The per-row sums of a placer made with a reference (inspect/compiled.py), for the
+ * records whose numbers only add up in their row: files with nlink 0 or 1 and
+ * directories, and a file for each name of a multi-link inode placed in a row. For
+ * each row id: its files, its newest mtime (limited to the reference) and its bytes,
+ * in column 0 and in the file's class's, each as 128 bits (low, high: exact for any
+ * input). They grow with the rows, never with the lines; Python takes them in bulk
+ * (take_sums) when it merges, finishes or sends a partial, instead of a row of
+ * numbers a record and numpy's sums of them for every block.
+ *
+ * A call that fails, or hands its block back to Python (place_valid's None), has
+ * added nothing: the first time a call touches a row its sums are saved, and they are
+ * put back unless the call succeeds. */
+typedef struct {
+    int on;
+    int64_t reference;   /* whole seconds: later mtimes count as this */
+    Py_ssize_t columns;  /* bytes columns: all, then one per file class */
+    Py_ssize_t room;     /* rows with room (mapped, prefix_memory) */
+    Py_ssize_t used;     /* 1 + the highest row summed since the last take_sums */
+    uint64_t *files;
+    int64_t *newest;
+    uint64_t *bytes;     /* a row's columns, each (low, high) */
+    uint64_t *stamp;     /* the call that last saved the row */
+    uint64_t call;       /* this call's number (from 1) */
+    Numbers saved;       /* each row touched by this call: its id, files, newest, bytes */
+    Py_ssize_t counted;  /* the records this call summed */
+} RowSums;
+
 typedef struct {
     PyObject_HEAD
     PyObject *resolve;  /* resolve(prefix: bytes, exact: bool) -> (int, bool) */
@@ -114,7 +143,14 @@ typedef struct {
     int last_own, last_valid;
     uchar *path; /* a decoded path */
     Py_ssize_t path_room;
+    /* What the line before told, for a line whose path repeats its first bytes (placer_line's
+     * `shared`); each is for that line only, and none across calls. */
+    Py_ssize_t root_longest; /* the longest root prefix */
+    int root_known, root_result; /* the root prefix test of the line before */
+    int path_known;              /* path holds the line before's path, decoded */
+    Py_ssize_t path_field;       /* the length of that line's path field */
     int busy; /* place() runs without the GIL: a second caller must not share the tables */
+    RowSums sums;
 } Placer;
 
 static uint64_t
@@ -328,19 +364,38 @@ placer_directory(Placer *self, const uchar *d, Py_ssize_t n, int *own, PyThreadS
 }
 
 /* A base64 path field decoded into out, or -1 unless it is canonical (whole groups,
- * zero padding bits) and decodes to a path without a NUL byte. */
+ * zero padding bits) and decodes to a path without a NUL byte. Its first `skip` groups
+ * (never its last) are already decoded in out: those of the path decoded before, which
+ * they repeat. */
 static Py_ssize_t
-inspect_decode_base64(const uchar *p, Py_ssize_t n, uchar *out)
+inspect_decode_base64(const uchar *p, Py_ssize_t n, uchar *out, Py_ssize_t skip)
 {
     if (n == 0 || n % 4)
         return -1;
-    uchar *o = out;
-    int nul = 0;
-    for (const uchar *end = p + n; p < end; p += 4) {
+    const uchar *end = p + n;
+    uchar *o = out + 3 * skip;
+    p += 4 * skip;
+    /* Every group but the last: a character outside the alphabet sets 0x80 in `bad`, a
+     * NUL byte a bit of `nul` (the zero-byte test of a word whose top byte is set). */
+    unsigned bad = 0, nul = 0;
+    for (; end - p > 4; p += 4) {
+        unsigned v0 = BASE64_VALUE[p[0]], v1 = BASE64_VALUE[p[1]], v2 = BASE64_VALUE[p[2]],
+                 v3 = BASE64_VALUE[p[3]];
+        bad |= v0 | v1 | v2 | v3;
+        uint32_t word = 0xFF000000u | v0 << 18 | v1 << 12 | v2 << 6 | v3;
+        nul |= (word - 0x01010101u) & ~word & 0x80808080u;
+        o[0] = (uchar)(word >> 16);
+        o[1] = (uchar)(word >> 8);
+        o[2] = (uchar)word;
+        o += 3;
+    }
+    if ((bad & 0x80u) || nul)
+        return -1;
+    for (; p < end; p += 4) { /* the last group */
         unsigned v0 = BASE64_VALUE[p[0]], v1 = BASE64_VALUE[p[1]], v2 = BASE64_VALUE[p[2]],
                  v3 = BASE64_VALUE[p[3]];
         int bytes = 3;
-        if (p + 4 == end && p[3] == '=') { /* padding: only in the last group */
+        if (p[3] == '=') { /* padding: only in the last group */
             bytes = p[2] == '=' ? 1 : 2;
             v3 = 0;
             if (bytes == 1) {
@@ -517,12 +572,187 @@ placed_put_link(Placed *placed, const uchar *data, const Py_ssize_t *row, Py_ssi
     return placed_put(&placed->links, PLACED_LINK_COLUMNS, values);
 }
 
-/* One line of a block (its separators at row, its start at line_start); 1 when done,
- * 0 out of memory, -1 with an exception set. */
+/* Room for row `row` in the sums; 0 when out of memory. */
+static int
+sums_grow(RowSums *sums, Py_ssize_t row)
+{
+    Py_ssize_t room = sums->room ? 2 * sums->room : 256;
+    while (room <= row)
+        room *= 2;
+    size_t per_row = (size_t)(2 * sums->columns) * sizeof(uint64_t);
+    uint64_t *files = prefix_memory((size_t)room * sizeof *files);
+    int64_t *newest = prefix_memory((size_t)room * sizeof *newest);
+    uint64_t *bytes = prefix_memory((size_t)room * per_row);
+    uint64_t *stamp = prefix_memory((size_t)room * sizeof *stamp);
+    if (!files || !newest || !bytes || !stamp) {
+        prefix_memory_free(files, (size_t)room * sizeof *files);
+        prefix_memory_free(newest, (size_t)room * sizeof *newest);
+        prefix_memory_free(bytes, (size_t)room * per_row);
+        prefix_memory_free(stamp, (size_t)room * sizeof *stamp);
+        return 0;
+    }
+    Py_ssize_t old = sums->room;
+    if (old) {
+        memcpy(files, sums->files, (size_t)old * sizeof *files);
+        memcpy(newest, sums->newest, (size_t)old * sizeof *newest);
+        memcpy(bytes, sums->bytes, (size_t)old * per_row);
+        memcpy(stamp, sums->stamp, (size_t)old * sizeof *stamp);
+    }
+    for (Py_ssize_t i = old; i < room; i++)
+        newest[i] = INT64_MIN; /* NO_MTIME (units.py) */
+    prefix_memory_free(sums->files, (size_t)old * sizeof *files);
+    prefix_memory_free(sums->newest, (size_t)old * sizeof *newest);
+    prefix_memory_free(sums->bytes, (size_t)old * per_row);
+    prefix_memory_free(sums->stamp, (size_t)old * sizeof *stamp);
+    sums->files = files;
+    sums->newest = newest;
+    sums->bytes = bytes;
+    sums->stamp = stamp;
+    sums->room = room;
+    return 1;
+}
+
+/* Row `row`'s sums, ready to add to (saved first if this call has not touched it);
+ * 0 when out of memory. */
+static int
+sums_touch(RowSums *sums, Py_ssize_t row)
+{
+    if (row >= sums->room && !sums_grow(sums, row))
+        return 0;
+    if (sums->stamp[row] == sums->call)
+        return 1;
+    const uint64_t *bytes = sums->bytes + row * 2 * sums->columns;
+    if (!numbers_add(&sums->saved, row) ||
+        !numbers_add(&sums->saved, (Py_ssize_t)sums->files[row]) ||
+        !numbers_add(&sums->saved, (Py_ssize_t)sums->newest[row]))
+        return 0;
+    for (Py_ssize_t i = 0; i < 2 * sums->columns; i++)
+        if (!numbers_add(&sums->saved, (Py_ssize_t)bytes[i]))
+            return 0;
+    sums->stamp[row] = sums->call;
+    if (row >= sums->used)
+        sums->used = row + 1;
+    return 1;
+}
+
+/* A record counted in row `row` (touched): its mtime, limited to the reference. */
+static void
+sums_mtime(RowSums *sums, Py_ssize_t row, int64_t mtime)
+{
+    if (mtime > sums->reference)
+        mtime = sums->reference;
+    if (mtime > sums->newest[row])
+        sums->newest[row] = mtime;
+    sums->counted++;
+}
+
+static void
+sums_add_bytes(uint64_t *cell, uint64_t size)
+{
+    cell[0] += size;
+    cell[1] += cell[0] < size; /* the carry */
+}
+
+/* A file in row `row`: counted, its mtime, its bytes in column 0 and its class's
+ * (kind: -1 for none); 0 when out of memory. */
+static int
+sums_file(RowSums *sums, Py_ssize_t row, int kind, uint64_t size, int64_t mtime)
+{
+    if (!sums_touch(sums, row))
+        return 0;
+    sums->files[row]++;
+    sums_mtime(sums, row, mtime);
+    uint64_t *bytes = sums->bytes + row * 2 * sums->columns;
+    sums_add_bytes(bytes, size);
+    if (kind >= 0)
+        sums_add_bytes(bytes + 2 * (1 + kind), size);
+    return 1;
+}
+
+/* A new call: nothing touched or counted yet. */
+static void
+sums_begin(RowSums *sums)
+{
+    sums->call++;
+    sums->saved.count = 0;
+    sums->counted = 0;
+}
+
+/* The rows this call touched, as they were before it. */
+static void
+sums_undo(RowSums *sums)
+{
+    Py_ssize_t each = 3 + 2 * sums->columns;
+    for (Py_ssize_t at = 0; at + each <= sums->saved.count; at += each) {
+        const Py_ssize_t *saved = sums->saved.items + at;
+        Py_ssize_t row = saved[0];
+        sums->files[row] = (uint64_t)saved[1];
+        sums->newest[row] = (int64_t)saved[2];
+        uint64_t *bytes = sums->bytes + row * 2 * sums->columns;
+        for (Py_ssize_t i = 0; i < 2 * sums->columns; i++)
+            bytes[i] = (uint64_t)saved[3 + i];
+    }
+    sums->saved.count = 0;
+    sums->counted = 0;
+}
+
+static void
+sums_free(RowSums *sums)
+{
+    size_t room = (size_t)sums->room;
+    prefix_memory_free(sums->files, room * sizeof *sums->files);
+    prefix_memory_free(sums->newest, room * sizeof *sums->newest);
+    prefix_memory_free(sums->bytes, room * (size_t)(2 * sums->columns) * sizeof(uint64_t));
+    prefix_memory_free(sums->stamp, room * sizeof *sums->stamp);
+    free(sums->saved.items);
+}
+
+/* Whether the path field is under a root's prefix (the line before's answer when the
+ * field repeats every root prefix's worth of its bytes). */
+static int
+placer_under_root(Placer *self, const uchar *field, Py_ssize_t n, Py_ssize_t shared)
+{
+    int known = self->root_known && shared >= self->root_longest;
+    int under = known ? self->root_result : placer_has_root_prefix(self, field, n);
+    self->root_known = 1;
+    self->root_result = under;
+    return under;
+}
+
+/* The path field decoded into self->path: its length, or -1 when left to Python. The
+ * groups it repeats of the line before's field, when that one was decoded, are not
+ * decoded again (base64: a group of 4 characters is 3 bytes of its own). */
+static Py_ssize_t
+placer_decode(Placer *self, const uchar *field, Py_ssize_t n, Py_ssize_t shared, int path_known)
+{
+    if (!placer_reserve(&self->path, &self->path_room, n))
+        return -2;
+    if (self->wrstat)
+        return inspect_decode_quoted(field, n, self->path);
+    Py_ssize_t skip = 0;
+    if (path_known) {
+        skip = self->path_field / 4 - 1; /* never the last group: it may be padded */
+        if (shared / 4 < skip)
+            skip = shared / 4;
+    }
+    Py_ssize_t length = inspect_decode_base64(field, n, self->path, skip);
+    if (length >= 0) {
+        self->path_known = 1;
+        self->path_field = n;
+    }
+    return length;
+}
+
+/* One line of a block (its separators at row, its start at line_start; `shared`: how
+ * many of its first bytes repeat those of the line before, 0 for the first); 1 when
+ * done, 0 out of memory, -1 with an exception set. */
 static int
 placer_line(Placer *self, Placed *placed, const uchar *data, Py_ssize_t line,
-           Py_ssize_t line_start, const Py_ssize_t *row, PyThreadState **save)
+            Py_ssize_t line_start, const Py_ssize_t *row, PyThreadState **save, Py_ssize_t shared)
 {
+    /* What the line before told holds for this line only. */
+    int root_known = self->root_known, path_known = self->path_known;
+    self->root_known = self->path_known = 0;
     uchar type = data[row[INSPECT_TYPE_FIELD - 1] + 1];
     if (type != 'f' && type != 'd')
         return 1;
@@ -538,12 +768,12 @@ placer_line(Placer *self, Placed *placed, const uchar *data, Py_ssize_t line,
     }
     const uchar *field = data + line_start;
     Py_ssize_t field_length = row[0] - line_start;
-    if (!placer_has_root_prefix(self, field, field_length))
+    self->root_known = root_known;
+    if (!placer_under_root(self, field, field_length, shared))
         return linked ? placed_put_link(placed, data, row, line, ROW_NOWHERE, -1) : 1;
-    if (!placer_reserve(&self->path, &self->path_room, field_length))
+    Py_ssize_t length = placer_decode(self, field, field_length, shared, path_known);
+    if (length == -2)
         return 0;
-    Py_ssize_t length = self->wrstat ? inspect_decode_quoted(field, field_length, self->path)
-                                     : inspect_decode_base64(field, field_length, self->path);
     if (length < 0)
         return placed_put(&placed->deferred, 1, &line);
     const uchar *path = self->path;
@@ -552,11 +782,21 @@ placer_line(Placer *self, Placed *placed, const uchar *data, Py_ssize_t line,
         Py_ssize_t found = placer_directory(self, path, length, &own, save);
         if (found == ROW_UNKNOWN)
             return -1;
+        if (found < 0)
+            return 1;
+        int64_t mtime = (int64_t)placed_field_value(data, row, INSPECT_MTIME_FIELD, 1);
+        if (self->sums.on) {
+            if (!sums_touch(&self->sums, found))
+                return 0;
+            sums_mtime(&self->sums, found, mtime);
+            if (!own)
+                return 1; /* all its numbers are summed: only a row's own names its gid */
+        }
         Py_ssize_t values[PLACED_DIRECTORY_COLUMNS] = {
-            line, found, own, placed_field_value(data, row, INSPECT_MTIME_FIELD, 1),
+            line, found, own, (Py_ssize_t)mtime,
             placed_field_value(data, row, INSPECT_GID_FIELD, 0),
         };
-        return found < 0 || placed_put(&placed->directories, PLACED_DIRECTORY_COLUMNS, values);
+        return placed_put(&placed->directories, PLACED_DIRECTORY_COLUMNS, values);
     }
     /* A file counts in its parent's row: the path up to its last slash (none: ROW_NOWHERE). */
     Py_ssize_t slash = length - 1;
@@ -565,14 +805,25 @@ placer_line(Placer *self, Placed *placed, const uchar *data, Py_ssize_t line,
     Py_ssize_t found = slash > 0 ? placer_directory(self, path, slash, &own, save) : ROW_NOWHERE;
     if (found == ROW_UNKNOWN)
         return -1;
-    int kind = found >= 0 ? placer_class_of(self, path + slash + 1, length - slash - 1) : -1;
-    if (linked)
+    if (found < 0)
+        return linked ? placed_put_link(placed, data, row, line, found, -1) : 1;
+    int kind = placer_class_of(self, path + slash + 1, length - slash - 1);
+    Py_ssize_t mtime = placed_field_value(data, row, INSPECT_MTIME_FIELD, 1);
+    if (linked) {
+        /* A file where it is; its bytes wait in Python's link table (nlink > 1). */
+        if (self->sums.on) {
+            if (!sums_touch(&self->sums, found))
+                return 0;
+            self->sums.files[found]++;
+            sums_mtime(&self->sums, found, (int64_t)mtime);
+        }
         return placed_put_link(placed, data, row, line, found, kind);
-    Py_ssize_t values[PLACED_FILE_COLUMNS] = {
-        line, found, kind, empty ? 0 : placed_field_value(data, row, INSPECT_SIZE_FIELD, 0),
-        placed_field_value(data, row, INSPECT_MTIME_FIELD, 1),
-    };
-    return found < 0 || placed_put(&placed->files, PLACED_FILE_COLUMNS, values);
+    }
+    Py_ssize_t size = empty ? 0 : placed_field_value(data, row, INSPECT_SIZE_FIELD, 0);
+    if (self->sums.on)
+        return sums_file(&self->sums, found, kind, (uint64_t)size, (int64_t)mtime);
+    Py_ssize_t values[PLACED_FILE_COLUMNS] = {line, found, kind, size, mtime};
+    return placed_put(&placed->files, PLACED_FILE_COLUMNS, values);
 }
 
 static PyObject *
@@ -586,14 +837,18 @@ placed_numbers_bytes(Numbers *numbers)
 }
 
 PyDoc_STRVAR(placer_place_doc,
-"place(block, separators, /) -> tuple[bytearray, bytearray, bytearray, bytearray]\n\n"
+"place(block, separators, /) -> tuple[bytearray, bytearray, bytearray, bytearray, int]\n\n"
 "The records of block (separators: native Py_ssize_t, a row of 11 (12: wrstat) a\n"
 "line, as separators() cuts them) the inspector counts, as rows of native Py_ssize_t\n"
 "(numbers as column() gives them, their 64 bits): files with nlink 0 or 1 placed in\n"
 "a row (line, row, file class or -1, size or 0 for nlink 0, mtime); directories\n"
 "placed in a row (line, row, whether it is the row's own directory, mtime, gid);\n"
 "files with nlink > 1 anywhere (line, row or -1, file class or -1, size, mtime, dev,\n"
-"inode); and the lines under a root's prefix whose path it leaves to Python (line).");
+"inode); the lines under a root's prefix whose path it leaves to Python (line); and\n"
+"the number of records summed. A placer made with a reference sums in its rows (see\n"
+"take_sums()) the files with nlink 0 or 1, the directories, and a file for each name\n"
+"of a multi-link inode placed in a row: it gives no files, only the directories that\n"
+"are their row's own, and every multi-link name.");
 
 /* Whether place() may run: made by __init__, and not placing already. */
 static int
@@ -620,13 +875,16 @@ placed_free(Placed *placed)
 }
 
 /* The end of place() and place_valid(): their tuple for status 1, else the error
- * (0: out of memory, -1: already set, -2: bad separators). Frees `placed`. */
+ * (0: out of memory, -1: already set, -2: bad separators), the sums as they were
+ * before the call. Frees `placed`. */
 static PyObject *
-placed_result(Placed *placed, int status)
+placed_result(Placer *self, Placed *placed, int status)
 {
     PyObject *out = NULL;
+    if (status != 1)
+        sums_undo(&self->sums);
     if (status == 1) {
-        out = PyTuple_New(4);
+        out = PyTuple_New(5);
         Numbers *parts[4] = {&placed->files, &placed->directories, &placed->links,
                              &placed->deferred};
         for (int i = 0; out && i < 4; i++) {
@@ -636,6 +894,13 @@ placed_result(Placed *placed, int status)
             else
                 PyTuple_SET_ITEM(out, i, part);
         }
+        PyObject *counted = out ? PyLong_FromSsize_t(self->sums.counted) : NULL;
+        if (counted)
+            PyTuple_SET_ITEM(out, 4, counted);
+        else
+            Py_CLEAR(out);
+        if (!out)
+            sums_undo(&self->sums);
     } else if (status == 0) {
         PyErr_NoMemory();
     } else if (status == -2) {
@@ -666,8 +931,10 @@ placer_place(Placer *self, PyObject *args)
     Placed placed = {{NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}};
     int status = 1;
     self->busy = 1;
+    sums_begin(&self->sums);
+    self->root_known = self->path_known = 0;
     PyThreadState *save = PyEval_SaveThread();
-    Py_ssize_t start = 0;
+    Py_ssize_t start = 0, before = -1; /* before: where the line before starts */
     for (Py_ssize_t line = 0; status == 1 && line < lines; line++) {
         const Py_ssize_t *row = rows + line * fields;
         /* A block validated a while ago is no longer in the cache: the bytes looked at
@@ -684,13 +951,19 @@ placer_place(Placer *self, PyObject *args)
                 status = -2;
             previous = row[field];
         }
-        if (status == 1)
-            status = placer_line(self, &placed, data, line, start, row, &save);
+        if (status == 1) {
+            Py_ssize_t shared = 0;
+            if (before >= 0) /* the line before's path field ends at row[-fields] */
+                shared = repeated_bytes(data + start, data + before, row[-fields] - before,
+                                        data + block.len);
+            status = placer_line(self, &placed, data, line, start, row, &save, shared);
+        }
+        before = start;
         start = row[fields - 1] + 1;
     }
     PyEval_RestoreThread(save);
     self->busy = 0;
-    out = placed_result(&placed, status);
+    out = placed_result(self, &placed, status);
 done:
     PyBuffer_Release(&block);
     PyBuffer_Release(&cuts);
@@ -698,11 +971,12 @@ done:
 }
 
 PyDoc_STRVAR(placer_place_valid_doc,
-"place_valid(block, /) -> tuple[bytearray, bytearray, bytearray, bytearray] | None\n\n"
+"place_valid(block, /) -> tuple[bytearray, bytearray, bytearray, bytearray, int] | None\n\n"
 "place() for a raw block, each line validated (as validate() does) just before it is\n"
 "placed; None when a line is not valid, the block does not end with a newline, or a\n"
 "path is left to Python: the caller then validates and places the block the usual way\n"
-"(the records already placed only made rows that those records make again).");
+"(the records already placed only made rows that those records make again, and\n"
+"the sums are as they were).");
 
 /* The validation and the placing of a line in one pass, while its bytes are in the
  * cache: placing a block after validate() went over all of it reads it from memory
@@ -723,24 +997,39 @@ placer_place_valid(Placer *self, PyObject *args)
     int status = 1;
     Py_ssize_t row[12];
     self->busy = 1;
+    sums_begin(&self->sums);
+    self->root_known = self->path_known = 0;
     PyThreadState *save = PyEval_SaveThread();
-    const uchar *p = base;
+    const uchar *p = base, *previous = NULL; /* the line before's path field */
+    Py_ssize_t previous_length = 0;
     for (Py_ssize_t line = 0; clean && status == 1 && p < end; line++) {
-        const uchar *newline = valid_line(p, end, fields, base, row);
+        Py_ssize_t shared = previous ? repeated_bytes(p, previous, previous_length, end) : 0;
+        const uchar *newline;
+        if (fields == 11) {
+            /* The groups it repeats of the line before's valid path, but that one's last
+             * (it may be padded), are valid groups. */
+            Py_ssize_t known = shared < previous_length - 4 ? shared : previous_length - 4;
+            newline = valid_base64_line_from(p, end, base, row, known > 0 ? known & ~3 : 0);
+        } else {
+            newline = valid_line(p, end, fields, base, row);
+        }
         if (newline == NULL) {
             clean = 0;
             break;
         }
-        status = placer_line(self, &placed, base, line, p - base, row, &save);
+        status = placer_line(self, &placed, base, line, p - base, row, &save, shared);
+        previous = p;
+        previous_length = row[0] - (p - base);
         p = newline + 1;
     }
     PyEval_RestoreThread(save);
     self->busy = 0;
     if (status == 1 && (!clean || placed.deferred.count)) {
+        sums_undo(&self->sums);
         placed_free(&placed);
         out = Py_NewRef(Py_None);
     } else {
-        out = placed_result(&placed, status);
+        out = placed_result(self, &placed, status);
     }
 done:
     PyBuffer_Release(&block);
@@ -750,12 +1039,18 @@ done:
 static int
 placer_init(Placer *self, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"resolve", "prefixes", "wrstat", "classes", NULL};
-    PyObject *resolve, *prefixes, *classes;
+    static char *keywords[] = {"resolve", "prefixes", "wrstat", "classes", "reference", NULL};
+    PyObject *resolve, *prefixes, *classes, *reference = Py_None;
     int wrstat;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOpO!:InspectPlacer", keywords, &resolve,
-                                     &prefixes, &wrstat, &PyTuple_Type, &classes))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOpO!|O:InspectPlacer", keywords, &resolve,
+                                     &prefixes, &wrstat, &PyTuple_Type, &classes, &reference))
         return -1;
+    long long reference_seconds = 0;
+    if (reference != Py_None) {
+        reference_seconds = PyLong_AsLongLong(reference);
+        if (reference_seconds == -1 && PyErr_Occurred())
+            return -1;
+    }
     if (self->resolve) {
         PyErr_SetString(PyExc_RuntimeError, "an InspectPlacer is made once");
         return -1;
@@ -785,6 +1080,8 @@ placer_init(Placer *self, PyObject *args, PyObject *kwargs)
             return -1;
         }
         roots[i] = (RootPrefix){(const uchar *)PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix)};
+        if (roots[i].length > self->root_longest)
+            self->root_longest = roots[i].length;
     }
     Py_ssize_t count = PyTuple_GET_SIZE(classes);
     ClassLiteral *literals = PyMem_Calloc((size_t)count + 1, sizeof *literals);
@@ -828,6 +1125,12 @@ placer_init(Placer *self, PyObject *args, PyObject *kwargs)
     self->root_count = root_count;
     self->literals = literals;
     self->literal_count = count;
+    self->sums.on = reference != Py_None;
+    self->sums.reference = (int64_t)reference_seconds;
+    self->sums.columns = 1;
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (1 + literals[i].kind >= self->sums.columns)
+            self->sums.columns = 1 + literals[i].kind + 1;
     return 0;
 }
 
@@ -861,6 +1164,7 @@ placer_dealloc(Placer *self)
     prefix_memory_free(self->arena, (size_t)self->arena_room);
     free(self->last);
     free(self->path);
+    sums_free(&self->sums);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -870,9 +1174,41 @@ placer_prefixes(Placer *self, void *closure)
     return PyLong_FromSsize_t(self->used);
 }
 
+PyDoc_STRVAR(placer_take_sums_doc,
+"take_sums() -> tuple[bytearray, bytearray, bytearray]\n\n"
+"The sums of the rows up to the highest summed since the last call, which starts them\n"
+"again from nothing: for each row its files (uint64), its newest mtime (int64, limited\n"
+"to the reference; -2**63 for none) and its bytes (uint64 pairs low, high: the bytes\n"
+"are low + high * 2**64), in column 0 and then one column per file class (the classes'\n"
+"highest number + 2 columns). Empty for a placer made without a reference.");
+
+static PyObject *
+placer_take_sums(Placer *self, PyObject *unused)
+{
+    if (!placer_ready(self))
+        return NULL;
+    RowSums *sums = &self->sums;
+    Py_ssize_t rows = sums->used, per_row = 2 * sums->columns * (Py_ssize_t)sizeof(uint64_t);
+    PyObject *out = Py_BuildValue(
+        "(NNN)", PyByteArray_FromStringAndSize((const char *)sums->files, rows * 8),
+        PyByteArray_FromStringAndSize((const char *)sums->newest, rows * 8),
+        PyByteArray_FromStringAndSize((const char *)sums->bytes, rows * per_row));
+    if (!out)
+        return NULL;
+    if (rows) {
+        memset(sums->files, 0, (size_t)rows * sizeof *sums->files);
+        memset(sums->bytes, 0, (size_t)(rows * per_row));
+        for (Py_ssize_t i = 0; i < rows; i++)
+            sums->newest[i] = INT64_MIN;
+    }
+    sums->used = 0;
+    return out;
+}
+
 static PyMethodDef placer_methods[] = {
     {"place", (PyCFunction)placer_place, METH_VARARGS, placer_place_doc},
     {"place_valid", (PyCFunction)placer_place_valid, METH_VARARGS, placer_place_valid_doc},
+    {"take_sums", (PyCFunction)placer_take_sums, METH_NOARGS, placer_take_sums_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -882,7 +1218,7 @@ static PyGetSetDef placer_getset[] = {
 };
 
 PyDoc_STRVAR(placer_doc,
-"InspectPlacer(resolve, prefixes, wrstat, classes)\n\n"
+"InspectPlacer(resolve, prefixes, wrstat, classes, reference=None)\n\n"
 "Places the records of blocks in the inspector's rows (see place()). resolve(prefix,\n"
 "exact) -> (value, own) answers for a directory prefix (bytes starting with '/'):\n"
 "with exact, its own row or -1, and whether it is its row's own directory; else the\n"
@@ -890,7 +1226,9 @@ PyDoc_STRVAR(placer_doc,
 "prefixes: the encoded prefixes of the roots (None: every path may lie under one).\n"
 "classes: (literal, file class, mode) in the order they are tried; mode 0 matches\n"
 "anywhere in the name, 1 at its start, 2 at its end (or before a final newline), 3\n"
-"the whole name (or it but a final newline).");
+"the whole name (or it but a final newline). reference (whole seconds): the placer\n"
+"sums records in their rows itself (see place() and take_sums()), mtimes after it\n"
+"counting as it.");
 
 static PyTypeObject PlacerType = {
     PyVarObject_HEAD_INIT(NULL, 0)

@@ -4,9 +4,10 @@
 process folds blocks of one volume in with ``add_block``, ``merge`` combines the
 partials exactly, and ``finish`` gives the rows. A placer finds each record's row
 (``compiled.CompiledPlacer`` on the compiled kernel, else ``python_path.PythonPlacer``,
-with the same results); numpy does the adding up, per row. Which records count and in
-which row is ``roots`` and ``placing``; where they are kept is ``tables``; what comes
-out is ``results``.
+with the same results); numpy does the adding up, per row, of what the compiled
+placer does not add up itself (its sums join the rows when a partial is merged,
+finished or sent). Which records count and in which row is ``roots`` and
+``placing``; where they are kept is ``tables``; what comes out is ``results``.
 
 Hard links: an inode with nlink > 1 counts once per volume, in the row of its first
 name in input order. "First" is over the whole volume: a first name outside every
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from humgen_storage.inspect.classes import FileClassifier
-from humgen_storage.inspect.compiled import CompiledPlacer
+from humgen_storage.inspect.compiled import CompiledPlacer, SummedRecords
 from humgen_storage.inspect.placing import NOWHERE, PlacedRecords, RowPlacement
 from humgen_storage.inspect.python_path import PythonPlacer
 from humgen_storage.inspect.results import InspectorRows, UndecodablePaths, rolled_up
@@ -87,6 +88,7 @@ class ProjectInspector:
         self._compiled_chosen = False
 
     def __getstate__(self) -> dict[str, Any]:
+        self._take_sums()  # the compiled placer is not sent: its sums go in the rows
         state = dict(self.__dict__)
         state["_compiled"] = None
         state["_compiled_chosen"] = False
@@ -103,8 +105,14 @@ class ProjectInspector:
         if not block:
             return
         columns = BlockColumns.of(fmt, block)
-        placed = (self._compiled_placer() or self._python).place(block, columns, first_line)
-        self._add(placed, first_line)
+        placer = self._compiled_placer()
+        if placer is None:
+            self._add(self._python.place(block, columns, first_line), first_line)
+            return
+        summed, by_python = placer.place(block, columns, first_line)
+        self._add_summed(summed, first_line)
+        if by_python is not None:
+            self._add(by_python, first_line)
 
     def add_raw_block(
         self, fmt: Format, block: bytes | memoryview, first_line: int
@@ -117,14 +125,28 @@ class ProjectInspector:
         placed = None if placer is None else placer.place_valid(block)
         if placed is None:
             return None
-        self._add(placed, first_line)
+        self._add_summed(placed, first_line)
         return []
 
     def _compiled_placer(self) -> CompiledPlacer | None:
         if not self._compiled_chosen:
-            self._compiled = CompiledPlacer.made_for(self._python, self._format)
+            self._compiled = CompiledPlacer.made_for(
+                self._python, self._format, self._reference_seconds
+            )
             self._compiled_chosen = True
         return self._compiled
+
+    def _take_sums(self) -> None:
+        """The compiled placer's sums into the rows (its row ids are theirs)."""
+        if self._compiled is not None:
+            self._rows.add_sums(*self._compiled.take_sums())
+
+    def _add_summed(self, summed: SummedRecords, first_line: int) -> None:
+        """What the compiled placer left of a block it summed: the rows' own directories
+        (their gids) and the multi-link names (the link table)."""
+        self.records += summed.counted
+        self._name_groups(summed.records, first_line)
+        self._table_links(summed.records, first_line)
 
     def _add(self, placed: PlacedRecords, first_line: int) -> None:
         self._add_files(placed)
@@ -153,11 +175,15 @@ class ProjectInspector:
     def _add_directories(self, placed: PlacedRecords, first_line: int) -> None:
         """Directories in their rows (and so their ancestors'): the mtime counts, and
         a row's own directory names its group."""
-        rows, own = placed.directory_rows, placed.directory_own
+        rows = placed.directory_rows
         if not len(rows):
             return
         self.records += len(rows)
         self._rows.add_mtimes(rows, self._known(placed.directory_mtimes))
+        self._name_groups(placed, first_line)
+
+    def _name_groups(self, placed: PlacedRecords, first_line: int) -> None:
+        rows, own = placed.directory_rows, placed.directory_own
         if own.any():
             orders = placed.directory_lines[own] + first_line
             self._rows.name_groups(rows[own], orders, placed.directory_gids[own])
@@ -166,13 +192,18 @@ class ProjectInspector:
         """Files with nlink > 1, anywhere in the volume. Every name counts as a file
         where it is; the bytes wait in the link table with the name (``finish`` places
         those of each inode's first)."""
-        rows, sizes = placed.link_rows, placed.link_sizes
-        if not len(rows):
-            return
+        rows = placed.link_rows
         here = rows >= 0
         if here.any():
             self.records += int(here.sum())
             self._rows.add_files(rows[here], self._known(placed.link_mtimes[here]))
+        self._table_links(placed, first_line)
+
+    def _table_links(self, placed: PlacedRecords, first_line: int) -> None:
+        """Multi-link names into the link table, where the earliest of each inode wins."""
+        rows, sizes = placed.link_rows, placed.link_sizes
+        if not len(rows):
+            return
         self._links.add(
             {
                 "dev": placed.link_devices,
@@ -188,6 +219,8 @@ class ProjectInspector:
 
     def merge(self, other: ProjectInspector) -> None:
         """Fold in another partial aggregate of the same volume (and settings), exactly."""
+        self._take_sums()
+        other._take_sums()
         mapping = self._rows.merge(other._rows)
         self._links.merge(other._links, mapping)
         self.undecodable.merge(other.undecodable)
@@ -200,4 +233,5 @@ class ProjectInspector:
 
         The partial is left as it was (it can still take blocks and merges).
         """
+        self._take_sums()
         return rolled_up(self._rows, self._links.compact(), self.class_names, self.reference)

@@ -13,7 +13,6 @@ roots rule out, and never about the directories below the rows.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -156,13 +155,4 @@ class PlacedRecords:
             link_mtimes=link[:, 4].view(np.int64),
             link_devices=link[:, 5].view(np.uint64),
             link_inodes=link[:, 6].view(np.uint64),
-        )
-
-    def joined(self, other: PlacedRecords) -> PlacedRecords:
-        """Both blocks' records (the sums do not depend on the order of records)."""
-        return PlacedRecords(
-            **{
-                name: np.concatenate([getattr(self, name), getattr(other, name)])
-                for name in (field.name for field in dataclasses.fields(self))
-            }
         )

@@ -175,6 +175,19 @@ class RowTable:
         self.gid_order[rows[earlier]] = orders[earlier]
         self.gid[rows[earlier]] = gids[earlier]
 
+    def add_sums(self, files: Unsigned, newest: Signed, low: Unsigned, high: Unsigned) -> None:
+        """Sums of rows 0 to ``len(files) - 1`` made elsewhere (the compiled placer's): files,
+        newest mtimes, and bytes by column as 128 bits, ``low + high * 2**64``."""
+        count = len(files)
+        self.files[:count] += files.view(np.int64)
+        np.maximum(self.newest[:count], newest, out=self.newest[:count])
+        rows, columns = np.nonzero(low)
+        self.sizes.add(rows, columns, low[rows, columns])
+        spill = self.sizes.spill  # past 2**64 bytes in a cell: exact, as ByteCells' rule
+        for row, column in zip(*np.nonzero(high), strict=True):
+            key = (int(row), int(column))
+            spill[key] = spill.get(key, 0) + (int(high[row, column]) << 64)
+
     def merge(self, other: RowTable) -> Positions:
         """Fold in another partial's rows; returns the new id of each of its row ids."""
         mapping = np.fromiter(map(self.row_of, other.keys), dtype=np.intp, count=len(other))

@@ -9,7 +9,6 @@ the regular expressions they stand for, and that its memory follows the rows.
 from __future__ import annotations
 
 import binascii
-import random
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -28,19 +27,17 @@ from humgen_storage.mpistat.patterns import Format, clean_block
 from humgen_storage.mpistat.writer import Record
 from humgen_storage.run.aggregate import fold_raw, valid_runs
 from tests.helpers import on_kernel_path
-
-REF = 1_700_000_000
-VOLUME = b"/lustre/scratch118"
-CLASSES = (
-    ("BAM", r"\.(bam|sam)(\.gz)?$"),
-    ("CRAM", r"\.cram(\.gz)?$"),
-    ("VCF", r"\.(vcf|bcf|gvcf)(\.gz)?$"),
-    ("PEDBED", r"\.(ped|bed)(\.gz)?$"),
+from tests.inspect.volumes import (
+    BENCH_ROOTS,
+    CLASSES,
+    REF,
+    VOLUME,
+    lines_of,
+    volume,
 )
+
 # Literals matched at the start, anywhere and as the whole name.
 ODD_CLASSES = (("WHOLE", r"^bam$"), ("START", r"^x"), ("ANY", r"tmp|\.b\$m"), *CLASSES)
-# Roots that share their encoded prefix with places outside them (projects_old).
-BENCH_ROOTS = ("lustre/scratch118/humgen/projects", "lustre/scratch118/humgen/teams")
 ROOT_SETS = {
     "bench": BENCH_ROOTS,
     "regex": ("lustre/scratch11[0-9]/humgen/proj[a-z]*", "lustre/scratch118/hum+gen"),
@@ -49,46 +46,6 @@ ROOT_SETS = {
     "volume": ("lustre/scratch118",),
     "no prefix filter": ("[l]ustre/scratch118/humgen/projects",),
 }
-NAMES = (
-    b"a.bam", b"b.sam.gz", b"c.BAM", b"d.cram", b"e.vcf.gz\n", b"bam", b"bam\n", b"x1",
-    b"tmpfile", b"f.b$m", b"caf\xe9.bed", b"tab\there.ped", b'q"x\\.vcf', b"plain", b".gz",
-)  # fmt: skip
-COMPONENTS = (
-    b"p1", b"p2", b"users", b"USERS", b"Users", b"al", b"bo", b"seq", b"deep",
-    b"caf\xe9", b"new\nline", b"t\tab", b"back\\slash", b'quo"te', b"sp ace",
-)  # fmt: skip
-AREAS = (
-    b"/humgen/projects", b"/humgen/projects_old", b"/humgen/teams", b"/humgen/hgi/projects",
-    b"/humgen", b"/other", b"/humgen/proj", b"/humgenx",
-)  # fmt: skip
-
-
-def volume(seed: int, records: int = 1500) -> list[Record]:
-    """A generated volume: directories before their files, odd bytes in names, users/
-    trees, nlink 0, 1 and > 1 (an inode's names far apart), symlinks, future mtimes."""
-    rnd = random.Random(seed)
-    out = [Record(path=VOLUME, type="d", gid=1, mtime=REF - 100)]
-    inodes = list(range(1, 40))
-    while len(out) < records:
-        directory = VOLUME + rnd.choice(AREAS)
-        for _ in range(rnd.randint(0, 6)):
-            directory += b"/" + rnd.choice(COMPONENTS)
-        mtime = REF - rnd.randint(-1000, 10**7)
-        out.append(Record(path=directory, type="d", gid=rnd.randint(1, 9), mtime=mtime))
-        for _ in range(rnd.randint(0, 8)):
-            nlink = rnd.choice((1, 1, 1, 1, 0, 2, 3))
-            out.append(
-                Record(
-                    path=directory + b"/" + rnd.choice(NAMES),
-                    size=rnd.choice((0, 1, 4096, 2**40, 2**62)),
-                    mtime=REF - rnd.randint(-1000, 10**7),
-                    type=rnd.choice("fffffl"),
-                    nlink=nlink,
-                    inode=rnd.choice(inodes) if nlink > 1 else rnd.randint(100, 10**6),
-                    dev=rnd.choice((1, 1, 2)),
-                )
-            )
-    return out
 
 
 def blocks(lines: bytes, count: int) -> list[tuple[int, bytes]]:
@@ -119,10 +76,6 @@ def both(lines: bytes, fmt: Format, placed_by_kernel: bool = True, **options: An
     assert compiled == python
     assert (by_kernel, by_python) == (placed_by_kernel, False)
     return compiled
-
-
-def lines_of(records: Sequence[Record], fmt: Format) -> bytes:
-    return b"".join(record.line(fmt) for record in records)
 
 
 @pytest.mark.parametrize("fmt", [Format.BASE64, Format.WRSTAT])
