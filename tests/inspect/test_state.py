@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from humgen_storage.inspect import results, tables
+from humgen_storage.inspect import results, row_keys, tables
 from humgen_storage.inspect.aggregate import ProjectInspector
 from humgen_storage.inspect.results import InspectorRows
 from humgen_storage.inspect.row_keys import RowKeys
@@ -176,6 +176,44 @@ def test_row_keys_number_cuts_as_a_dict_would(seed: int) -> None:
             keys = pickle.loads(pickle.dumps(keys))
     assert len(keys) == len(reference) > 1000
     assert list(keys) == list(reference)
+
+
+def random_cuts(rng: random.Random, count: int) -> list[bytes]:
+    cuts = []
+    for _ in range(count):
+        cut = b"/".join(b"p%d" % rng.randrange(40) for _ in range(rng.randrange(1, 4)))
+        cuts.append(rng.choice((cut, b"", b"caf\xe9/\n", cut + b"\0", cut + b"x")))
+    return cuts
+
+
+@pytest.mark.parametrize(("seed", "colliding"), [(0, False), (1, False), (2, True)])
+def test_row_keys_add_all_as_add_of_each(
+    monkeypatch: pytest.MonkeyPatch, seed: int, colliding: bool
+) -> None:
+    """Another partial's cuts (pickled, as a helper sends them) get the ids ``add`` of
+    each in turn gives, and then carry on the same; with every hash the same, the
+    bytes alone tell the cuts apart (compared a few bytes at a time)."""
+    rng = random.Random(seed)
+    mine, theirs, reference = RowKeys(), RowKeys(), RowKeys()
+    for cut in random_cuts(rng, 3000):
+        mine.add(cut)
+        reference.add(cut)
+    for cut in random_cuts(rng, 3000):
+        theirs.add(cut)
+    theirs = pickle.loads(pickle.dumps(theirs))
+    if colliding:
+        for keys in (mine, theirs):
+            keys._hashes[: len(keys)] = 12345
+            keys._rehash(len(keys._slots))
+        monkeypatch.setattr(row_keys, "_BYTES_AT_ONCE", 7)
+    expected = [reference.add(cut) for cut in theirs]
+    assert mine.add_all(theirs).tolist() == expected
+    assert list(mine) == list(reference) and len(mine) > len(theirs) > 100
+    if not colliding:  # add hashes a cut itself
+        later = random_cuts(rng, 500)
+        assert [mine.add(cut) for cut in later] == [reference.add(cut) for cut in later]
+    assert mine.add_all(RowKeys()).tolist() == []
+    assert RowKeys().add_all(mine).tolist() == list(range(len(mine)))
 
 
 def test_rows_keep_no_python_object_each() -> None:
