@@ -147,6 +147,10 @@ class RowKeys:
         self._count, self._size = count, size
         self._rehash(max(len(self._slots), 1 << (2 * count - 1).bit_length()))
 
+    def joined(self) -> npt.NDArray[np.uint8]:
+        """The cuts' bytes end to end, in row order (a view: it changes with the keys)."""
+        return self._data[: self._size]
+
     def bounds(self) -> tuple[Signed, Signed]:
         """Where each cut starts and ends in the bytes."""
         stops = self._ends[: self._count]

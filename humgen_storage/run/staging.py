@@ -249,7 +249,9 @@ class _LoadedColumns:
     def __init__(self, count: int, size_columns: int, exact: bool) -> None:
         self.count = count
         self.paths: list[bytes] = []
-        self.numbers = {name: np.zeros(count, dtype=dtype) for name, dtype in _NUMBERS}
+        self.numbers: dict[str, npt.NDArray[Any]] = {
+            name: np.zeros(count, dtype=dtype) for name, dtype in _NUMBERS
+        }
         # int64, or Python ints (dtype object) when some sum does not fit, as ``finish``
         # keeps them.
         self.sizes: npt.NDArray[Any] = np.zeros(

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from humgen_storage.inspect import results, row_keys, tables
+from humgen_storage.inspect import output_tree, results, row_keys, tables
 from humgen_storage.inspect.aggregate import ProjectInspector
 from humgen_storage.inspect.results import InspectorRows
 from humgen_storage.inspect.row_keys import RowKeys
@@ -214,6 +214,41 @@ def test_row_keys_add_all_as_add_of_each(
         assert [mine.add(cut) for cut in later] == [reference.add(cut) for cut in later]
     assert mine.add_all(RowKeys()).tolist() == []
     assert RowKeys().add_all(mine).tolist() == list(range(len(mine)))
+
+
+def tree_by_path(tree: results.Tree) -> tuple[dict[bytes, tuple[Any, bytes]], list[bytes]]:
+    """An output tree as its paths' parents and projects, and each cut's output path."""
+    paths, parent_of, output_of, project = tree
+    assert len(set(paths)) == len(paths)
+    shape = {
+        path: (paths[parent_of[at]] if parent_of[at] >= 0 else None, paths[project[at]])
+        for at, path in enumerate(paths)
+    }
+    return shape, [paths[at] for at in output_of]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_output_tree_with_numpy_as_a_cut_at_a_time(seed: int) -> None:
+    """The same outputs, parents and projects, on cuts with empty components and
+    cuts, NULs, and components of every length up to the longest numpy takes."""
+    rng = random.Random(seed)
+    names = [b"", b"\0", b"a", b"a\0", b"ab" * 4, b"ab" * 4 + b"c", b"x" * 256, b"p%d" % seed]
+    table = tables.RowTable(0)
+    for _ in range(3000):
+        table.row_of(b"/".join(rng.choice(names) for _ in range(rng.randrange(1, 6))))
+    tree = output_tree.output_tree(table.keys)
+    assert tree is not None
+    assert tree_by_path(tree) == tree_by_path(results._output_tree_by_key(table))
+    table.row_of(b"projects/" + b"y" * 257)  # too long: a cut at a time
+    assert output_tree.output_tree(table.keys) is None
+    expected = tree_by_path(results._output_tree_by_key(table))
+    assert tree_by_path(results._output_tree(table)) == expected
+    single = tables.RowTable(0)
+    single.row_of(b"projects")  # one cut of one component
+    assert tree_by_path(output_tree.output_tree(single.keys)) == (
+        {b"projects": (None, b"projects")},
+        [b"projects"],
+    )
 
 
 def test_rows_keep_no_python_object_each() -> None:
