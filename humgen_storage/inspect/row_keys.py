@@ -177,15 +177,24 @@ class RowKeys:
 
     def _rehash(self, size: int) -> None:
         """A new table of ``size`` slots (a power of two): every row placed at the first
-        free slot from its hash on, all rows one step further at a time."""
+        free slot from its hash on. In order of their first slots, each row takes its
+        own or the one after the row before it, whichever is later; the few pushed past
+        the end go on from the start, one step further at a time."""
         slots = mapped_zeros(size, np.int32)
-        waiting = np.arange(self._count)
-        at = self._hashes[: self._count] & (size - 1)
+        homes = self._hashes[: self._count] & (size - 1)
+        rows = np.argsort(homes, kind="stable")
+        steps = np.arange(self._count)
+        places = np.maximum.accumulate(homes[rows] - steps) + steps
+        inside = places < size
+        slots[places[inside]] = rows[inside] + 1
+        # Every slot from their first to the end is taken: they probe on from slot 0.
+        waiting = rows[~inside]
+        at = np.zeros(len(waiting), dtype=homes.dtype)
         while len(waiting):
             free = slots[at] == 0
             # The first row at each free slot takes it; the others go on to the next slot.
-            places, first = np.unique(at[free], return_index=True)
-            slots[places] = waiting[free][first] + 1
+            taken, first = np.unique(at[free], return_index=True)
+            slots[taken] = waiting[free][first] + 1
             left = np.ones(len(waiting), dtype=bool)
             left[np.flatnonzero(free)[first]] = False
             waiting, at = waiting[left], (at[left] + 1) & (size - 1)

@@ -251,6 +251,26 @@ def test_output_tree_with_numpy_as_a_cut_at_a_time(seed: int) -> None:
     )
 
 
+@pytest.mark.parametrize("crowded", ["end", "one slot", "two"])
+def test_row_keys_table_reaches_every_cut(crowded: str) -> None:
+    """A new table places each cut where probing from its hash finds it, with no free
+    slot before it, also when many hash to the last slots and wrap around."""
+    keys = RowKeys()
+    for i in range(3000):
+        keys.add(b"k%d" % i)
+    size = len(keys._slots)
+    hashes = {"end": size - 1, "one slot": 5, "two": np.arange(3000) % 2 * (size - 8) + 3}
+    keys._hashes[:3000] = hashes[crowded]
+    keys._rehash(size)
+    slots = keys._slots
+    assert np.count_nonzero(slots) == 3000
+    for row in range(3000):
+        at = int(keys._hashes[row]) & (size - 1)
+        while slots[at] != row + 1:
+            assert slots[at], f"cut {row} is past a free slot"
+            at = (at + 1) & (size - 1)
+
+
 def test_rows_keep_no_python_object_each() -> None:
     """A row is its cut's bytes and numpy cells: tens of thousands of rows leave the
     number of Python's allocated blocks where it was (a dict kept a bytes object and
