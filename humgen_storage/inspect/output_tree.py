@@ -4,9 +4,11 @@ Every cut and every ancestor of one is an output row: each prefix of a cut that 
 before a "/" or at its end. A prefix is the same output as another when their parents
 are and their last components have the same bytes, so the outputs are found a level
 at a time: each component as a row of numbers (its parent's output, its length, its
-bytes, zero-padded), and ``np.unique`` of those rows gives the outputs of that level,
-exactly, with no hashing to confirm. The outputs are numbered a level at a time,
-which ``rolled_up`` does not depend on (it sorts them).
+bytes, zero-padded in 8-byte words), and the distinct rows are that level's outputs:
+found by sorting a number mixed from each row, then confirmed exactly by comparing
+every row with its group's first (and found by sorting whole rows when some differ).
+The outputs are numbered a level at a time, which ``rolled_up`` does not depend on
+(it sorts them).
 """
 
 from __future__ import annotations
@@ -19,27 +21,27 @@ from humgen_storage.inspect.row_keys import RowKeys
 Positions = npt.NDArray[np.intp]
 Tree = tuple[list[bytes], Positions, Positions, Positions]
 
-# Components longer than this are left to the per-key Python way (their padded rows
-# would take this many bytes each for every component of their level).
-LONGEST_COMPONENT = 256
+# Numbers in one level's rows at most (8 bytes each, a few copies at once): a level of
+# more rows, or of longer components, is left to the per-key Python way.
+NUMBERS_AT_ONCE = 1 << 21
 
 
 def output_tree(keys: RowKeys) -> Tree | None:
     """(the outputs' paths, each one's parent (-1: none), each cut's output, each
     output's project's output), as ``results`` describes them; None when some
-    component is too long for this way."""
+    level is too large for this way (``NUMBERS_AT_ONCE``)."""
     if not len(keys):
         return None
     data = keys.joined()
     starts, stops = keys.bounds()
     components = _Components(data, starts, stops)
-    if int(components.lengths.max()) > LONGEST_COMPONENT:
-        return None
     output = np.empty(len(components.ends), dtype=np.intp)
     parent_of, representative = [], []
     found = 0
     for level in range(int(components.levels.max()) + 1):
         here = np.flatnonzero(components.levels == level)
+        if len(here) * (2 + components.words(here)) > NUMBERS_AT_ONCE:
+            return None
         parents = output[here - 1] if level else np.full(len(here), -1, dtype=np.intp)
         described = np.column_stack(
             (parents, components.lengths[here], components.padded_bytes(here))
@@ -111,10 +113,14 @@ class _Components:
         padded = np.concatenate((data, np.zeros(8, dtype=np.uint8)))
         self.eights = np.ndarray((len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
 
+    def words(self, which: Positions) -> int:
+        """8-byte words for the longest of components ``which`` (at least one)."""
+        return max(1, -(-int(self.lengths[which].max(initial=0)) // 8))
+
     def padded_bytes(self, which: Positions) -> npt.NDArray[np.int64]:
         """The bytes of components ``which``, zero-padded to whole 8-byte words: each
         word read at once from a view in which item ``i`` is the 8 bytes from ``i``."""
-        words = max(1, -(-int(self.lengths[which].max(initial=0)) // 8))
+        words = self.words(which)
         starts, lengths = self.starts[which], self.lengths[which]
         padded = np.empty((len(which), words), dtype=np.uint64)
         for word in range(words):

@@ -18,7 +18,7 @@ column is made for every row at once, with exactly the text that the per-row cod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,6 @@ from humgen_storage.tsv import NULL
 from humgen_storage.units import NO_MTIME, days_since, human_size, tib
 
 Unsigned = npt.NDArray[np.uint64]
-Positions = npt.NDArray[np.intp]
 Texts = list[str]
 
 TOTAL_DIRECTORY = "*TOTAL*"
@@ -205,34 +204,31 @@ def display_names(paths: Sequence[bytes], suffix: str) -> Texts:
     return (_decoded(escaped) + suffix).replace("\0", suffix + "\0").split("\0")
 
 
-def project_and_directory(paths: Sequence[bytes], project: Positions, suffix: str) -> Texts:
-    """Each path's Project and Directory columns, a tab between them, then ``suffix``.
-
-    A short path's Project is its first two components, so the column break is where
-    its project's own path (``project``: that row) ends, when something follows it;
-    otherwise the Directory is *TOTAL*. Made on the escaped bytes (each path's escaped
-    project is the start of its escaped path), decoded all at once."""
+def project_and_directory(paths: Sequence[bytes], suffix: str) -> Texts:
+    """Each path's Project and Directory columns, a tab between them, then ``suffix``:
+    the second "/" of a short path is the column break, and with none, or nothing
+    after it, the Directory is *TOTAL*. Made on the escaped bytes (no escape adds a
+    "/"), decoded all at once."""
     escaped = _escaped(paths) if paths else None
     if escaped is None:
         return [_project_and_directory(display_name(path)) + suffix for path in paths]
     data = np.frombuffer(escaped, dtype=np.uint8)
     stops = np.append(np.flatnonzero(data == 0), len(data))  # where each path ends
-    starts = np.append(0, stops[:-1] + 1)
-    lengths = stops - starts
-    below = np.flatnonzero(project != np.arange(len(paths)))  # rows under their project
-    breaks = starts[below] + lengths[project[below]]  # the "/" after the project
+    slashes = np.flatnonzero(data == ord("/"))
+    path_of = np.searchsorted(stops, slashes)  # the path of each "/"
+    first = np.searchsorted(path_of, np.arange(len(paths)))  # each path's first "/"
+    broken = np.bincount(path_of, minlength=len(paths)) >= 2  # those with a second
+    breaks = slashes[first[broken] + 1]
     cells = data.copy()
     cells[breaks] = ord("\t")
-    # *TOTAL* after each path with no Directory (a tab first unless it ends in the "/")
+    # *TOTAL* after each path with nothing after its break (a tab first if it has none)
     named = np.zeros(len(paths), dtype=bool)
-    named[below[breaks + 1 < stops[below]]] = True
+    named[broken] = breaks + 1 < stops[broken]
     totals = np.flatnonzero(~named)
     tail = np.frombuffer(f"\t{TOTAL_DIRECTORY}".encode(), dtype=np.uint8)
     inserted = np.tile(tail, len(totals))
     keep = np.ones(len(inserted), dtype=bool)
-    ends_in_break = np.zeros(len(paths), dtype=bool)
-    ends_in_break[below] = breaks + 1 == stops[below]
-    keep[np.flatnonzero(ends_in_break[totals]) * len(tail)] = False
+    keep[np.flatnonzero(broken[totals]) * len(tail)] = False
     at = np.repeat(stops[totals], len(tail))[keep]
     text = _decoded(np.insert(cells, at, inserted[keep]).tobytes())
     return (text + suffix).replace("\0", suffix + "\0").split("\0")
@@ -282,36 +278,45 @@ def _lines(columns: Sequence[Texts]) -> str:
     return "".join(cells)
 
 
+# Rows printed at a time: a piece's texts exist at once, never a whole volume's.
+ROWS_AT_ONCE = 1 << 16
+
+
+def _pieces(count: int) -> Iterator[slice]:
+    return (
+        slice(start, min(count, start + ROWS_AT_ONCE)) for start in range(0, count, ROWS_AT_ONCE)
+    )
+
+
 def project_lines(
     rows: InspectorRows, volume: str, directory: GroupDirectory | None, classes: Sequence[str]
-) -> str:
-    """The project layout's lines of one volume (``TableRow.project_values``)."""
-    if not len(rows):
-        return ""
-    sizes = [tib_texts(column, "\t") for column in class_columns(rows, classes)]
-    project_totals = tib_texts(rows.sizes[rows.project, 0], "\n")
-    columns = (
-        project_and_directory(rows.paths, rows.project, "\t"),
-        *sizes,
-        integer_texts(rows.files, "\t"),
-        days_texts(rows.newest, rows.reference, "\t"),
-        group_names(rows.gids, rows.has_gid, directory),
-        [f"{volume}\t"] * len(rows),
-        project_totals,
-    )
-    return _lines(columns)
+) -> Iterator[str]:
+    """The project layout's lines of one volume (``TableRow.project_values``), a piece
+    of rows at a time."""
+    for piece in _pieces(len(rows)):
+        sizes = [tib_texts(column[piece], "\t") for column in class_columns(rows, classes)]
+        columns = (
+            project_and_directory(rows.paths[piece], "\t"),
+            *sizes,
+            integer_texts(rows.files[piece], "\t"),
+            days_texts(rows.newest[piece], rows.reference, "\t"),
+            group_names(rows.gids[piece], rows.has_gid[piece], directory),
+            [f"{volume}\t"] * len(sizes[0]),
+            tib_texts(rows.sizes[rows.project[piece], 0], "\n"),  # the Project Total
+        )
+        yield _lines(columns)
 
 
-def generic_lines(rows: InspectorRows, classes: Sequence[str]) -> str:
-    """The generic layout's lines of one volume (``TableRow.generic_values``)."""
-    if not len(rows):
-        return ""
-    sizes = class_columns(rows, classes)
-    columns = (
-        display_names(rows.paths, "\t"),
-        *(human_size_texts(column, "\t") for column in sizes),
-        integer_texts(rows.files, "\t"),
-        days_texts(rows.newest, rows.reference, "\t"),
-        integer_texts(sizes[0], "\n"),
-    )
-    return _lines(columns)
+def generic_lines(rows: InspectorRows, classes: Sequence[str]) -> Iterator[str]:
+    """The generic layout's lines of one volume (``TableRow.generic_values``), a piece
+    of rows at a time."""
+    for piece in _pieces(len(rows)):
+        sizes = [column[piece] for column in class_columns(rows, classes)]
+        columns = (
+            display_names(rows.paths[piece], "\t"),
+            *(human_size_texts(column, "\t") for column in sizes),
+            integer_texts(rows.files[piece], "\t"),
+            days_texts(rows.newest[piece], rows.reference, "\t"),
+            integer_texts(sizes[0], "\n"),
+        )
+        yield _lines(columns)

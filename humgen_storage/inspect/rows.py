@@ -127,21 +127,21 @@ class Table:
                 pi, unix_group = group.pi, group.name
             yield TableRow(inspection.volume, row, pi, unix_group)
 
-    def lines(self, inspection: VolumeInspection, generic: bool = False) -> str:
-        """One volume's printed lines. Whole volumes (``InspectorRows``, as ``finish``
-        gives them) are printed a column at a time (``inspect.printed``); a selection
-        of rows (a PATH query's) a ``TableRow`` at a time, with the same text."""
+    def lines(self, inspection: VolumeInspection, generic: bool = False) -> Iterator[str]:
+        """One volume's printed lines, in pieces. Whole volumes (``InspectorRows``, as
+        ``finish`` gives them) are printed a column at a time (``inspect.printed``); a
+        selection of rows (a PATH query's) a ``TableRow`` at a time, with the same text."""
         rows = inspection.rows
         if isinstance(rows, InspectorRows):
             if generic:
                 return generic_lines(rows, CLASS_COLUMNS)
             return project_lines(rows, inspection.volume, self.directory, CLASS_COLUMNS)
         values = TableRow.generic_values if generic else TableRow.project_values
-        return "".join(tsv_line(values(row)) for row in self.rows_of(inspection))
+        return (tsv_line(values(row)) for row in self.rows_of(inspection))
 
 
 def write_table(table: Table, out: IO[str], generic: bool = False, header: bool = True) -> None:
     if header:
         out.write(tsv_line(GENERIC_HEADER if generic else PROJECT_HEADER))
     for inspection in table.inspections:
-        out.write(table.lines(inspection, generic))
+        out.writelines(table.lines(inspection, generic))
