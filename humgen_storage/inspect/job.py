@@ -25,7 +25,6 @@ from humgen_storage.inspect.results import InspectorRows
 from humgen_storage.inspect.roots import DEFAULT_DEPTH
 from humgen_storage.inspect.rows import (
     CLASS_COLUMNS,
-    PROJECT_HEADER,
     Table,
     TableRow,
     VolumeInspection,
@@ -43,7 +42,6 @@ from humgen_storage.run.record import current
 from humgen_storage.run.registry import VOLUMES_KEYS
 from humgen_storage.run.staging import StagingArea, load_inspection, save_inspection
 from humgen_storage.run.volumes import default_workers
-from humgen_storage.tsv import write_tsv_lines
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +215,7 @@ class InspectJob:
             marker = done_marker(self.config, day)
             base = self.config.paths.report_dir
             with prepared_text_file(marker, base=base) as prepared:
-                write_tsv_lines(
-                    prepared.handle, PROJECT_HEADER, (row.project_values() for row in table)
-                )
+                write_table(table, prepared.handle)
                 prepared.finish()
                 if self.tosql:
                     save_to_spaceman(self.config, table, volumes, day, self.force)

@@ -17,6 +17,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
+from humgen_storage.inspect.output_tree import Tree, output_tree
 from humgen_storage.inspect.tables import NO_ORDER, ByteCells, LinkColumns, Positions, RowTable
 from humgen_storage.units import NO_MTIME, days_since
 
@@ -182,13 +183,17 @@ def rolled_up(
     )
 
 
-def _output_tree(
-    table: RowTable,
-) -> tuple[list[bytes], Positions, Positions, Positions]:
+def _output_tree(table: RowTable) -> Tree:
     """The output rows: every row's cut and the cuts' ancestors, as short paths joined
-    by "/" (which no component contains), numbered as first met. Returns (their
-    paths, each one's parent (-1: none), each table row's output row, each one's
-    project's output row)."""
+    by "/" (which no component contains). Returns (their paths, each one's parent (-1:
+    none), each table row's output row, each one's project's output row). Found with
+    numpy (``output_tree``), or a cut at a time when some component is very long."""
+    tree = output_tree(table.keys)
+    return _output_tree_by_key(table) if tree is None else tree
+
+
+def _output_tree_by_key(table: RowTable) -> Tree:
+    """``_output_tree`` a cut at a time, the outputs numbered as first met."""
     count = len(table)
     outputs: dict[bytes, int] = {}
     parents = array.array("q")  # each one's parent, 8 bytes rather than a Python int

@@ -3,18 +3,18 @@ project (Spaceman) and generic layouts, and the Spaceman row each one makes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 from humgen_storage.directory import GroupDirectory
-from humgen_storage.inspect.results import InspectorRow
+from humgen_storage.inspect.printed import TOTAL_DIRECTORY, generic_lines, project_lines
+from humgen_storage.inspect.results import InspectorRow, InspectorRows
 from humgen_storage.inspect.spaceman import SpacemanRow
 from humgen_storage.mpistat.paths import display_name
 from humgen_storage.tsv import tsv_line
 from humgen_storage.units import human_size, tib
 
-TOTAL_DIRECTORY = "*TOTAL*"
 # The class columns of the table, by their configured names, in output order.
 CLASS_COLUMNS = ("BAM", "CRAM", "VCF", "PEDBED")
 
@@ -115,20 +115,33 @@ class Table:
     directory: GroupDirectory | None
 
     def __iter__(self) -> Iterator[TableRow]:
-        directory = self.directory
         for inspection in self.inspections:
-            for row in inspection.rows:
-                pi = unix_group = None
-                if directory is not None and row.gid is not None:
-                    group = directory.lookup(row.gid)
-                    pi, unix_group = group.pi, group.name
-                yield TableRow(inspection.volume, row, pi, unix_group)
+            yield from self.rows_of(inspection)
+
+    def rows_of(self, inspection: VolumeInspection) -> Iterator[TableRow]:
+        directory = self.directory
+        for row in inspection.rows:
+            pi = unix_group = None
+            if directory is not None and row.gid is not None:
+                group = directory.lookup(row.gid)
+                pi, unix_group = group.pi, group.name
+            yield TableRow(inspection.volume, row, pi, unix_group)
+
+    def lines(self, inspection: VolumeInspection, generic: bool = False) -> Iterator[str]:
+        """One volume's printed lines, in pieces. Whole volumes (``InspectorRows``, as
+        ``finish`` gives them) are printed a column at a time (``inspect.printed``); a
+        selection of rows (a PATH query's) a ``TableRow`` at a time, with the same text."""
+        rows = inspection.rows
+        if isinstance(rows, InspectorRows):
+            if generic:
+                return generic_lines(rows, CLASS_COLUMNS)
+            return project_lines(rows, inspection.volume, self.directory, CLASS_COLUMNS)
+        values = TableRow.generic_values if generic else TableRow.project_values
+        return (tsv_line(values(row)) for row in self.rows_of(inspection))
 
 
-def write_table(
-    table: Iterable[TableRow], out: IO[str], generic: bool = False, header: bool = True
-) -> None:
+def write_table(table: Table, out: IO[str], generic: bool = False, header: bool = True) -> None:
     if header:
         out.write(tsv_line(GENERIC_HEADER if generic else PROJECT_HEADER))
-    for row in table:
-        out.write(tsv_line(row.generic_values() if generic else row.project_values()))
+    for inspection in table.inspections:
+        out.writelines(table.lines(inspection, generic))

@@ -190,7 +190,9 @@ class RowTable:
 
     def merge(self, other: RowTable) -> Positions:
         """Fold in another partial's rows; returns the new id of each of its row ids."""
-        mapping = np.fromiter(map(self.row_of, other.keys), dtype=np.intp, count=len(other))
+        mapping = self.keys.add_all(other.keys)
+        if len(self.keys) > len(self.files):
+            self._grow(max(2 * len(self.files), len(self.keys), 256))
         theirs = len(mapping)
         self.files[mapping] += other.files[:theirs]
         self.newest[mapping] = np.maximum(self.newest[mapping], other.newest[:theirs])

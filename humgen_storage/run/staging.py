@@ -5,8 +5,9 @@ per run, read by every volume's task) and one SQLite file per staged volume,
 ``volume-<V>.db``, whatever the job. Each file is written under a temporary name
 and renamed when complete, so its presence means the volume was staged in full; no
 two processes ever write one SQLite file. The rows are plain data (loading them runs
-no code from the file), and every integer that may be a sum is decimal text, exact
-however large (beyond 64 bits). A leftover area from a crashed run is discarded by
+no code from the file), and every integer that may be a sum is exact however large
+(beyond 64 bits): decimal text, or, for an inspector volume whose sums all fit,
+int64 blobs of whole columns (its rows are read back a column at a time). A leftover area from a crashed run is discarded by
 the next full run. The report's volume files are ``run.report_staging``'s; the
 inspector's are here.
 
@@ -44,12 +45,20 @@ DIRECTORY_FILE = "directory.db"
 
 @contextmanager
 def atomic_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
-    """A new SQLite file that appears at ``path`` only once it is complete."""
+    """A new SQLite file that appears at ``path`` only once it is complete.
+
+    Written in one transaction, tables and all (Python's sqlite3 would commit each
+    CREATE TABLE apart, a sync each), with its rollback journal in memory: the file
+    is synced once, at the commit, and is renamed into place only after it, so a
+    crash before then leaves no file at ``path`` whatever state the temporary is in.
+    """
     with replaced_on_success(path, PRIVATE_FILE_MODE) as temporary:
-        connection = sqlite3.connect(temporary)
+        connection = sqlite3.connect(temporary, isolation_level=None)
         try:
+            connection.execute("PRAGMA journal_mode = MEMORY")
+            connection.execute("BEGIN")
             yield connection
-            connection.commit()
+            connection.execute("COMMIT")
         finally:
             connection.close()
 
@@ -145,111 +154,133 @@ def integer_or_none(text: str | None) -> int | None:
 # -- the inspector's staged volumes ---------------------------------------------------
 
 
-# Rows staged or loaded at a time: the Python objects of one piece exist at once, never
-# a whole volume's (a volume has tens of thousands of rows, each a few objects).
-_ROWS_AT_ONCE = 4096
+# Rows staged or loaded at a time: one piece of each column is a blob (a volume has
+# tens of thousands of rows; a piece keeps each blob, and each copy of one, small).
+_ROWS_AT_ONCE = 1 << 16
+# The numeric columns of ``InspectorRows``, stored as these fixed types (a piece's blob
+# is read with the type named here, never with one taken from the file).
+_NUMBERS = (
+    ("files", np.int64),
+    ("newest", np.int64),
+    ("gids", np.uint64),
+    ("has_gid", np.bool_),
+    ("project", np.intp),
+)
+# How the sizes are stored: int64 cells, or decimal text when some sum does not fit.
+_CELLS, _DECIMAL = "int64", "decimal"
 
 
 def save_inspection(path: Path, volume: str, rows: InspectorRows) -> None:
     """Stage one inspector volume's rows (``finish``'s columns) in a file that appears
-    only once complete; sizes and gids as decimal text."""
+    only once complete: each column a blob a piece of rows, the paths as their lengths
+    and bytes, and the sizes as int64 cells or, when some sum is beyond 64 bits,
+    decimal text."""
+    exact = rows.sizes.dtype == object
     with atomic_sqlite(path) as db:
-        db.execute("CREATE TABLE inspection (volume TEXT, reference REAL, class_names TEXT)")
         db.execute(
-            "INSERT INTO inspection VALUES (?, ?, ?)",
-            (volume, rows.reference, json.dumps(list(rows.class_names))),
+            "CREATE TABLE inspection (volume TEXT, reference REAL, class_names TEXT,"
+            " rows INTEGER, sizes TEXT)"
         )
         db.execute(
-            "CREATE TABLE rows (position INTEGER PRIMARY KEY, path BLOB, files INTEGER,"
-            " newest INTEGER, gid TEXT, project INTEGER, sizes TEXT)"
+            "INSERT INTO inspection VALUES (?, ?, ?, ?, ?)",
+            (
+                volume,
+                rows.reference,
+                json.dumps(list(rows.class_names)),
+                len(rows),
+                _DECIMAL if exact else _CELLS,
+            ),
+        )
+        db.execute(
+            "CREATE TABLE pieces (start INTEGER, rows INTEGER, name TEXT, data BLOB,"
+            " PRIMARY KEY (start, name))"
         )
         for start in range(0, len(rows), _ROWS_AT_ONCE):
+            stop = min(len(rows), start + _ROWS_AT_ONCE)
             db.executemany(
-                "INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?)",
-                _staged_rows(rows, start, min(len(rows), start + _ROWS_AT_ONCE)),
+                "INSERT INTO pieces VALUES (?, ?, ?, ?)",
+                [(start, stop - start, name, data) for name, data in _pieces(rows, start, stop)],
             )
 
 
-def _staged_rows(rows: InspectorRows, start: int, stop: int) -> Iterator[tuple[Any, ...]]:
-    """Rows ``start`` to ``stop`` as the staged table's tuples."""
-    piece = slice(start, stop)
-    gids = [
-        exact_text(gid) if named else None
-        for gid, named in zip(rows.gids[piece].tolist(), rows.has_gid[piece].tolist(), strict=True)
-    ]
-    return zip(
-        range(start, stop),
-        rows.paths[piece],
-        rows.files[piece].tolist(),
-        rows.newest[piece].tolist(),
-        gids,
-        rows.project[piece].tolist(),
-        [" ".join(map(str, sizes)) for sizes in rows.sizes[piece].tolist()],
-        strict=True,
-    )
+def _pieces(rows: InspectorRows, start: int, stop: int) -> Iterator[tuple[str, bytes]]:
+    """Rows ``start`` to ``stop`` of each column, as (name, blob)."""
+    paths = rows.paths[start:stop]
+    lengths = np.fromiter(map(len, paths), dtype=np.int64, count=len(paths))
+    yield "paths", lengths.tobytes() + b"".join(paths)
+    for name, dtype in _NUMBERS:
+        yield name, np.ascontiguousarray(getattr(rows, name)[start:stop], dtype=dtype).tobytes()
+    sizes = rows.sizes[start:stop]
+    if sizes.dtype == object:
+        yield "sizes", " ".join(map(str, sizes.reshape(-1).tolist())).encode()
+    else:
+        yield "sizes", np.ascontiguousarray(sizes, dtype=np.int64).tobytes()
 
 
 def load_inspection(path: Path) -> tuple[str, InspectorRows]:
     """(volume, rows) as ``save_inspection`` staged them, read a piece at a time into
     the columns."""
     with closing(read_staged(path)) as db:
-        volume, reference, class_names = db.execute(
-            "SELECT volume, reference, class_names FROM inspection"
+        volume, reference, class_names, count, sizes = db.execute(
+            "SELECT volume, reference, class_names, rows, sizes FROM inspection"
         ).fetchone()
-        (count,) = db.execute("SELECT count(*) FROM rows").fetchone()
         names = tuple(json.loads(class_names))
-        columns = _LoadedColumns(count, len(names) + 1)
-        cursor = db.execute(
-            "SELECT path, files, newest, gid, project, sizes FROM rows ORDER BY position"
-        )
-        while piece := cursor.fetchmany(_ROWS_AT_ONCE):
-            columns.add(piece)
-    if columns.filled != count:
-        raise sqlite3.DatabaseError(f"{path}: {columns.filled} rows where {count} were counted")
+        columns = _LoadedColumns(count, len(names) + 1, exact=sizes == _DECIMAL)
+        cursor = db.execute("SELECT start, rows, name, data FROM pieces ORDER BY start, name")
+        for start, piece_rows, name, data in cursor:
+            columns.add(start, piece_rows, name, data)
+    columns.check(path)
     return volume, InspectorRows(
         names,
         reference,
         columns.paths,
-        columns.files,
-        columns.newest,
+        columns.numbers["files"],
+        columns.numbers["newest"],
         columns.sizes,
-        columns.gids,
-        columns.has_gid,
-        columns.project,
+        columns.numbers["gids"],
+        columns.numbers["has_gid"],
+        columns.numbers["project"],
     )
 
 
 class _LoadedColumns:
-    """``InspectorRows``' columns, filled from the staged table a piece at a time."""
+    """``InspectorRows``' columns, filled from the staged pieces in row order."""
 
-    def __init__(self, count: int, size_columns: int) -> None:
+    def __init__(self, count: int, size_columns: int, exact: bool) -> None:
+        self.count = count
         self.paths: list[bytes] = []
-        self.files = np.zeros(count, dtype=np.int64)
-        self.newest = np.zeros(count, dtype=np.int64)
-        # int64, or Python ints (dtype object) from the first sum beyond 64 bits on, as
-        # ``finish`` keeps them.
-        self.sizes: npt.NDArray[Any] = np.zeros((count, size_columns), dtype=np.int64)
-        self.gids = np.zeros(count, dtype=np.uint64)
-        self.has_gid = np.zeros(count, dtype=bool)
-        self.project = np.zeros(count, dtype=np.intp)
-        self.filled = 0
-
-    def add(self, piece: list[tuple[Any, ...]]) -> None:
-        start = self.filled
-        stop = start + len(piece)
-        paths, files, newest, gids, project, sizes = zip(*piece, strict=True)
-        self.paths.extend(bytes(p) for p in paths)
-        self.files[start:stop] = files
-        self.newest[start:stop] = newest
-        self.gids[start:stop] = np.array(
-            [0 if gid is None else int(gid) for gid in gids], dtype=np.uint64
+        self.numbers: dict[str, npt.NDArray[Any]] = {
+            name: np.zeros(count, dtype=dtype) for name, dtype in _NUMBERS
+        }
+        # int64, or Python ints (dtype object) when some sum does not fit, as ``finish``
+        # keeps them.
+        self.sizes: npt.NDArray[Any] = np.zeros(
+            (count, size_columns), dtype=object if exact else np.int64
         )
-        self.has_gid[start:stop] = [gid is not None for gid in gids]
-        self.project[start:stop] = project
-        size_rows = [[int(size) for size in text.split()] for text in sizes]
-        try:
-            self.sizes[start:stop] = size_rows
-        except OverflowError:  # a sum beyond 64 bits: Python ints from here on
-            self.sizes = self.sizes.astype(object)
-            self.sizes[start:stop] = size_rows
-        self.filled = stop
+        self.filled = {name: 0 for name in ("paths", "sizes", *self.numbers)}
+
+    def add(self, start: int, rows: int, name: str, data: bytes) -> None:
+        if self.filled.get(name) != start or start + rows > self.count:
+            raise sqlite3.DatabaseError(f"a piece of {name} out of place: rows {start} + {rows}")
+        stop = start + rows
+        if name == "paths":
+            lengths = np.frombuffer(data, dtype=np.int64, count=rows)
+            ends = (8 * rows + np.cumsum(lengths)).tolist()
+            self.paths.extend(map(data.__getitem__, map(slice, [8 * rows, *ends], ends)))
+        elif name == "sizes":
+            self._add_sizes(start, stop, data)
+        else:
+            self.numbers[name][start:stop] = np.frombuffer(data, dtype=self.numbers[name].dtype)
+        self.filled[name] = stop
+
+    def _add_sizes(self, start: int, stop: int, data: bytes) -> None:
+        if self.sizes.dtype == object:
+            cells = np.array([int(text) for text in data.split()], dtype=object)
+        else:
+            cells = np.frombuffer(data, dtype=np.int64)
+        self.sizes[start:stop] = cells.reshape(stop - start, self.sizes.shape[1])
+
+    def check(self, path: Path) -> None:
+        short = {name: filled for name, filled in self.filled.items() if filled != self.count}
+        if short:
+            raise sqlite3.DatabaseError(f"{path}: {short} rows where {self.count} were staged")

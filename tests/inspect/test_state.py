@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from humgen_storage.inspect import results, tables
+from humgen_storage.inspect import output_tree, results, row_keys, tables
 from humgen_storage.inspect.aggregate import ProjectInspector
 from humgen_storage.inspect.results import InspectorRows
 from humgen_storage.inspect.row_keys import RowKeys
@@ -176,6 +176,100 @@ def test_row_keys_number_cuts_as_a_dict_would(seed: int) -> None:
             keys = pickle.loads(pickle.dumps(keys))
     assert len(keys) == len(reference) > 1000
     assert list(keys) == list(reference)
+
+
+def random_cuts(rng: random.Random, count: int) -> list[bytes]:
+    cuts = []
+    for _ in range(count):
+        cut = b"/".join(b"p%d" % rng.randrange(40) for _ in range(rng.randrange(1, 4)))
+        cuts.append(rng.choice((cut, b"", b"caf\xe9/\n", cut + b"\0", cut + b"x")))
+    return cuts
+
+
+@pytest.mark.parametrize(("seed", "colliding"), [(0, False), (1, False), (2, True)])
+def test_row_keys_add_all_as_add_of_each(
+    monkeypatch: pytest.MonkeyPatch, seed: int, colliding: bool
+) -> None:
+    """Another partial's cuts (pickled, as a helper sends them) get the ids ``add`` of
+    each in turn gives, and then carry on the same; with every hash the same, the
+    bytes alone tell the cuts apart (compared a few bytes at a time)."""
+    rng = random.Random(seed)
+    mine, theirs, reference = RowKeys(), RowKeys(), RowKeys()
+    for cut in random_cuts(rng, 3000):
+        mine.add(cut)
+        reference.add(cut)
+    for cut in random_cuts(rng, 3000):
+        theirs.add(cut)
+    theirs = pickle.loads(pickle.dumps(theirs))
+    if colliding:
+        for keys in (mine, theirs):
+            keys._hashes[: len(keys)] = 12345
+            keys._rehash(len(keys._slots))
+        monkeypatch.setattr(row_keys, "_BYTES_AT_ONCE", 7)
+    expected = [reference.add(cut) for cut in theirs]
+    assert mine.add_all(theirs).tolist() == expected
+    assert list(mine) == list(reference) and len(mine) > len(theirs) > 100
+    if not colliding:  # add hashes a cut itself
+        later = random_cuts(rng, 500)
+        assert [mine.add(cut) for cut in later] == [reference.add(cut) for cut in later]
+    assert mine.add_all(RowKeys()).tolist() == []
+    assert RowKeys().add_all(mine).tolist() == list(range(len(mine)))
+
+
+def tree_by_path(tree: results.Tree) -> tuple[dict[bytes, tuple[Any, bytes]], list[bytes]]:
+    """An output tree as its paths' parents and projects, and each cut's output path."""
+    paths, parent_of, output_of, project = tree
+    assert len(set(paths)) == len(paths)
+    shape = {
+        path: (paths[parent_of[at]] if parent_of[at] >= 0 else None, paths[project[at]])
+        for at, path in enumerate(paths)
+    }
+    return shape, [paths[at] for at in output_of]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_output_tree_with_numpy_as_a_cut_at_a_time(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """The same outputs, parents and projects, on cuts with empty components and
+    cuts, NULs, and components of many lengths; a level too large for numpy's way
+    goes a cut at a time."""
+    rng = random.Random(seed)
+    names = [b"", b"\0", b"a", b"a\0", b"ab" * 4, b"ab" * 4 + b"c", b"x" * 300, b"p%d" % seed]
+    table = tables.RowTable(0)
+    for _ in range(3000):
+        table.row_of(b"/".join(rng.choice(names) for _ in range(rng.randrange(1, 6))))
+    tree = output_tree.output_tree(table.keys)
+    assert tree is not None
+    expected = tree_by_path(results._output_tree_by_key(table))
+    assert tree_by_path(tree) == expected
+    monkeypatch.setattr(output_tree, "NUMBERS_AT_ONCE", 3000 * 3)
+    assert output_tree.output_tree(table.keys) is None
+    assert tree_by_path(results._output_tree(table)) == expected
+    single = tables.RowTable(0)
+    single.row_of(b"projects")  # one cut of one component
+    shape = ({b"projects": (None, b"projects")}, [b"projects"])
+    assert tree_by_path(output_tree.output_tree(single.keys)) == shape  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("crowded", ["end", "one slot", "two"])
+def test_row_keys_table_reaches_every_cut(crowded: str) -> None:
+    """A new table places each cut where probing from its hash finds it, with no free
+    slot before it, also when many hash to the last slots and wrap around."""
+    keys = RowKeys()
+    for i in range(3000):
+        keys.add(b"k%d" % i)
+    size = len(keys._slots)
+    hashes = {"end": size - 1, "one slot": 5, "two": np.arange(3000) % 2 * (size - 8) + 3}
+    keys._hashes[:3000] = hashes[crowded]
+    keys._rehash(size)
+    slots = keys._slots
+    assert np.count_nonzero(slots) == 3000
+    for row in range(3000):
+        at = int(keys._hashes[row]) & (size - 1)
+        while slots[at] != row + 1:
+            assert slots[at], f"cut {row} is past a free slot"
+            at = (at + 1) & (size - 1)
 
 
 def test_rows_keep_no_python_object_each() -> None:

@@ -78,6 +78,29 @@ def test_a_failed_staging_leaves_no_file(tmp_path: Path) -> None:
     rows = inspected([line(b"/lustre/scratch115/projects/a/x.bam", "f", 10)])
     rows.paths[0] = object()  # cannot be stored
     path = tmp_path / "volume-115.db"
-    with pytest.raises(sqlite3.Error):
+    with pytest.raises(TypeError):
         save_inspection(path, "115", rows)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "DELETE FROM pieces WHERE name = 'files' AND start = 2",  # a piece missing
+        "UPDATE pieces SET start = 3 WHERE name = 'sizes' AND start = 2",  # out of place
+        "UPDATE inspection SET rows = 2",  # fewer rows than the pieces hold
+        "UPDATE inspection SET rows = 4",  # more
+    ],
+)
+def test_damaged_pieces_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    monkeypatch.setattr(staging, "_ROWS_AT_ONCE", 2)
+    rows = inspected([line(b"/lustre/scratch115/projects/a/b/x.bam", "f", 10)])
+    assert len(rows) == 3  # the root, the project and its directory: pieces at 0 and 2
+    path = tmp_path / "volume-115.db"
+    save_inspection(path, "115", rows)
+    with sqlite3.connect(path) as db:
+        db.execute(damage)
+    with pytest.raises(sqlite3.DatabaseError):
+        load_inspection(path)
