@@ -6,7 +6,9 @@ from __future__ import annotations
 import gzip
 import itertools
 import mmap
+import os
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -209,3 +211,27 @@ def test_viewing_helpers_get_the_blocks_read(tmp_path: Path, workers: int) -> No
         got = list(map_raw_blocks(reader, _block_as_given, workers, helpers_are=Helpers.VIEWING))
     assert got == as_read(path)
     assert reader.lines == 3001
+
+
+def _slow_on_the_first_blocks(
+    fmt: object, block: bytes | memoryview, first_line: int
+) -> tuple[Any, list[Any]]:
+    if first_line < 20 and os.getpid() != _READING_PROCESS[0]:
+        time.sleep(0.3)  # a helper held up: the others' slots come free meanwhile
+    return (first_line, bytes(block)), []
+
+
+_READING_PROCESS = [0]
+
+
+def test_blocks_past_the_in_flight_bound_are_done_where_they_were_read(tmp_path: Path) -> None:
+    """A helper stuck on an early block: later blocks, decompressed into slots other
+    helpers freed, wait for it past the bound, and the reading process does them in
+    those slots (and gives the slots back)."""
+    _READING_PROCESS[0] = os.getpid()
+    path = write(tmp_path, lines_of(*[37] * 3000))
+    with reader_of(path) as reader:
+        got = list(
+            map_raw_blocks(reader, _slow_on_the_first_blocks, 3, helpers_are=Helpers.VIEWING)
+        )
+    assert got == as_read(path)
