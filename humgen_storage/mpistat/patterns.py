@@ -191,13 +191,13 @@ def undecodable_lines(fmt: Format, data: bytes) -> list[int]:
 SMALL_COUNT = 4096
 
 
-def count_lines(data: bytes) -> int:
+def count_lines(data: bytes | memoryview) -> int:
     """The newlines in ``data``: the reading process numbers every block with this,
     before any worker sees it. The kernel compares 16 bytes at a time without making a
     mask; numpy compares with vector instructions too, through a mask; both are several
     times faster than ``bytes.count``, which goes byte by byte."""
     if len(data) < SMALL_COUNT:
-        return data.count(b"\n")
+        return bytes(data).count(b"\n")  # a view is copied: it is small
     compiled = kernel.compiled()
     if compiled is not None:
         return int(compiled.count_lines(data))

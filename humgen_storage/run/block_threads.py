@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from humgen_storage.mpistat.reader import BlockParts
+from humgen_storage.run.block_slots import Placed
 
 
 class ThreadHelpers:
@@ -32,16 +33,18 @@ class ThreadHelpers:
         self.done: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
         self.busy = 0
 
-    def offer(self, sequence: int, first_line: int, parts: BlockParts) -> bool:
+    def offer(self, sequence: int, first_line: int, parts: BlockParts | Placed) -> bool:
         """Give a block to a helper; False when there is no room (or no helper)."""
+        assert isinstance(parts, BlockParts), "threads are given their blocks as read"
         if self.pool is None or self.busy >= self.room:
             return False
         self.busy += 1
         self.pool.submit(self.handle, sequence, first_line, parts).add_done_callback(self.done.put)
         return True
 
-    def here(self, sequence: int, first_line: int, parts: BlockParts) -> Any:
+    def here(self, sequence: int, first_line: int, parts: BlockParts | Placed) -> Any:
         """A block done by the reading process itself, as a helper does it."""
+        assert isinstance(parts, BlockParts), "threads are given their blocks as read"
         return self.handle(sequence, first_line, parts)
 
     def ready(self) -> bool:

@@ -29,44 +29,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from humgen_storage.mpistat.patterns import Format, Malformed, count_lines
+from humgen_storage.mpistat.patterns import Format, Malformed
 from humgen_storage.mpistat.reader import BlockParts, MpistatReader
+from humgen_storage.run.block_slots import Placed, placed_blocks
 from humgen_storage.run.block_threads import ThreadHelpers
 from humgen_storage.run.helper_pipe import Sender, received
+from humgen_storage.run.line_counts import LineCounts
 from humgen_storage.run.processes import die_with_parent
 
 R = TypeVar("R")
-
-# How many malformed lines each process remembers for the log; the rest are counted.
-_KEEP_BAD = 20
-
-
-@dataclass
-class _LineCounts:
-    """Lines and malformed lines seen by one process, with the first few for the log."""
-
-    lines: int = 0
-    bad: int = 0
-    samples: list[tuple[int, str]] = field(default_factory=list)
-
-    def add(self, lines: int, bad: list[tuple[int, str]]) -> None:
-        self.lines += lines
-        self.bad += len(bad)
-        self.samples.extend(bad[: _KEEP_BAD - len(self.samples)])
-
-    def absorb(self, other: _LineCounts) -> None:
-        self.lines += other.lines
-        self.bad += other.bad
-        if other.samples:
-            # The first few by line number, however many blocks had bad lines: memory
-            # must not grow with a file's malformed lines.
-            self.samples = sorted(self.samples + other.samples)[:_KEEP_BAD]
-
-    def settle(self, reader: MpistatReader) -> None:
-        """Hand the totals to the reader, which logs and applies the bad-fraction rule."""
-        reader.lines += self.lines
-        reader.record_bad_lines(sorted(self.samples), total=self.bad)
-        reader.check_bad_fraction()
 
 
 @dataclass
@@ -75,7 +46,7 @@ class _Result:
 
     sequence: int = -1
     value: Any = None
-    counts: _LineCounts = field(default_factory=_LineCounts)
+    counts: LineCounts = field(default_factory=LineCounts)
     error: str | None = None
 
 
@@ -172,22 +143,34 @@ class _MapHelpers:
             process.start()
         self.own = mmap.mmap(-1, self.size) if viewing else None  # after the fork: ``here``'s
 
-    def here(self, sequence: int, first_line: int, parts: BlockParts) -> _Result:
+    def here(self, sequence: int, first_line: int, parts: BlockParts | Placed) -> _Result:
         """A block this process does itself. A function that views its block gets it in
         a mapping made for the file, as a helper its slot, not joined anew: a new block
         in the C heap each time was given back to the system and faulted in again."""
+        if isinstance(parts, Placed):  # read where it is (``run/block_slots.py``)
+            memory = self.own if parts.slot is None else self.memory[parts.slot]
+            assert memory is not None
+            result = _map_viewed(self.fmt, self.func, (sequence, first_line, memory), parts.length)
+            self.free.extend([] if parts.slot is None else [parts.slot])
+            return result
         if self.own is None or len(parts) > self.size:
             return _map_parts(self.fmt, self.func, sequence, first_line, parts)
         parts.copy_into(self.own)
         return _map_viewed(self.fmt, self.func, (sequence, first_line, self.own), len(parts))
 
-    def offer(self, sequence: int, first_line: int, parts: BlockParts) -> bool:
-        """Give a block to a helper; False when every slot is taken or it does not fit."""
-        if not self.free or len(parts) > self.size:
+    def offer(self, sequence: int, first_line: int, parts: BlockParts | Placed) -> bool:
+        """Give a block to a helper; False when every slot is taken or it does not fit
+        (or, read in place, it is in this process's mapping)."""
+        if isinstance(parts, Placed):
+            if parts.slot is None:
+                return False
+            slot, length = parts.slot, parts.length
+        elif not self.free or len(parts) > self.size:
             return False
-        slot = self.free.pop()
-        parts.copy_into(self.memory[slot])
-        self.tasks.put((sequence, first_line, slot, len(parts)))  # a few bytes: never waits
+        else:
+            slot, length = self.free.pop(), len(parts)
+            parts.copy_into(self.memory[slot])
+        self.tasks.put((sequence, first_line, slot, length))  # a few bytes: never waits
         return True
 
     def ready(self) -> bool:
@@ -205,7 +188,7 @@ class _MapHelpers:
             raise RuntimeError(f"{self.path}: a parsing process failed: {result.error}")
         return result
 
-    def get(self) -> tuple[int, Any, _LineCounts]:
+    def get(self) -> tuple[int, Any, LineCounts]:
         """(sequence, value, line counts) of the next block's result; its slot is free
         again. Final values (sent after ``finish``) met on the way are kept in ``finals``."""
         result = self._receive()
@@ -287,7 +270,7 @@ class _MapHelpers:
 def _map_one(fmt: Format, func: BlockFunc, item: tuple[int, int, Block]) -> _Result:
     sequence, first_line, block = item
     value, bad = func(fmt, block, first_line)
-    counts = _LineCounts()
+    counts = LineCounts()
     counts.add(0, bad)  # the reading process counts the lines (see map_raw_blocks)
     return _Result(sequence, value, counts)
 
@@ -323,6 +306,17 @@ def _helpers(
     return _MapHelpers(count, reader, func, final, viewing=kind is Helpers.VIEWING)
 
 
+def _read(
+    reader: MpistatReader, helpers: _MapHelpers | ThreadHelpers
+) -> Iterator[tuple[int, BlockParts | Placed]]:
+    """The blocks, decompressed where they will be parsed when the helpers view their
+    blocks in shared memory (``run/block_slots.py``), which spares the reading
+    process a copy of each; else as read, for helpers given bytes."""
+    if isinstance(helpers, _MapHelpers) and helpers.own is not None:
+        return placed_blocks(reader, helpers)
+    return reader.block_parts()
+
+
 def map_raw_blocks(
     reader: MpistatReader,
     func: Callable[[Format, bytes, int], tuple[R, Malformed]],
@@ -353,21 +347,20 @@ def map_raw_blocks(
     # process can go on with its own while a helper finishes an earlier one.
     limit = (1 + _WAITING_PER_HELPER) * (workers - 1) + 2
     # A function given views takes them as well as bytes (``aggregate_file``'s).
-    block_func = cast(BlockFunc, func)
-    helpers = _helpers(reader, block_func, workers - 1, final, helpers_are)
-    counts = _LineCounts()
+    helpers = _helpers(reader, cast(BlockFunc, func), workers - 1, final, helpers_are)
+    counts = LineCounts()
     ready: dict[int, Any] = {}
     submitted = next_out = 0
-    last_line, last_chunk = 1, b""
+    lines = 0  # up to the end of the last block read
     completed = False
 
-    def take(sequence: int, value: Any, block_counts: _LineCounts) -> None:
+    def take(sequence: int, value: Any, block_counts: LineCounts) -> None:
         counts.absorb(block_counts)
         ready[sequence] = value
 
     try:
-        for first_line, parts in reader.block_parts():
-            last_line, last_chunk = first_line, parts.chunk
+        for first_line, parts in _read(reader, helpers):
+            lines = first_line - 1 + parts.lines
             sequence = submitted
             submitted += 1
             if submitted - next_out > limit or not helpers.offer(sequence, first_line, parts):
@@ -394,7 +387,5 @@ def map_raw_blocks(
     finally:
         # Not completed: an error, an interrupt, or the consumer stopped reading.
         helpers.close(abort=not completed)
-    # Blocks are numbered by their first line: only the last one needs counting (its
-    # chunk holds every newline of the block).
-    counts.lines = last_line - 1 + count_lines(last_chunk)
+    counts.lines = lines
     counts.settle(reader)

@@ -215,16 +215,16 @@ def test_map_raw_blocks_values_larger_than_a_slot(tmp_path: Path) -> None:
 
 def test_bad_line_samples_stay_bounded_and_keep_the_first() -> None:
     """Thousands of blocks with bad lines: only the first few lines are remembered."""
-    from humgen_storage.run.blocks import _KEEP_BAD, _LineCounts
+    from humgen_storage.run.line_counts import KEEP_BAD, LineCounts
 
-    total = _LineCounts()
+    total = LineCounts()
     for block in reversed(range(5000)):  # results may arrive out of file order
-        part = _LineCounts()
+        part = LineCounts()
         part.add(100, [(block * 100 + n, "bad") for n in range(30)])
         total.absorb(part)
     assert total.bad == 5000 * 30
-    assert len(total.samples) == _KEEP_BAD
-    assert [n for n, _ in total.samples] == list(range(_KEEP_BAD))
+    assert len(total.samples) == KEEP_BAD
+    assert [n for n, _ in total.samples] == list(range(KEEP_BAD))
 
 
 def test_valid_runs_number_the_lines_after_malformed_ones() -> None:
