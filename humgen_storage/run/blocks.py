@@ -104,7 +104,8 @@ class _MapHelpers:
     which the sender's main thread holds for the whole of a block's regular expression
     scan, so blocks and results arrived late and processes waited for them.
 
-    Instead a block is copied into a free *slot*, an anonymous shared mapping made
+    Instead a block is copied into a free *slot* (or, for a function that views it,
+    decompressed there: ``run/block_slots.py``), an anonymous shared mapping made
     before the helpers fork (so it is theirs too), and only the slot's number goes
     through a pipe, written at once; the helper pickles its value into the same slot
     (split's is never larger than its block; a larger one goes through the pipe), and
@@ -151,7 +152,8 @@ class _MapHelpers:
             memory = self.own if parts.slot is None else self.memory[parts.slot]
             assert memory is not None
             result = _map_viewed(self.fmt, self.func, (sequence, first_line, memory), parts.length)
-            self.free.extend([] if parts.slot is None else [parts.slot])
+            if parts.slot is not None:  # the helpers too far behind to be given it
+                self.free.append(parts.slot)
             return result
         if self.own is None or len(parts) > self.size:
             return _map_parts(self.fmt, self.func, sequence, first_line, parts)
