@@ -279,7 +279,7 @@ def _lines(columns: Sequence[Texts]) -> str:
 
 
 # Rows printed at a time: a piece's texts exist at once, never a whole volume's.
-ROWS_AT_ONCE = 1 << 16
+ROWS_AT_ONCE = 1 << 12
 
 
 def _pieces(count: int) -> Iterator[slice]:

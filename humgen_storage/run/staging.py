@@ -156,7 +156,7 @@ def integer_or_none(text: str | None) -> int | None:
 
 # Rows staged or loaded at a time: one piece of each column is a blob (a volume has
 # tens of thousands of rows; a piece keeps each blob, and each copy of one, small).
-_ROWS_AT_ONCE = 1 << 16
+_ROWS_AT_ONCE = 1 << 12
 # The numeric columns of ``InspectorRows``, stored as these fixed types (a piece's blob
 # is read with the type named here, never with one taken from the file).
 _NUMBERS = (
